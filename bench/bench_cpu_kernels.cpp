@@ -1,0 +1,136 @@
+// CPU kernel microbenchmarks. Each reports its throughput (GFLOP/s or GB/s of compulsory traffic)
+// and the fraction of the machine's measured ceiling (bench/ceilings.cpp). Shapes are BERT-base
+// ones (hidden 768, intermediate 3072, 512 tokens per batch) scaled to a 2-core machine.
+#include <benchmark/benchmark.h>
+
+#include "bench/ceilings.h"
+#include "core/ops.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/layer_norm.h"
+#include "kernels/cpu/optim.h"
+#include "kernels/cpu/softmax.h"
+
+namespace ft {
+namespace {
+
+void report_bytes(benchmark::State& st, double bytes_per_iter) {
+  const double gbs = bytes_per_iter * static_cast<double>(st.iterations());
+  st.counters["GB/s"] = benchmark::Counter(gbs / 1e9, benchmark::Counter::kIsRate);
+  st.counters["frac_copy_bw"] =
+      benchmark::Counter(gbs / 1e9 / bench::ceilings().copy_gbs, benchmark::Counter::kIsRate);
+}
+
+void report_flops(benchmark::State& st, double flops_per_iter) {
+  const double f = flops_per_iter * static_cast<double>(st.iterations());
+  st.counters["GFLOP/s"] = benchmark::Counter(f / 1e9, benchmark::Counter::kIsRate);
+  st.counters["frac_fma_peak"] =
+      benchmark::Counter(f / 1e9 / bench::ceilings().fma_gflops_all, benchmark::Counter::kIsRate);
+}
+
+void BM_sgemm(benchmark::State& st) {
+  const int64_t m = st.range(0), n = st.range(1), k = st.range(2);
+  Generator g(1);
+  Tensor a = randn({m, k}, DType::f32, &g), b = randn({n, k}, DType::f32, &g), c = empty({m, n});
+  for (auto _ : st) {
+    kern::gemm<float>(false, true, m, n, k, 1.f, a.data<float>(), k, b.data<float>(), k, 0.f, c.data<float>(), n);
+    benchmark::DoNotOptimize(c.data<float>());
+  }
+  report_flops(st, 2.0 * m * n * k);
+}
+BENCHMARK(BM_sgemm)->Args({512, 768, 768})->Args({512, 3072, 768})->Args({512, 768, 3072})->Unit(benchmark::kMillisecond);
+
+void BM_add(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Tensor a = ones({n}), b = ones({n}), c = empty({n});
+  kern::Strided v;
+  v.ndim = 1, v.shape[0] = n, v.stride[0] = 1;
+  for (auto _ : st) kern::binary<float>(kern::BinaryOp::add, 0, 0, a.data<float>(), v, b.data<float>(), v, c.data<float>());
+  report_bytes(st, 3.0 * n * 4);
+}
+BENCHMARK(BM_add)->Arg(1 << 24)->Unit(benchmark::kMillisecond);
+
+void BM_gelu(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Tensor a = ones({n}), c = empty({n});
+  kern::Strided v;
+  v.ndim = 1, v.shape[0] = n, v.stride[0] = 1;
+  for (auto _ : st) kern::unary<float>(kern::UnaryOp::gelu_erf, 0, 0, a.data<float>(), v, c.data<float>());
+  report_bytes(st, 2.0 * n * 4);
+}
+BENCHMARK(BM_gelu)->Arg(512 * 3072)->Unit(benchmark::kMillisecond);
+
+void BM_softmax(benchmark::State& st) {
+  const int64_t rows = st.range(0), n = st.range(1);
+  Generator g(2);
+  Tensor x = randn({rows, n}, DType::f32, &g), y = empty({rows, n});
+  for (auto _ : st) kern::softmax_fwd<float>(x.data<float>(), rows, n, false, y.data<float>());
+  report_bytes(st, 2.0 * rows * n * 4);
+}
+BENCHMARK(BM_softmax)->Args({4 * 12 * 128, 128})->Unit(benchmark::kMillisecond);
+
+void BM_layer_norm_fwd(benchmark::State& st) {
+  const int64_t rows = st.range(0), n = st.range(1);
+  Generator g(3);
+  Tensor x = randn({rows, n}, DType::f32, &g), w = ones({n}), b = zeros({n}), y = empty({rows, n});
+  Tensor mean = empty({rows}), rstd = empty({rows});
+  for (auto _ : st)
+    kern::layer_norm_fwd<float>(x.data<float>(), w.data<float>(), b.data<float>(), rows, n, 1e-12, y.data<float>(),
+                                mean.data<float>(), rstd.data<float>());
+  report_bytes(st, 2.0 * rows * n * 4);
+}
+BENCHMARK(BM_layer_norm_fwd)->Args({512, 768})->Unit(benchmark::kMillisecond);
+
+void BM_layer_norm_bwd(benchmark::State& st) {
+  const int64_t rows = st.range(0), n = st.range(1);
+  Generator g(4);
+  Tensor x = randn({rows, n}, DType::f32, &g), gy = randn({rows, n}, DType::f32, &g), w = ones({n}), b = zeros({n});
+  Tensor y = empty({rows, n}), mean = empty({rows}), rstd = empty({rows});
+  Tensor dx = empty({rows, n}), dw = empty({n}), db = empty({n});
+  kern::layer_norm_fwd<float>(x.data<float>(), w.data<float>(), b.data<float>(), rows, n, 1e-12, y.data<float>(),
+                              mean.data<float>(), rstd.data<float>());
+  for (auto _ : st)
+    kern::layer_norm_bwd<float>(gy.data<float>(), x.data<float>(), mean.data<float>(), rstd.data<float>(), w.data<float>(),
+                                rows, n, dx.data<float>(), dw.data<float>(), db.data<float>());
+  report_bytes(st, 3.0 * rows * n * 4);  // x, dy read; dx written
+}
+BENCHMARK(BM_layer_norm_bwd)->Args({512, 768})->Unit(benchmark::kMillisecond);
+
+void BM_adamw(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  Tensor p = ones({n}), gr = ones({n}), m = zeros({n}), v = zeros({n});
+  kern::AdamWArgs args{1e-3, 0.9, 0.999, 1e-8, 0.01, 1};
+  for (auto _ : st) {
+    kern::adamw_step<float>(p.data<float>(), gr.data<float>(), m.data<float>(), v.data<float>(), n, args);
+    args.step++;
+  }
+  report_bytes(st, 7.0 * n * 4);  // p, m, v read and written; g read
+}
+BENCHMARK(BM_adamw)->Arg(1 << 23)->Unit(benchmark::kMillisecond);
+
+void BM_cross_entropy(benchmark::State& st) {
+  const int64_t rows = st.range(0), c = st.range(1);
+  Generator g(5);
+  Tensor z = randn({rows, c}, DType::f32, &g), loss = empty({rows}), lse = empty({rows}), dz = empty({rows, c});
+  std::vector<int64_t> t(static_cast<size_t>(rows));
+  for (int64_t i = 0; i < rows; ++i) t[i] = i % c;
+  for (auto _ : st) {
+    kern::cross_entropy_fwd<float>(z.data<float>(), t.data(), rows, c, -100, 0.0, loss.data<float>(), lse.data<float>());
+    kern::cross_entropy_bwd<float>(z.data<float>(), t.data(), lse.data<float>(), rows, c, -100, 0.0, 1.0 / rows,
+                                   dz.data<float>());
+  }
+  report_bytes(st, 3.0 * rows * c * 4);
+}
+BENCHMARK(BM_cross_entropy)->Args({512, 30522})->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace ft
+
+int main(int argc, char** argv) {
+  ft::bench::ceilings();  // measured before any benchmark, printed to stderr
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,51 @@
+#include "core/nn/module.h"
+
+namespace ft::nn {
+
+Tensor& Module::register_parameter(const std::string& name, Tensor t) {
+  for (auto& p : params_) FT_CHECK(p.first != name, type_name(), ": parameter '", name, "' registered twice");
+  if (!t.requires_grad()) t.requires_grad_(true);
+  params_.emplace_back(name, std::move(t));
+  return params_.back().second;
+}
+
+void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const {
+  for (const auto& [name, t] : params_) out.emplace_back(prefix + name, t);
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  collect("", out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+std::vector<std::pair<std::string, const Module*>> Module::named_modules() const {
+  std::vector<std::pair<std::string, const Module*>> out{{"", this}};
+  for (const auto& [name, child] : children_)
+    for (auto& [sub, m] : child->named_modules()) out.emplace_back(sub.empty() ? name : name + "." + sub, m);
+  return out;
+}
+
+Tensor Module::parameter(const std::string& dotted_name) const {
+  for (auto& [name, t] : named_parameters())
+    if (name == dotted_name) return t;
+  throw Error(cat(type_name(), ": no parameter named '", dotted_name, "'"));
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [name, child] : children_) child->train(on);
+}
+
+void Module::zero_grad() const {
+  for (auto& [name, t] : named_parameters()) t.zero_grad();
+}
+
+}  // namespace ft::nn

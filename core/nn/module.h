@@ -1,0 +1,45 @@
+// Module: parameters and submodules registered under names, so named_parameters() yields the
+// dotted names of a PyTorch state dict ("encoder.layer.0.attention.self.query.weight").
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace ft::nn {
+
+class Module {
+ public:
+  virtual ~Module() = default;
+  virtual std::string type_name() const = 0;  // "Linear", "LayerNorm", ...
+
+  std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  // This module and every submodule, with dotted paths ("" for this one).
+  std::vector<std::pair<std::string, const Module*>> named_modules() const;
+  // The parameter with this dotted name; throws ft::Error naming it when absent.
+  Tensor parameter(const std::string& dotted_name) const;
+
+  void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+  void zero_grad() const;
+
+ protected:
+  Tensor& register_parameter(const std::string& name, Tensor t);
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    children_.emplace_back(name, m);
+    return m;
+  }
+
+ private:
+  void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  std::vector<std::pair<std::string, Tensor>> params_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+}  // namespace ft::nn

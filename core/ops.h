@@ -1,0 +1,98 @@
+// Every op of the engine, forward and backward. Each family lives in one file under core/ops/,
+// where the shape/dtype rules, the dispatch to the device kernel and the backward formula sit
+// together. Floating ops run in f32 and f64 on the CPU; another dtype or device is a clear error.
+#pragma once
+#include <limits>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/tensor.h"
+
+namespace ft {
+
+// ---- elementwise (core/ops/elementwise.cpp), NumPy broadcasting ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add(const Tensor& a, double s);
+Tensor sub(const Tensor& a, double s);
+Tensor rsub(const Tensor& a, double s);  // s - a
+Tensor mul(const Tensor& a, double s);
+Tensor div(const Tensor& a, double s);
+Tensor rdiv(const Tensor& a, double s);  // s / a
+Tensor neg(const Tensor& a);
+Tensor exp(const Tensor& a);
+Tensor log(const Tensor& a);
+Tensor sqrt(const Tensor& a);
+Tensor rsqrt(const Tensor& a);
+Tensor pow(const Tensor& a, double exponent);
+Tensor tanh(const Tensor& a);
+Tensor sigmoid(const Tensor& a);
+Tensor relu(const Tensor& a);
+enum class GeluApprox { none, tanh };  // "none" is the exact erf form (torch's default)
+Tensor gelu(const Tensor& a, GeluApprox approx = GeluApprox::none);
+Tensor clamp(const Tensor& a, std::optional<double> lo, std::optional<double> hi);
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // cond: bool
+Tensor where(const Tensor& cond, double a, const Tensor& b);
+Tensor masked_fill(const Tensor& a, const Tensor& mask, double value);
+// Comparisons (not differentiable) -> bool.
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, double s);
+Tensor lt(const Tensor& a, double s);
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+// Sums `g` down to `shape` (the inverse of broadcasting `shape` up to g's shape).
+Tensor sum_to(const Tensor& g, const Shape& shape);
+
+// ---- reductions (core/ops/reduce.cpp); an empty dims list reduces over every dim ----
+Tensor sum(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor mean(const Tensor& a, const std::vector<int64_t>& dims = {}, bool keepdim = false);
+Tensor var(const Tensor& a, const std::vector<int64_t>& dims = {}, int64_t correction = 1,
+           bool keepdim = false);
+std::pair<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim = false);  // values, i64 indices
+Tensor max(const Tensor& a);  // over all elements
+Tensor argmax(const Tensor& a, int64_t dim, bool keepdim = false);
+
+// ---- matmul and linear (core/ops/matmul.cpp) ----
+Tensor matmul(const Tensor& a, const Tensor& b);  // batch broadcasting; 1-D operands as in NumPy
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());  // x W^T + b
+
+// ---- normalisation and activations over the last dim ----
+Tensor softmax(const Tensor& a, int64_t dim = -1);      // core/ops/softmax.cpp; dim must be the last
+Tensor log_softmax(const Tensor& a, int64_t dim = -1);
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+// Dropout with the Philox stream of `gen`; identity when !training or p == 0.
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
+
+// ---- indexing (core/ops/indexing.cpp) ----
+Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx = -1);
+Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);
+Tensor one_hot(const Tensor& ids, int64_t num_classes);  // i64 result
+Tensor concat(const std::vector<Tensor>& tensors, int64_t dim);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);
+
+// ---- losses (core/ops/loss.cpp), mean reduction ----
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index = -100,
+                     double label_smoothing = 0.0);
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target);
+Tensor mse_loss(const Tensor& input, const Tensor& target);
+
+// Operators.
+inline Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+inline Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+inline Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+inline Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+inline Tensor operator+(const Tensor& a, double s) { return add(a, s); }
+inline Tensor operator-(const Tensor& a, double s) { return sub(a, s); }
+inline Tensor operator*(const Tensor& a, double s) { return mul(a, s); }
+inline Tensor operator/(const Tensor& a, double s) { return div(a, s); }
+inline Tensor operator+(double s, const Tensor& a) { return add(a, s); }
+inline Tensor operator-(double s, const Tensor& a) { return rsub(a, s); }
+inline Tensor operator*(double s, const Tensor& a) { return mul(a, s); }
+inline Tensor operator/(double s, const Tensor& a) { return rdiv(a, s); }
+inline Tensor operator-(const Tensor& a) { return neg(a); }
+
+}  // namespace ft

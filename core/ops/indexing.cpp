@@ -1,0 +1,145 @@
+// Gathers and joins: embedding, index_select, one_hot, concat, stack. Backward scatter-adds run in
+// index order (kernels/cpu/indexing.cpp), so repeated indices give bitwise-deterministic gradients.
+#include "core/dispatch.h"
+#include "core/ops.h"
+#include "kernels/cpu/indexing.h"
+
+namespace ft {
+namespace {
+
+using Grads = std::vector<Tensor>;
+using Needs = std::vector<bool>;
+
+// Indices as a contiguous i64 tensor, each checked against [0, limit).
+Tensor checked_indices(const Tensor& ids, int64_t limit, const char* op, int64_t skip = -1) {
+  FT_CHECK(ids.dtype() == DType::i64 || ids.dtype() == DType::i32, op, ": indices must be i64 or i32, got ",
+           ids.dtype());
+  Tensor i = ids.to(DType::i64).contiguous();
+  const int64_t* p = i.data<int64_t>();
+  for (int64_t k = 0; k < i.numel(); ++k)
+    FT_CHECK((p[k] >= 0 && p[k] < limit) || p[k] == skip, op, ": index ", p[k], " at position ", k,
+             " is out of range for size ", limit);
+  return i;
+}
+
+// Rows of `src` ([count, width]) added into a zero [rows, width] table at `idx`.
+Tensor scatter_rows(const Tensor& src, const Tensor& idx, int64_t rows, int64_t skip) {
+  const int64_t count = idx.numel(), width = count ? src.numel() / count : 0;
+  Tensor table = zeros({rows, width}, src.dtype());
+  Tensor s = src.contiguous();
+  dispatch_float(src.dtype(), "scatter_add", [&](auto tag) {
+    using T = decltype(tag);
+    kern::scatter_add_rows<T>(s.data<T>(), idx.data<int64_t>(), count, width, skip, table.data<T>());
+  });
+  return table;
+}
+
+Tensor gather(const Tensor& table, const Tensor& idx, const char* op) {
+  const int64_t rows = table.size(0), width = rows ? table.numel() / rows : 0;
+  Tensor t = table.contiguous();
+  (void)op;
+  Tensor out = empty({idx.numel(), width}, table.dtype());
+  kern::gather_rows(t.raw_data(), idx.data<int64_t>(), idx.numel(),
+                    width * static_cast<int64_t>(dtype_size(table.dtype())), out.raw_data());
+  return out;
+}
+
+}  // namespace
+
+Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx) {
+  check_cpu("embedding", {&ids, &weight});
+  FT_CHECK(weight.dim() == 2, "embedding: weight must be 2-D [num_embeddings, dim], got ",
+           shape_str(weight.shape()));
+  const int64_t rows = weight.size(0), width = weight.size(1);
+  Tensor idx = checked_indices(ids, rows, "embedding");
+  Shape out_shape = ids.shape();
+  out_shape.push_back(width);
+  Tensor out = gather(weight.detach(), idx, "embedding").view(out_shape);
+  return attach(out, "embedding", {Tensor(), weight}, [idx, rows, width, padding_idx](const Tensor& g, const Needs&) {
+    return Grads{Tensor(), scatter_rows(g.reshape({-1, width}), idx, rows, padding_idx)};
+  });
+}
+
+Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
+  check_cpu("index_select", {&a, &index});
+  FT_CHECK(index.dim() <= 1, "index_select: index must be 0-D or 1-D, got ", shape_str(index.shape()));
+  FT_CHECK(a.dim() >= 1, "index_select: input must have at least one dim");
+  const int64_t d = wrap_dim(dim, a.dim(), "index_select");
+  const int64_t size = a.size(d);
+  Tensor idx = checked_indices(index, size, "index_select");
+  // Bring `dim` to the front, gather whole rows, move it back.
+  Tensor front = a.detach().transpose(0, d).contiguous();
+  Shape front_shape = front.shape();
+  front_shape[0] = idx.numel();
+  Tensor out = gather(front, idx, "index_select").view(front_shape).transpose(0, d).contiguous();
+  Shape fshape = front.shape();
+  return attach(out, "index_select", {a}, [idx, d, fshape](const Tensor& g, const Needs&) {
+    Tensor gf = g.transpose(0, d).contiguous();
+    return Grads{scatter_rows(gf, idx, fshape[0], -1).view(fshape).transpose(0, d).contiguous()};
+  });
+}
+
+Tensor one_hot(const Tensor& ids, int64_t num_classes) {
+  check_cpu("one_hot", {&ids});
+  FT_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got ", num_classes);
+  Tensor idx = checked_indices(ids, num_classes, "one_hot");
+  Shape shape = ids.shape();
+  shape.push_back(num_classes);
+  Tensor out = zeros(shape, DType::i64);
+  int64_t* o = out.data<int64_t>();
+  const int64_t* p = idx.data<int64_t>();
+  for (int64_t k = 0; k < idx.numel(); ++k) o[k * num_classes + p[k]] = 1;
+  return out;
+}
+
+Tensor concat(const std::vector<Tensor>& ts, int64_t dim) {
+  FT_CHECK(!ts.empty(), "concat: expects at least one tensor");
+  const Tensor& first = ts[0];
+  const int64_t d = wrap_dim(dim, first.dim(), "concat");
+  Shape shape = first.shape();
+  shape[d] = 0;
+  for (size_t i = 0; i < ts.size(); ++i) {
+    check_cpu("concat", {&first, &ts[i]});
+    check_same_dtype("concat", first, ts[i]);
+    FT_CHECK(ts[i].dim() == first.dim(), "concat: tensor ", i, " has shape ", shape_str(ts[i].shape()),
+             ", expected rank ", first.dim());
+    for (int64_t k = 0; k < first.dim(); ++k)
+      FT_CHECK(k == d || ts[i].shape()[k] == first.shape()[k], "concat: tensor ", i, " has shape ",
+               shape_str(ts[i].shape()), ", which does not match ", shape_str(first.shape()),
+               " outside dim ", d);
+    shape[d] += ts[i].shape()[d];
+  }
+  Tensor out = empty(shape, first.dtype());
+  std::vector<int64_t> offsets;
+  int64_t off = 0;
+  {
+    NoGradGuard ng;
+    for (const Tensor& t : ts) {
+      offsets.push_back(off);
+      out.narrow(d, off, t.shape()[d]).copy_(t);
+      off += t.shape()[d];
+    }
+  }
+  std::vector<int64_t> lengths;
+  for (const Tensor& t : ts) lengths.push_back(t.shape()[d]);
+  return attach(out, "concat", ts, [d, offsets, lengths](const Tensor& g, const Needs& need) {
+    Grads grads(offsets.size());
+    for (size_t i = 0; i < offsets.size(); ++i)
+      if (need[i]) grads[i] = g.narrow(d, offsets[i], lengths[i]);
+    return grads;
+  });
+}
+
+Tensor stack(const std::vector<Tensor>& ts, int64_t dim) {
+  FT_CHECK(!ts.empty(), "stack: expects at least one tensor");
+  const int64_t d = wrap_dim(dim, ts[0].dim() + 1, "stack");
+  std::vector<Tensor> parts;
+  for (size_t i = 0; i < ts.size(); ++i) {
+    FT_CHECK(ts[i].shape() == ts[0].shape(), "stack: tensor ", i, " has shape ", shape_str(ts[i].shape()),
+             ", expected ", shape_str(ts[0].shape()));
+    parts.push_back(ts[i].unsqueeze(d));
+  }
+  return concat(parts, d);
+}
+
+}  // namespace ft

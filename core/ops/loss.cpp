@@ -1,0 +1,102 @@
+// Losses with mean reduction, as torch.nn.functional defines them:
+// cross_entropy (class indices, ignore_index, label smoothing), binary_cross_entropy_with_logits,
+// mse_loss.
+#include <cmath>
+
+#include "core/dispatch.h"
+#include "core/ops.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/softmax.h"
+
+namespace ft {
+
+using Grads = std::vector<Tensor>;
+using Needs = std::vector<bool>;
+
+Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, double smoothing) {
+  check_cpu("cross_entropy", {&logits, &target});
+  FT_CHECK(logits.dim() == 2, "cross_entropy: logits must be [batch, classes], got ", shape_str(logits.shape()));
+  FT_CHECK(target.dim() == 1 && target.size(0) == logits.size(0), "cross_entropy: target ",
+           shape_str(target.shape()), " does not match logits ", shape_str(logits.shape()));
+  FT_CHECK(target.dtype() == DType::i64 || target.dtype() == DType::i32,
+           "cross_entropy: target must hold class indices (i64 or i32), got ", target.dtype());
+  FT_CHECK(smoothing >= 0 && smoothing <= 1, "cross_entropy: label_smoothing must be in [0, 1], got ", smoothing);
+  const int64_t rows = logits.size(0), classes = logits.size(1);
+  Tensor tgt = target.to(DType::i64).contiguous();
+  int64_t valid = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t t = tgt.data<int64_t>()[r];
+    if (t == ignore_index) continue;
+    FT_CHECK(t >= 0 && t < classes, "cross_entropy: target ", t, " at position ", r,
+             " is out of range for ", classes, " classes");
+    ++valid;
+  }
+  Tensor z = logits.detach().contiguous();
+  Tensor row_loss = empty({rows}, logits.dtype()), lse = empty({rows}, logits.dtype());
+  double total = 0;
+  dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
+    using T = decltype(tag);
+    kern::cross_entropy_fwd<T>(z.data<T>(), tgt.data<int64_t>(), rows, classes, ignore_index, smoothing,
+                               row_loss.data<T>(), lse.data<T>());
+    for (int64_t r = 0; r < rows; ++r) total += row_loss.data<T>()[r];
+  });
+  // Mean over non-ignored rows; with every row ignored this is 0/0 = NaN, as in PyTorch.
+  Tensor out = full({}, total / static_cast<double>(valid), logits.dtype());
+  return attach(out, "cross_entropy", {logits, Tensor()},
+                [z, tgt, lse, rows, classes, ignore_index, smoothing, valid](const Tensor& g, const Needs&) {
+    Tensor dz = empty(z.shape(), z.dtype());
+    const double scale = g.item() / static_cast<double>(valid);
+    dispatch_float(z.dtype(), "cross_entropy_backward", [&](auto tag) {
+      using T = decltype(tag);
+      kern::cross_entropy_bwd<T>(z.data<T>(), tgt.data<int64_t>(), lse.data<T>(), rows, classes,
+                                 ignore_index, smoothing, scale, dz.data<T>());
+    });
+    return Grads{dz, Tensor()};
+  });
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target) {
+  const char* op = "binary_cross_entropy_with_logits";
+  check_cpu(op, {&logits, &target});
+  check_same_dtype(op, logits, target);
+  FT_CHECK(logits.shape() == target.shape(), op, ": target ", shape_str(target.shape()),
+           " must have the shape of the logits ", shape_str(logits.shape()));
+  Tensor x = logits.detach(), y = target.detach();
+  Tensor elems = empty(x.shape(), x.dtype());
+  dispatch_float(x.dtype(), op, [&](auto tag) {
+    using T = decltype(tag);
+    kern::binary<T>(kern::BinaryOp::bce_logits, 0, 0, x.data<T>(), strided_of(x), y.data<T>(),
+                    strided_of(y), elems.data<T>());
+  });
+  Tensor out;
+  {
+    NoGradGuard ng;
+    out = mean(elems);
+  }
+  const double n = static_cast<double>(x.numel());
+  return attach(out, op, {logits, target}, [x, y, n](const Tensor& g, const Needs& need) {
+    const double s = g.item() / n;
+    Grads grads(2);
+    if (need[0]) {  // (sigmoid(x) - y) / n
+      Tensor d = empty(x.shape(), x.dtype());
+      dispatch_float(x.dtype(), "bce_backward", [&](auto tag) {
+        using T = decltype(tag);
+        kern::binary<T>(kern::BinaryOp::bce_logits_grad, 0, 0, x.data<T>(), strided_of(x), y.data<T>(),
+                        strided_of(y), d.data<T>());
+      });
+      grads[0] = mul(d, s);
+    }
+    if (need[1]) grads[1] = mul(x, -s);  // d/dy = -x / n
+    return grads;
+  });
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target) {
+  FT_CHECK(input.shape() == target.shape(), "mse_loss: target ", shape_str(target.shape()),
+           " must have the shape of the input ", shape_str(input.shape()));
+  // Composite: autograd differentiates it through sub, mul and mean.
+  Tensor d = sub(input, target);
+  return mean(mul(d, d));
+}
+
+}  // namespace ft

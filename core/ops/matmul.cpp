@@ -1,0 +1,138 @@
+// matmul with batch broadcasting and linear (x W^T + b), through the GEMM kernel.
+#include "core/dispatch.h"
+#include "core/ops.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/reduce.h"
+
+namespace ft {
+namespace {
+
+using Grads = std::vector<Tensor>;
+using Needs = std::vector<bool>;
+
+// A matrix view GEMM can read directly: unit stride along one of its two dims.
+struct MatArg {
+  Tensor t;
+  bool trans = false;
+  int64_t ld = 0;
+};
+
+MatArg as_gemm_operand(const Tensor& x) {
+  const int64_t nd = x.dim();
+  const int64_t rows = x.shape()[nd - 2], cols = x.shape()[nd - 1];
+  const int64_t rs = x.strides()[nd - 2], cs = x.strides()[nd - 1];
+  if ((cs == 1 || cols == 1) && rs >= std::max<int64_t>(cols, 1)) return {x, false, rs};
+  if ((rs == 1 || rows == 1) && cs >= std::max<int64_t>(rows, 1)) return {x, true, cs};
+  Tensor c = x.contiguous();
+  return {c, false, std::max<int64_t>(cols, 1)};
+}
+
+// out[batch, m, n] = a[batch, m, k] @ b[batch, k, n] with broadcast batch dims (no autograd).
+Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
+  const int64_t m = a_in.size(-2), k = a_in.size(-1), n = b_in.size(-1);
+  FT_CHECK(b_in.size(-2) == k, "matmul: shape mismatch: ", shape_str(a_in.shape()), " @ ",
+           shape_str(b_in.shape()), " (inner dims ", k, " and ", b_in.size(-2), ")");
+  const Shape ba(a_in.shape().begin(), a_in.shape().end() - 2);
+  const Shape bb(b_in.shape().begin(), b_in.shape().end() - 2);
+  Shape batch = broadcast_shapes(ba, bb, "matmul");
+  Shape sa = batch, sb = batch, so = batch;
+  sa.insert(sa.end(), {m, k});
+  sb.insert(sb.end(), {k, n});
+  so.insert(so.end(), {m, n});
+  MatArg A = as_gemm_operand(a_in.detach().expand(sa));
+  MatArg B = as_gemm_operand(b_in.detach().expand(sb));
+  Tensor out = empty(so, a_in.dtype());
+  const int64_t nbatch = shape_numel(batch);
+  dispatch_float(a_in.dtype(), "matmul", [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t bi = 0; bi < nbatch; ++bi) {
+      int64_t offa = 0, offb = 0, rem = bi;
+      for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
+        const int64_t i = rem % batch[d];
+        rem /= batch[d];
+        offa += i * A.t.strides()[d];
+        offb += i * B.t.strides()[d];
+      }
+      kern::gemm<T>(A.trans, B.trans, m, n, k, T(1), A.t.data<T>() + offa, A.ld, B.t.data<T>() + offb,
+                    B.ld, T(0), out.data<T>() + bi * m * n, n);
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_cpu("matmul", {&a, &b});
+  check_same_dtype("matmul", a, b);
+  FT_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: operands must have at least one dim, got ",
+           shape_str(a.shape()), " and ", shape_str(b.shape()));
+  // 1-D operands become matrices for the product and lose that dim after, as in NumPy.
+  if (a.dim() == 1 && b.dim() == 1) return matmul(a.unsqueeze(0), b.unsqueeze(-1)).reshape({});
+  if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
+  if (b.dim() == 1) return matmul(a, b.unsqueeze(-1)).squeeze(-1);
+  Tensor out = batched_matmul(a, b);
+  if (!any_requires_grad({&a, &b})) return out;
+  Tensor sa = a.detach(), sb = b.detach();
+  return attach(out, "matmul", {a, b}, [sa, sb](const Tensor& g, const Needs& n) {
+    return Grads{n[0] ? sum_to(batched_matmul(g, sb.transpose(-1, -2)), sa.shape()) : Tensor(),
+                 n[1] ? sum_to(batched_matmul(sa.transpose(-1, -2), g), sb.shape()) : Tensor()};
+  });
+}
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_cpu("linear", {&x, &weight, &bias});
+  check_same_dtype("linear", x, weight);
+  FT_CHECK(weight.dim() == 2, "linear: weight must be 2-D [out, in], got ", shape_str(weight.shape()));
+  FT_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", shape_str(x.shape()),
+           " does not match weight ", shape_str(weight.shape()), " (in_features ", weight.size(1), ")");
+  const int64_t k = weight.size(1), n = weight.size(0);
+  if (bias.defined()) {
+    check_same_dtype("linear", x, bias);
+    FT_CHECK(bias.dim() == 1 && bias.size(0) == n, "linear: bias ", shape_str(bias.shape()),
+             " does not match out_features ", n);
+  }
+  Tensor x2 = x.detach().reshape({-1, k}).contiguous();
+  Tensor w = weight.detach().contiguous();
+  const int64_t m = x2.size(0);
+  Shape out_shape = x.shape();
+  out_shape.back() = n;
+  Tensor out = empty({m, n}, x.dtype());
+  dispatch_float(x.dtype(), "linear", [&](auto tag) {
+    using T = decltype(tag);
+    T beta = T(0);
+    if (bias.defined()) {
+      out.copy_(bias.detach());  // broadcast rows, then accumulate the product on top
+      beta = T(1);
+    }
+    kern::gemm<T>(false, true, m, n, k, T(1), x2.data<T>(), k, w.data<T>(), k, beta, out.data<T>(), n);
+  });
+  out = out.view(out_shape);
+  if (!any_requires_grad({&x, &weight, &bias})) return out;
+  Shape x_shape = x.shape();
+  return attach(out, "linear", {x, weight, bias}, [x2, w, x_shape, m, n, k](const Tensor& g, const Needs& need) {
+    Tensor g2 = g.reshape({m, n}).contiguous();
+    Grads grads(3);
+    dispatch_float(g.dtype(), "linear_backward", [&](auto tag) {
+      using T = decltype(tag);
+      if (need[0]) {  // dx = g W
+        Tensor dx = empty({m, k}, g.dtype());
+        kern::gemm<T>(false, false, m, k, n, T(1), g2.data<T>(), n, w.data<T>(), k, T(0), dx.data<T>(), k);
+        grads[0] = dx.view(x_shape);
+      }
+      if (need[1]) {  // dW = g^T x
+        Tensor dw = empty({n, k}, g.dtype());
+        kern::gemm<T>(true, false, n, k, m, T(1), g2.data<T>(), n, x2.data<T>(), k, T(0), dw.data<T>(), k);
+        grads[1] = dw;
+      }
+      if (need[2]) {  // db = column sums of g
+        Tensor db = empty({n}, g.dtype());
+        kern::reduce_sum<T>(g2.data<T>(), 1, m, n, db.data<T>());
+        grads[2] = db;
+      }
+    });
+    return grads;
+  });
+}
+
+}  // namespace ft

@@ -1,0 +1,147 @@
+#include "core/optim/optimizer.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "core/dispatch.h"
+#include "kernels/cpu/optim.h"
+
+namespace ft::optim {
+namespace {
+
+void check_param(const Tensor& p, const char* op) {
+  FT_CHECK(p.is_contiguous(), op, ": parameters must be contiguous");
+  check_cpu(op, {&p});
+  const Tensor g = p.grad();
+  if (g.defined()) {
+    FT_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype(), op, ": gradient ", shape_str(g.shape()), " ",
+             g.dtype(), " does not match parameter ", shape_str(p.shape()), " ", p.dtype());
+  }
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+}  // namespace
+
+Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)) {}
+
+void Optimizer::zero_grad() {
+  for (auto& g : groups_)
+    for (auto& p : g.params) p.zero_grad();
+}
+
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions opts) : Optimizer(std::move(groups)), opts_(opts) {
+  FT_CHECK(opts.beta1 >= 0 && opts.beta1 < 1 && opts.beta2 >= 0 && opts.beta2 < 1, "AdamW: betas must be in [0, 1), got ",
+           opts.beta1, ", ", opts.beta2);
+  FT_CHECK(opts.eps >= 0, "AdamW: eps must be non-negative, got ", opts.eps);
+}
+
+const AdamW::State* AdamW::state_of(const Tensor& p) const {
+  auto it = state_.find(p.impl());
+  return it == state_.end() ? nullptr : &it->second;
+}
+
+void AdamW::step() {
+  for (auto& group : groups_) {
+    for (auto& p : group.params) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      check_param(p, "AdamW");
+      State& s = state_[p.impl()];
+      if (!s.exp_avg.defined()) {
+        s.exp_avg = zeros(p.shape(), p.dtype());
+        s.exp_avg_sq = zeros(p.shape(), p.dtype());
+      }
+      s.step++;
+      const kern::AdamWArgs args{group.lr, opts_.beta1, opts_.beta2, opts_.eps, group.weight_decay, s.step};
+      Tensor gc = g.contiguous();
+      dispatch_float(p.dtype(), "AdamW", [&](auto tag) {
+        using T = decltype(tag);
+        kern::adamw_step<T>(p.data<T>(), gc.data<T>(), s.exp_avg.data<T>(), s.exp_avg_sq.data<T>(), p.numel(), args);
+      });
+    }
+  }
+}
+
+SGD::SGD(std::vector<ParamGroup> groups, SgdOptions opts) : Optimizer(std::move(groups)), opts_(opts) {
+  FT_CHECK(!opts.nesterov || (opts.momentum > 0 && opts.dampening == 0),
+           "SGD: nesterov momentum requires a momentum and zero dampening");
+}
+
+void SGD::step() {
+  for (auto& group : groups_) {
+    for (auto& p : group.params) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      check_param(p, "SGD");
+      bool first = false;
+      Tensor buf;
+      if (opts_.momentum != 0) {
+        Tensor& b = momentum_[p.impl()];
+        if (!b.defined()) {
+          b = zeros(p.shape(), p.dtype());
+          first = true;
+        }
+        buf = b;
+      }
+      const kern::SgdArgs args{group.lr, opts_.momentum, opts_.dampening, group.weight_decay, opts_.nesterov, first};
+      Tensor gc = g.contiguous();
+      dispatch_float(p.dtype(), "SGD", [&](auto tag) {
+        using T = decltype(tag);
+        kern::sgd_step<T>(p.data<T>(), gc.data<T>(), buf.defined() ? buf.data<T>() : nullptr, p.numel(), args);
+      });
+    }
+  }
+}
+
+std::vector<ParamGroup> hf_parameter_groups(const nn::Module& model, double lr, double weight_decay) {
+  // Parameters owned directly by LayerNorm modules never decay.
+  std::vector<std::string> no_decay;
+  for (auto& [path, m] : model.named_modules())
+    if (m->type_name() == "LayerNorm")
+      for (auto& [name, t] : m->named_parameters()) no_decay.push_back(path.empty() ? name : path + "." + name);
+  ParamGroup decay{{}, lr, weight_decay, {}}, plain{{}, lr, 0.0, {}};
+  for (auto& [name, t] : model.named_parameters()) {
+    const std::string l = lower(name);
+    const bool skip = std::find(no_decay.begin(), no_decay.end(), name) != no_decay.end() ||
+                      l.find("bias") != std::string::npos || l.find("layernorm") != std::string::npos ||
+                      l.find("layer_norm") != std::string::npos;
+    ParamGroup& g = skip ? plain : decay;
+    g.params.push_back(t);
+    g.names.push_back(name);
+  }
+  return {decay, plain};
+}
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  double sq = 0;
+  for (const Tensor& p : params) {
+    Tensor g = p.grad();
+    if (!g.defined()) continue;
+    Tensor gc = g.contiguous();
+    dispatch_float(g.dtype(), "clip_grad_norm", [&](auto tag) {
+      using T = decltype(tag);
+      sq += kern::sum_squares<T>(gc.data<T>(), gc.numel());
+    });
+  }
+  const double norm = std::sqrt(sq);
+  const double coef = std::min(max_norm / (norm + 1e-6), 1.0);
+  if (coef < 1.0) {
+    for (const Tensor& p : params) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      FT_CHECK(g.is_contiguous(), "clip_grad_norm: gradients must be contiguous");
+      dispatch_float(g.dtype(), "clip_grad_norm", [&](auto tag) {
+        using T = decltype(tag);
+        kern::scale_inplace<T>(g.data<T>(), g.numel(), coef);
+      });
+    }
+  }
+  return norm;
+}
+
+}  // namespace ft::optim

@@ -1,0 +1,77 @@
+// Optimizers with parameter groups, as torch.optim: AdamW (decoupled weight decay) and SGD.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/nn/module.h"
+#include "core/tensor.h"
+
+namespace ft::optim {
+
+struct ParamGroup {
+  std::vector<Tensor> params;
+  double lr = 1e-3;
+  double weight_decay = 0.0;
+  std::vector<std::string> names;  // optional, parallel to params (for state dicts and logs)
+};
+
+class Optimizer {
+ public:
+  explicit Optimizer(std::vector<ParamGroup> groups);
+  virtual ~Optimizer() = default;
+  // Updates every parameter that has a gradient; parameters without one are skipped, as in torch.
+  virtual void step() = 0;
+  void zero_grad();  // sets gradients to undefined
+  std::vector<ParamGroup>& groups() { return groups_; }
+  const std::vector<ParamGroup>& groups() const { return groups_; }
+
+ protected:
+  std::vector<ParamGroup> groups_;
+};
+
+struct AdamWOptions {
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Hugging Face defaults for adam_beta*/adam_epsilon
+};
+
+class AdamW : public Optimizer {
+ public:
+  AdamW(std::vector<ParamGroup> groups, AdamWOptions opts = {});
+  void step() override;
+  // Per-parameter state (exp_avg, exp_avg_sq, step), keyed by the parameter's storage.
+  struct State {
+    Tensor exp_avg, exp_avg_sq;
+    int64_t step = 0;
+  };
+  const State* state_of(const Tensor& p) const;
+
+ private:
+  AdamWOptions opts_;
+  std::map<const TensorImpl*, State> state_;
+};
+
+struct SgdOptions {
+  double momentum = 0.0, dampening = 0.0;
+  bool nesterov = false;
+};
+
+class SGD : public Optimizer {
+ public:
+  SGD(std::vector<ParamGroup> groups, SgdOptions opts = {});
+  void step() override;
+
+ private:
+  SgdOptions opts_;
+  std::map<const TensorImpl*, Tensor> momentum_;
+};
+
+// The Hugging Face Trainer's grouping: weight decay for every parameter except biases and the
+// weights of LayerNorm modules (by module type, or a name containing "layernorm"/"layer_norm").
+std::vector<ParamGroup> hf_parameter_groups(const nn::Module& model, double lr, double weight_decay);
+
+// Scales all gradients so that their global L2 norm is at most max_norm, as
+// torch.nn.utils.clip_grad_norm_ (coefficient max_norm / (norm + 1e-6), capped at 1).
+// Returns the norm before clipping. Parameters without a gradient are ignored.
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+
+}  // namespace ft::optim

@@ -1,0 +1,278 @@
+#include "kernels/cpu/elementwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "kernels/cpu/half.h"
+
+namespace ft::kern {
+namespace {
+
+// Walks n-ary strided inputs (already of the output's shape) and writes a contiguous output.
+// Contiguous operands take one flat loop the compiler vectorises; others go row by row.
+template <class T, class F>
+void map1(const T* x, Strided xv, T* out, F f) {
+  const int64_t n = xv.numel();
+  Strided views[1] = {xv};
+  coalesce(views, 1);
+  xv = views[0];
+  if (xv.contiguous()) {
+#pragma omp parallel for simd if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) out[i] = f(x[i]);
+    return;
+  }
+  const int64_t inner = xv.inner(), rows = n / std::max<int64_t>(inner, 1), sx = xv.inner_stride();
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + xv.row_offset(r);
+    T* o = out + r * inner;
+    for (int64_t i = 0; i < inner; ++i) o[i] = f(xr[i * sx]);
+  }
+}
+
+template <class T, class F>
+void map2(const T* x, const Strided& xv0, const T* y, const Strided& yv0, T* out, F f) {
+  const int64_t n = xv0.numel();
+  // The output is contiguous: include it so coalescing keeps its row-major order.
+  Strided views[3] = {xv0, yv0, xv0};
+  int64_t s = 1;
+  for (int d = xv0.ndim - 1; d >= 0; --d) views[2].stride[d] = s, s *= xv0.shape[d];
+  coalesce(views, 3);
+  const Strided &xv = views[0], &yv = views[1];
+  if (xv.contiguous() && yv.contiguous()) {
+#pragma omp parallel for simd if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) out[i] = f(x[i], y[i]);
+    return;
+  }
+  const int64_t inner = xv.inner(), rows = n / std::max<int64_t>(inner, 1);
+  const int64_t sx = xv.inner_stride(), sy = yv.inner_stride();
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + xv.row_offset(r);
+    const T* yr = y + yv.row_offset(r);
+    T* o = out + r * inner;
+    for (int64_t i = 0; i < inner; ++i) o[i] = f(xr[i * sx], yr[i * sy]);
+  }
+}
+
+template <class T>
+T gelu_erf(T x) {
+  return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2)));
+}
+template <class T>
+T gelu_erf_d(T x) {
+  const T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);  // 1/sqrt(2 pi)
+  return T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2))) + x * pdf;
+}
+constexpr double kGeluK = 0.7978845608028654;  // sqrt(2/pi)
+constexpr double kGeluC = 0.044715;
+template <class T>
+T gelu_tanh(T x) {
+  return T(0.5) * x * (T(1) + std::tanh(T(kGeluK) * (x + T(kGeluC) * x * x * x)));
+}
+template <class T>
+T gelu_tanh_d(T x) {
+  const T t = std::tanh(T(kGeluK) * (x + T(kGeluC) * x * x * x));
+  return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * T(kGeluK) * (T(1) + T(3 * kGeluC) * x * x);
+}
+
+}  // namespace
+
+template <class T>
+void unary(UnaryOp op, double a_, double b_, const T* x, const Strided& xv, T* out) {
+  const T a = static_cast<T>(a_), b = static_cast<T>(b_);
+  switch (op) {
+    case UnaryOp::neg: return map1(x, xv, out, [](T v) { return -v; });
+    case UnaryOp::exp: return map1(x, xv, out, [](T v) { return std::exp(v); });
+    case UnaryOp::log: return map1(x, xv, out, [](T v) { return std::log(v); });
+    case UnaryOp::sqrt: return map1(x, xv, out, [](T v) { return std::sqrt(v); });
+    case UnaryOp::rsqrt: return map1(x, xv, out, [](T v) { return T(1) / std::sqrt(v); });
+    case UnaryOp::tanh: return map1(x, xv, out, [](T v) { return std::tanh(v); });
+    case UnaryOp::sigmoid: return map1(x, xv, out, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
+    case UnaryOp::relu: return map1(x, xv, out, [](T v) { return v > T(0) ? v : T(0); });
+    case UnaryOp::gelu_erf: return map1(x, xv, out, [](T v) { return gelu_erf(v); });
+    case UnaryOp::gelu_tanh: return map1(x, xv, out, [](T v) { return gelu_tanh(v); });
+    case UnaryOp::pow:
+      if (a == T(2)) return map1(x, xv, out, [](T v) { return v * v; });
+      return map1(x, xv, out, [a](T v) { return std::pow(v, a); });
+    case UnaryOp::clamp:
+      // NaN propagates, as torch.clamp does.
+      return map1(x, xv, out, [a, b](T v) { return std::isnan(v) ? v : std::min(std::max(v, a), b); });
+    case UnaryOp::add_scalar: return map1(x, xv, out, [a](T v) { return v + a; });
+    case UnaryOp::mul_scalar: return map1(x, xv, out, [a](T v) { return v * a; });
+    case UnaryOp::div_scalar: return map1(x, xv, out, [a](T v) { return v / a; });
+    case UnaryOp::rsub_scalar: return map1(x, xv, out, [a](T v) { return a - v; });
+    case UnaryOp::rdiv_scalar: return map1(x, xv, out, [a](T v) { return a / v; });
+    case UnaryOp::gt_scalar: return map1(x, xv, out, [a](T v) { return T(v > a); });
+    case UnaryOp::lt_scalar: return map1(x, xv, out, [a](T v) { return T(v < a); });
+  }
+}
+
+template <class T>
+void binary(BinaryOp op, double a_, double b_, const T* x, const Strided& xv, const T* y,
+            const Strided& yv, T* out) {
+  const T a = static_cast<T>(a_), b = static_cast<T>(b_);
+  switch (op) {
+    case BinaryOp::add: return map2(x, xv, y, yv, out, [](T p, T q) { return p + q; });
+    case BinaryOp::sub: return map2(x, xv, y, yv, out, [](T p, T q) { return p - q; });
+    case BinaryOp::mul: return map2(x, xv, y, yv, out, [](T p, T q) { return p * q; });
+    case BinaryOp::div: return map2(x, xv, y, yv, out, [](T p, T q) { return p / q; });
+    case BinaryOp::relu_grad:
+      return map2(x, xv, y, yv, out, [](T g, T v) { return v > T(0) ? g : T(0); });
+    case BinaryOp::gelu_erf_grad:
+      return map2(x, xv, y, yv, out, [](T g, T v) { return g * gelu_erf_d(v); });
+    case BinaryOp::gelu_tanh_grad:
+      return map2(x, xv, y, yv, out, [](T g, T v) { return g * gelu_tanh_d(v); });
+    case BinaryOp::tanh_grad:
+      return map2(x, xv, y, yv, out, [](T g, T t) { return g * (T(1) - t * t); });
+    case BinaryOp::sigmoid_grad:
+      return map2(x, xv, y, yv, out, [](T g, T s) { return g * s * (T(1) - s); });
+    case BinaryOp::pow_grad:
+      return map2(x, xv, y, yv, out, [a](T g, T v) { return g * a * std::pow(v, a - T(1)); });
+    case BinaryOp::clamp_grad:
+      return map2(x, xv, y, yv, out, [a, b](T g, T v) { return (v >= a && v <= b) ? g : T(0); });
+    case BinaryOp::bce_logits:
+      return map2(x, xv, y, yv, out, [](T v, T t) {
+        return std::max(v, T(0)) - v * t + std::log1p(std::exp(-std::abs(v)));
+      });
+    case BinaryOp::bce_logits_grad:
+      return map2(x, xv, y, yv, out, [](T v, T t) { return T(1) / (T(1) + std::exp(-v)) - t; });
+    case BinaryOp::eq: return map2(x, xv, y, yv, out, [](T p, T q) { return T(p == q); });
+  }
+}
+
+template <class T>
+void where(const uint8_t* cond, const Strided& cv0, const T* x, const Strided& xv0, const T* y,
+           const Strided& yv0, T* out) {
+  Strided views[4] = {cv0, xv0, yv0, cv0};
+  int64_t s = 1;
+  for (int d = cv0.ndim - 1; d >= 0; --d) views[3].stride[d] = s, s *= cv0.shape[d];
+  coalesce(views, 4);
+  const Strided &cv = views[0], &xv = views[1], &yv = views[2];
+  const int64_t n = cv.numel(), inner = cv.inner(), rows = n / std::max<int64_t>(inner, 1);
+  const int64_t sc = cv.inner_stride(), sx = xv.inner_stride(), sy = yv.inner_stride();
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* cr = cond + cv.row_offset(r);
+    const T* xr = x + xv.row_offset(r);
+    const T* yr = y + yv.row_offset(r);
+    T* o = out + r * inner;
+    for (int64_t i = 0; i < inner; ++i) o[i] = cr[i * sc] ? xr[i * sx] : yr[i * sy];
+  }
+}
+
+#define FT_INSTANTIATE(T)                                                                          \
+  template void unary<T>(UnaryOp, double, double, const T*, const Strided&, T*);                  \
+  template void binary<T>(BinaryOp, double, double, const T*, const Strided&, const T*,           \
+                          const Strided&, T*);                                                    \
+  template void where<T>(const uint8_t*, const Strided&, const T*, const Strided&, const T*,      \
+                         const Strided&, T*);
+FT_INSTANTIATE(float)
+FT_INSTANTIATE(double)
+#undef FT_INSTANTIATE
+
+// ---- copies with conversion ----
+namespace {
+
+// Every element type is read into double (or int64 between integer types) and written back: exact
+// for all pairs but i64 -> float beyond 2^53, as in any float conversion.
+double load(const uint8_t* p, Elem t) {
+  switch (t) {
+    case Elem::f32: { float v; std::memcpy(&v, p, 4); return v; }
+    case Elem::f64: { double v; std::memcpy(&v, p, 8); return v; }
+    case Elem::bf16: { uint16_t v; std::memcpy(&v, p, 2); return bf16_to_f32(v); }
+    case Elem::f16: { uint16_t v; std::memcpy(&v, p, 2); return f16_to_f32(v); }
+    case Elem::i64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
+    case Elem::i32: { int32_t v; std::memcpy(&v, p, 4); return v; }
+    case Elem::u8: return *p;
+  }
+  return 0;
+}
+
+int64_t load_int(const uint8_t* p, Elem t) {
+  if (t == Elem::i64) { int64_t v; std::memcpy(&v, p, 8); return v; }
+  if (t == Elem::i32) { int32_t v; std::memcpy(&v, p, 4); return v; }
+  if (t == Elem::u8) return *p;
+  return static_cast<int64_t>(load(p, t));
+}
+
+void store(uint8_t* p, Elem t, double v) {
+  switch (t) {
+    case Elem::f32: { float f = static_cast<float>(v); std::memcpy(p, &f, 4); return; }
+    case Elem::f64: std::memcpy(p, &v, 8); return;
+    case Elem::bf16: { uint16_t h = f32_to_bf16(static_cast<float>(v)); std::memcpy(p, &h, 2); return; }
+    case Elem::f16: { uint16_t h = f32_to_f16(static_cast<float>(v)); std::memcpy(p, &h, 2); return; }
+    case Elem::i64: { int64_t i = static_cast<int64_t>(v); std::memcpy(p, &i, 8); return; }
+    case Elem::i32: { int32_t i = static_cast<int32_t>(v); std::memcpy(p, &i, 4); return; }
+    case Elem::u8: *p = v != 0; return;
+  }
+}
+
+size_t elem_size(Elem t) {
+  switch (t) {
+    case Elem::f32: case Elem::i32: return 4;
+    case Elem::f64: case Elem::i64: return 8;
+    case Elem::bf16: case Elem::f16: return 2;
+    case Elem::u8: return 1;
+  }
+  return 1;
+}
+
+bool is_int(Elem t) { return t == Elem::i64 || t == Elem::i32 || t == Elem::u8; }
+
+}  // namespace
+
+void copy_cast(const void* src, Elem st, const Strided& sv0, void* dst, Elem dt, const Strided& dv0) {
+  Strided views[2] = {sv0, dv0};
+  coalesce(views, 2);
+  const Strided &sv = views[0], &dv = views[1];
+  const size_t ss = elem_size(st), ds = elem_size(dt);
+  const auto* s = static_cast<const uint8_t*>(src);
+  auto* d = static_cast<uint8_t*>(dst);
+  const int64_t n = sv.numel(), inner = sv.inner(), rows = n / std::max<int64_t>(inner, 1);
+  if (st == dt && sv.contiguous() && dv.contiguous()) {
+    std::memcpy(d, s, static_cast<size_t>(n) * ss);
+    return;
+  }
+  const int64_t si = sv.inner_stride(), di = dv.inner_stride();
+  const bool int_path = is_int(st) && is_int(dt);
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* sr = s + sv.row_offset(r) * static_cast<int64_t>(ss);
+    uint8_t* drow = d + dv.row_offset(r) * static_cast<int64_t>(ds);
+    for (int64_t i = 0; i < inner; ++i) {
+      const uint8_t* sp = sr + i * si * static_cast<int64_t>(ss);
+      uint8_t* dp = drow + i * di * static_cast<int64_t>(ds);
+      if (st == dt) {
+        std::memcpy(dp, sp, ss);
+      } else if (int_path) {
+        int64_t v = load_int(sp, st);
+        if (dt == Elem::i64) std::memcpy(dp, &v, 8);
+        else if (dt == Elem::i32) { int32_t w = static_cast<int32_t>(v); std::memcpy(dp, &w, 4); }
+        else *dp = v != 0;
+      } else {
+        store(dp, dt, load(sp, st));
+      }
+    }
+  }
+}
+
+void fill(void* dst, Elem t, const Strided& dv0, double value) {
+  Strided views[1] = {dv0};
+  coalesce(views, 1);
+  const Strided& dv = views[0];
+  const size_t ds = elem_size(t);
+  uint8_t pattern[8];
+  store(pattern, t, value);
+  auto* d = static_cast<uint8_t*>(dst);
+  const int64_t n = dv.numel(), inner = dv.inner(), rows = n / std::max<int64_t>(inner, 1);
+  const int64_t di = dv.inner_stride();
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* drow = d + dv.row_offset(r) * static_cast<int64_t>(ds);
+    for (int64_t i = 0; i < inner; ++i) std::memcpy(drow + i * di * static_cast<int64_t>(ds), pattern, ds);
+  }
+}
+
+}  // namespace ft::kern

@@ -1,0 +1,18 @@
+// LayerNorm over the last dim of contiguous [rows, n] data. Statistics (mean, rstd) are kept in S
+// (f32 for f32 data) because the backward reuses them.
+#pragma once
+#include <cstdint>
+
+namespace ft::kern {
+
+// weight and bias may be null (no affine).
+template <class T>
+void layer_norm_fwd(const T* x, const T* weight, const T* bias, int64_t rows, int64_t n, double eps,
+                    T* y, T* mean, T* rstd);
+// dx (may be null), dweight and dbias (may be null; overwritten, not accumulated). The parameter
+// gradients sum over rows in row order per column: deterministic for any thread count.
+template <class T>
+void layer_norm_bwd(const T* g, const T* x, const T* mean, const T* rstd, const T* weight,
+                    int64_t rows, int64_t n, T* dx, T* dweight, T* dbias);
+
+}  // namespace ft::kern

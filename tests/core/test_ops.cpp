@@ -1,0 +1,106 @@
+// Op semantics worth pinning beyond the harness: known values, stability, ties, determinism.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+
+#include "core/ops.h"
+
+namespace ft {
+namespace {
+
+std::vector<double> vals(const Tensor& t) { return t.to_vector<double>(); }
+
+TEST(Ops, GeluKnownValues) {
+  EXPECT_NEAR(gelu(from_vector({1}, {1}, DType::f64)).item(), 0.8413447460685429, 1e-15);
+  EXPECT_NEAR(gelu(from_vector({1}, {1}, DType::f64), GeluApprox::tanh).item(), 0.8411919906082768, 1e-15);
+}
+
+TEST(Ops, CrossEntropyKnownValueAndAllIgnored) {
+  Tensor z = from_vector({1, 2, 3}, {1, 3}, DType::f64);
+  EXPECT_NEAR(cross_entropy(z, from_vector_i64({2}, {1})).item(), std::log(std::exp(1) + std::exp(2) + std::exp(3)) - 3, 1e-15);
+  EXPECT_TRUE(std::isnan(cross_entropy(z, from_vector_i64({-100}, {1})).item()));
+}
+
+TEST(Ops, SoftmaxAndLossesAreStableForLargeInputs) {
+  auto p = vals(softmax(from_vector({1000, 1001}, {1, 2})));
+  EXPECT_NEAR(p[0] + p[1], 1.0, 1e-6);
+  EXPECT_NEAR(p[1], 1 / (1 + std::exp(-1.0)), 1e-6);
+  EXPECT_NEAR(binary_cross_entropy_with_logits(from_vector({100}, {1}), from_vector({0}, {1})).item(), 100, 1e-4);
+  EXPECT_NEAR(binary_cross_entropy_with_logits(from_vector({-100}, {1}), from_vector({0}, {1})).item(), 0, 1e-6);
+}
+
+TEST(Ops, MaxTakesTheFirstOfTiesAndPropagatesNaN) {
+  auto [v, i] = max(from_vector({1, 3, 3, 2}, {1, 4}), 1);
+  EXPECT_EQ(v.item(), 3);
+  EXPECT_EQ(i.to_vector<int64_t>()[0], 1);
+  EXPECT_TRUE(std::isnan(max(from_vector({1, NAN, 5}, {3})).item()));
+}
+
+TEST(Ops, VarianceCorrectionAndMatmulOfVectors) {
+  Tensor x = from_vector({1, 2, 3, 4}, {4}, DType::f64);
+  EXPECT_DOUBLE_EQ(var(x).item(), 5.0 / 3.0);
+  EXPECT_DOUBLE_EQ(var(x, {}, 0).item(), 1.25);
+  Tensor d = matmul(x, x);
+  EXPECT_EQ(d.dim(), 0);
+  EXPECT_EQ(d.item(), 30);
+}
+
+TEST(Ops, DropoutMasksFollowTheGeneratorState) {
+  Tensor x = ones({1000});
+  Generator g1(3), g2(3);
+  Tensor a = dropout(x, 0.25, true, &g1), b = dropout(x, 0.25, true, &g2);
+  EXPECT_EQ(vals(a), vals(b));
+  Tensor c = dropout(x, 0.25, true, &g1);  // next offset: a different mask
+  EXPECT_NE(vals(a), vals(c));
+  double kept = 0;
+  for (double v : vals(a)) {
+    EXPECT_TRUE(v == 0 || std::abs(v - 1 / 0.75) < 1e-6);
+    kept += v != 0;
+  }
+  EXPECT_NEAR(kept / 1000, 0.75, 0.05);
+  EXPECT_TRUE(dropout(x, 0.5, false).same(x));
+  EXPECT_EQ(vals(dropout(x, 1.0, true)), std::vector<double>(1000, 0.0));
+  EXPECT_THROW(dropout(x, 1.5, true), Error);
+}
+
+TEST(Ops, EmbeddingPaddingRowGetsNoGradient) {
+  Tensor w = ones({4, 2}, TensorOptions(DType::f64).with_requires_grad());
+  sum(embedding(from_vector_i64({0, 2, 0, 3}, {2, 2}), w, /*padding_idx=*/0)).backward();
+  EXPECT_EQ(vals(w.grad()), (std::vector<double>{0, 0, 0, 0, 1, 1, 1, 1}));
+}
+
+TEST(Ops, ScatterAddBackwardIsBitwiseDeterministicAcrossThreadCounts) {
+  Generator g(9);
+  Tensor w = randn({50, 300}, DType::f32, &g).requires_grad_();
+  std::vector<int64_t> ids(20000);
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int64_t>((i * 7919) % 50);
+  Tensor idx = from_vector_i64(ids, {20000});
+  Tensor gout = randn({20000, 300}, DType::f32, &g);
+  auto grad_with = [&](int threads) {
+    omp_set_num_threads(threads);
+    w.zero_grad();
+    embedding(idx, w).backward(gout);
+    return w.grad().to_vector<float>();
+  };
+  const auto one = grad_with(1), two = grad_with(2);
+  omp_set_num_threads(omp_get_num_procs());
+  EXPECT_EQ(one, two);
+}
+
+TEST(Ops, OneHotEqAndComparisons) {
+  EXPECT_EQ(one_hot(from_vector_i64({2, 0}, {2}), 3).to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 1, 1, 0, 0}));
+  EXPECT_THROW(one_hot(from_vector_i64({3}, {1}), 3), Error);
+  EXPECT_EQ(vals(eq(from_vector_i64({1, 2, 3}, {3}), from_vector_i64({1, 0, 3}, {3}))), (std::vector<double>{1, 0, 1}));
+  EXPECT_EQ(eq(ones({2}), ones({2})).dtype(), DType::boolean);
+  EXPECT_EQ(vals(masked_fill(ones({3}), gt(arange(0, 3), 0.5), -1)), (std::vector<double>{1, -1, -1}));
+}
+
+TEST(Ops, ClampWithOneBoundAndIndexSelectOfIntegers) {
+  EXPECT_EQ(vals(clamp(from_vector({-3, 0, 3}, {3}), std::nullopt, 1.0)), (std::vector<double>{-3, 0, 1}));
+  EXPECT_EQ(index_select(from_vector_i64({10, 20, 30}, {3}), 0, from_vector_i64({2, 2, 0}, {3})).to_vector<int64_t>(),
+            (std::vector<int64_t>{30, 30, 10}));
+}
+
+}  // namespace
+}  // namespace ft

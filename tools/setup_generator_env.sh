@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Creates the virtual environment the golden-fixture generators run in (tests/golden/gen_*.py),
+# outside the repository. Only needed to regenerate fixtures; CI never runs it. PyPI's torch wheel
+# brings several GB of CUDA libraries.
+set -euo pipefail
+venv="${FT_GEN_VENV:-$HOME/.venvs/ftrain-gen}"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q torch==2.15.0 safetensors==0.8.0 numpy
+echo "generator environment ready: $venv/bin/python tests/golden/gen_core_golden.py"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies, builds (CUDA on when nvcc is found), runs every test, then
+# builds again with AddressSanitizer + UndefinedBehaviorSanitizer and runs the tests there too.
+# Usage: bash tools/test.sh        (from the repository root; CI runs exactly this)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs="${FT_JOBS:-$(nproc)}"
+
+bash tools/setup.sh
+
+echo "== lint: library code never exits or aborts on bad input"
+if grep -rnE '\b(std::)?(exit|abort|quick_exit)\s*\(' core kernels io models --include='*.cpp' --include='*.h' --include='*.cu'; then
+  echo "lint: found exit/abort calls above" >&2
+  exit 1
+fi
+
+echo "== build (release)"
+cmake -S . -B build -G Ninja -DFT_CUDA=AUTO >/dev/null
+cmake --build build -j "$jobs"
+echo "== tests (release)"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== build (ASan + UBSan)"
+cmake -S . -B build-asan -G Ninja -DFT_SANITIZE=ON -DFT_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-asan -j "$jobs"
+echo "== tests (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs"
