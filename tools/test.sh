@@ -19,6 +19,11 @@ cmake -S . -B build -G Ninja -DFT_CUDA=AUTO >/dev/null
 cmake --build build -j "$jobs"
 echo "== tests (release)"
 ctest --test-dir build --output-on-failure -j "$jobs"
+# The emulated-CUDA tests (label emu) again in the other two SIMT schedules, strict mode.
+for schedule in reverse random; do
+  echo "== emulated-CUDA tests, SIMT_SCHEDULE=$schedule SIMT_STRICT=1"
+  SIMT_SCHEDULE=$schedule SIMT_SEED=1 SIMT_STRICT=1 ctest --test-dir build --output-on-failure -j "$jobs" -L emu
+done
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DFT_SANITIZE=ON -DFT_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
