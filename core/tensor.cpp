@@ -10,8 +10,6 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
-#include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/indexing.h"
 
 namespace ft {
 
@@ -47,7 +45,7 @@ int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
 
 // ---- helpers shared with op files (core/dispatch.h) ----
 
-void check_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
+Backend& backend_of(const char* op, std::initializer_list<const Tensor*> ts) {
   const Tensor* first = nullptr;
   for (const Tensor* t : ts) {
     if (!t->defined()) continue;
@@ -55,9 +53,22 @@ void check_cpu(const char* op, std::initializer_list<const Tensor*> ts) {
     FT_CHECK(t->device() == first->device(), op, ": expected all tensors on the same device, got ",
              first->device(), " and ", t->device());
   }
-  if (first)
-    FT_CHECK(first->device().is_cpu(), op, ": no kernel for device ", first->device(),
-             " in this build (CPU only)");
+  const Device d = first ? first->device() : kCPU;
+  try {
+    return backend_for(d);
+  } catch (const Error&) {
+    throw Error(cat(op, ": no backend for device ", d, " in this build"));
+  }
+}
+
+Backend& compute_backend(const char* op, std::initializer_list<const Tensor*> ts) {
+  Backend& b = backend_of(op, ts);
+  for (const Tensor* t : ts)
+    if (t->defined()) {
+      b.require(op, elem_of(t->dtype()));
+      break;
+    }
+  return b;
 }
 
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b) {
@@ -381,21 +392,21 @@ Tensor& Tensor::copy_(const Tensor& src) {
   FT_CHECK(!(grad_enabled() && requires_grad()),
            "copy_: cannot write in place into a tensor that requires a gradient while grad mode is on "
            "(use a NoGradGuard)");
-  check_cpu("copy_", {this, &src});
   FT_CHECK(src.dim() <= dim(), "copy_: cannot broadcast ", shape_str(src.shape()), " into ",
            shape_str(shape()));
   Shape bs = broadcast_shapes(src.shape(), shape(), "copy_");
   FT_CHECK(bs == shape(), "copy_: cannot broadcast ", shape_str(src.shape()), " into ", shape_str(shape()));
-  kern::copy_cast(src.raw_data(), elem_of(src.dtype()), strided_as(src, shape()), raw_data(),
-                  elem_of(dtype()), strided_of(*this));
+  // Another device's data first moves here (a contiguous byte copy), then converts in place.
+  const Tensor here = src.device() == device() ? src : src.detach().to(device());
+  backend_of("copy_", {this}).copy_cast(here.raw_data(), elem_of(here.dtype()), strided_as(here, shape()),
+                                        raw_data(), elem_of(dtype()), strided_of(*this));
   return *this;
 }
 
 Tensor& Tensor::fill_(double value) {
   FT_CHECK(!(grad_enabled() && requires_grad()),
            "fill_: cannot write in place into a tensor that requires a gradient while grad mode is on");
-  check_cpu("fill_", {this});
-  kern::fill(raw_data(), elem_of(dtype()), strided_of(*this), value);
+  backend_of("fill_", {this}).fill(raw_data(), elem_of(dtype()), strided_of(*this), value);
   return *this;
 }
 
@@ -525,16 +536,13 @@ Tensor scalar_tensor(double value, TensorOptions opts) { return full({}, value, 
 namespace {
 Tensor random_tensor(const Shape& shape, TensorOptions opts, Generator* gen, bool normal) {
   Generator& g = gen ? *gen : default_generator();
-  Tensor f = empty(shape, DType::f32);
+  // Drawn on the target device in f32 (every device computes the same Philox values), then converted.
+  Tensor f = empty(shape, TensorOptions(DType::f32).with_device(opts.device));
   const int64_t n = f.numel();
   const uint64_t off = g.advance(static_cast<uint64_t>(n));
-  if (normal)
-    kern::philox_normal(g.seed(), off, n, f.data<float>());
-  else
-    kern::philox_uniform(g.seed(), off, n, f.data<float>());
+  backend_for(opts.device).philox_fill(g.seed(), off, n, normal, f.data<float>());
   bool rg = opts.requires_grad;
   Tensor out = f.to(opts.dtype);
-  if (!opts.device.is_cpu()) out = out.to(opts.device);
   if (rg) out.requires_grad_(true);
   return out;
 }

@@ -4,7 +4,6 @@
 
 #include "core/dispatch.h"
 #include "core/ops.h"
-#include "kernels/cpu/elementwise.h"
 
 namespace ft {
 
@@ -40,25 +39,19 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
 namespace {
 
 Tensor unary_kernel(const char* name, UnaryOp op, const Tensor& a, double p0 = 0, double p1 = 0) {
-  check_cpu(name, {&a});
-  Tensor out = empty(a.shape(), a.dtype());
-  dispatch_float(a.dtype(), name, [&](auto tag) {
-    using T = decltype(tag);
-    kern::unary<T>(op, p0, p1, a.data<T>(), strided_of(a), out.data<T>());
-  });
+  Backend& be = compute_backend(name, {&a});
+  Tensor out = empty(a.shape(), like(a));
+  be.unary(op, p0, p1, elem_of(a), a.raw_data(), strided_of(a), out.raw_data());
   return out;
 }
 
 Tensor binary_kernel(const char* name, BinaryOp op, const Tensor& a, const Tensor& b, double p0 = 0,
                      double p1 = 0) {
-  check_cpu(name, {&a, &b});
+  Backend& be = compute_backend(name, {&a, &b});
   check_same_dtype(name, a, b);
   const Shape s = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = empty(s, a.dtype());
-  dispatch_float(a.dtype(), name, [&](auto tag) {
-    using T = decltype(tag);
-    kern::binary<T>(op, p0, p1, a.data<T>(), strided_as(a, s), b.data<T>(), strided_as(b, s), out.data<T>());
-  });
+  Tensor out = empty(s, like(a));
+  be.binary(op, p0, p1, elem_of(a), a.raw_data(), strided_as(a, s), b.raw_data(), strided_as(b, s), out.raw_data());
   return out;
 }
 
@@ -228,28 +221,25 @@ Tensor clamp(const Tensor& a, std::optional<double> lo_in, std::optional<double>
 // ---- selection ----
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
-  check_cpu("where", {&cond, &a, &b});
+  Backend& be = compute_backend("where", {&a, &b, &cond});
   FT_CHECK(cond.dtype() == DType::boolean, "where: condition must be bool, got ", cond.dtype());
   check_same_dtype("where", a, b);
   const Shape s = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape(), "where"), b.shape(), "where");
-  Tensor out = empty(s, a.dtype());
-  dispatch_float(a.dtype(), "where", [&](auto tag) {
-    using T = decltype(tag);
-    kern::where<T>(static_cast<const uint8_t*>(cond.raw_data()), strided_as(cond, s), a.data<T>(),
-                   strided_as(a, s), b.data<T>(), strided_as(b, s), out.data<T>());
-  });
+  Tensor out = empty(s, like(a));
+  be.where(cond.raw_data(), strided_as(cond, s), elem_of(a), a.raw_data(), strided_as(a, s), b.raw_data(),
+           strided_as(b, s), out.raw_data());
   if (!any_requires_grad({&a, &b})) return out;
   Tensor c = cond.detach();
   Shape sa = a.shape(), sb = b.shape();
   return attach(out, "where", {cond, a, b}, [c, sa, sb](const Tensor& g, const Needs& n) {
-    Tensor zero = zeros({}, g.dtype());
+    Tensor zero = zeros({}, like(g));
     return Grads{Tensor(), grad_or_none(n[1], [&] { return sum_to(where(c, g, zero), sa); }),
                  grad_or_none(n[2], [&] { return sum_to(where(c, zero, g), sb); })};
   });
 }
 
 Tensor where(const Tensor& cond, double a, const Tensor& b) {
-  return where(cond, full({}, a, b.dtype()), b);
+  return where(cond, full({}, a, TensorOptions(b.dtype()).with_device(b.device())), b);
 }
 
 Tensor masked_fill(const Tensor& a, const Tensor& mask, double value) { return where(mask, value, a); }

@@ -2,7 +2,6 @@
 // index order (kernels/cpu/indexing.cpp), so repeated indices give bitwise-deterministic gradients.
 #include "core/dispatch.h"
 #include "core/ops.h"
-#include "kernels/cpu/indexing.h"
 
 namespace ft {
 namespace {
@@ -10,14 +9,14 @@ namespace {
 using Grads = std::vector<Tensor>;
 using Needs = std::vector<bool>;
 
-// Indices as a contiguous i64 tensor, each checked against [0, limit).
+// Indices as a contiguous i64 tensor on their device, each checked (on the host) against [0, limit).
 Tensor checked_indices(const Tensor& ids, int64_t limit, const char* op, int64_t skip = -1) {
   FT_CHECK(ids.dtype() == DType::i64 || ids.dtype() == DType::i32, op, ": indices must be i64 or i32, got ",
            ids.dtype());
   Tensor i = ids.to(DType::i64).contiguous();
-  const int64_t* p = i.data<int64_t>();
-  for (int64_t k = 0; k < i.numel(); ++k)
-    FT_CHECK((p[k] >= 0 && p[k] < limit) || p[k] == skip, op, ": index ", p[k], " at position ", k,
+  const std::vector<int64_t> host = i.to_vector<int64_t>();
+  for (size_t k = 0; k < host.size(); ++k)
+    FT_CHECK((host[k] >= 0 && host[k] < limit) || host[k] == skip, op, ": index ", host[k], " at position ", k,
              " is out of range for size ", limit);
   return i;
 }
@@ -25,29 +24,27 @@ Tensor checked_indices(const Tensor& ids, int64_t limit, const char* op, int64_t
 // Rows of `src` ([count, width]) added into a zero [rows, width] table at `idx`.
 Tensor scatter_rows(const Tensor& src, const Tensor& idx, int64_t rows, int64_t skip) {
   const int64_t count = idx.numel(), width = count ? src.numel() / count : 0;
-  Tensor table = zeros({rows, width}, src.dtype());
+  Tensor table = zeros({rows, width}, like(src));
   Tensor s = src.contiguous();
-  dispatch_float(src.dtype(), "scatter_add", [&](auto tag) {
-    using T = decltype(tag);
-    kern::scatter_add_rows<T>(s.data<T>(), idx.data<int64_t>(), count, width, skip, table.data<T>());
-  });
+  compute_backend("scatter_add", {&s, &idx})
+      .scatter_add_rows(elem_of(s), s.raw_data(), idx.data<int64_t>(), count, width, skip, table.raw_data());
   return table;
 }
 
+// out[i] = table[idx[i]] over whole rows (any dtype).
 Tensor gather(const Tensor& table, const Tensor& idx, const char* op) {
   const int64_t rows = table.size(0), width = rows ? table.numel() / rows : 0;
   Tensor t = table.contiguous();
-  (void)op;
-  Tensor out = empty({idx.numel(), width}, table.dtype());
-  kern::gather_rows(t.raw_data(), idx.data<int64_t>(), idx.numel(),
-                    width * static_cast<int64_t>(dtype_size(table.dtype())), out.raw_data());
+  Tensor out = empty({idx.numel(), width}, like(table));
+  backend_of(op, {&t, &idx}).gather_rows(t.raw_data(), idx.data<int64_t>(), idx.numel(),
+                                         width * static_cast<int64_t>(dtype_size(table.dtype())), out.raw_data());
   return out;
 }
 
 }  // namespace
 
 Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx) {
-  check_cpu("embedding", {&ids, &weight});
+  backend_of("embedding", {&ids, &weight});
   FT_CHECK(weight.dim() == 2, "embedding: weight must be 2-D [num_embeddings, dim], got ",
            shape_str(weight.shape()));
   const int64_t rows = weight.size(0), width = weight.size(1);
@@ -61,7 +58,7 @@ Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx) {
 }
 
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
-  check_cpu("index_select", {&a, &index});
+  backend_of("index_select", {&a, &index});
   FT_CHECK(index.dim() <= 1, "index_select: index must be 0-D or 1-D, got ", shape_str(index.shape()));
   FT_CHECK(a.dim() >= 1, "index_select: input must have at least one dim");
   const int64_t d = wrap_dim(dim, a.dim(), "index_select");
@@ -80,16 +77,14 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
 }
 
 Tensor one_hot(const Tensor& ids, int64_t num_classes) {
-  check_cpu("one_hot", {&ids});
+  backend_of("one_hot", {&ids});
   FT_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got ", num_classes);
-  Tensor idx = checked_indices(ids, num_classes, "one_hot");
+  const std::vector<int64_t> idx = checked_indices(ids, num_classes, "one_hot").to_vector<int64_t>();
   Shape shape = ids.shape();
   shape.push_back(num_classes);
-  Tensor out = zeros(shape, DType::i64);
-  int64_t* o = out.data<int64_t>();
-  const int64_t* p = idx.data<int64_t>();
-  for (int64_t k = 0; k < idx.numel(); ++k) o[k * num_classes + p[k]] = 1;
-  return out;
+  std::vector<int64_t> host(static_cast<size_t>(shape_numel(shape)), 0);
+  for (size_t k = 0; k < idx.size(); ++k) host[k * num_classes + idx[k]] = 1;
+  return from_vector_i64(host, shape).to(ids.device());
 }
 
 Tensor concat(const std::vector<Tensor>& ts, int64_t dim) {
@@ -99,7 +94,7 @@ Tensor concat(const std::vector<Tensor>& ts, int64_t dim) {
   Shape shape = first.shape();
   shape[d] = 0;
   for (size_t i = 0; i < ts.size(); ++i) {
-    check_cpu("concat", {&first, &ts[i]});
+    backend_of("concat", {&first, &ts[i]});
     check_same_dtype("concat", first, ts[i]);
     FT_CHECK(ts[i].dim() == first.dim(), "concat: tensor ", i, " has shape ", shape_str(ts[i].shape()),
              ", expected rank ", first.dim());
@@ -109,7 +104,7 @@ Tensor concat(const std::vector<Tensor>& ts, int64_t dim) {
                " outside dim ", d);
     shape[d] += ts[i].shape()[d];
   }
-  Tensor out = empty(shape, first.dtype());
+  Tensor out = empty(shape, like(first));
   std::vector<int64_t> offsets;
   int64_t off = 0;
   {

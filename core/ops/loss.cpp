@@ -5,8 +5,6 @@
 
 #include "core/dispatch.h"
 #include "core/ops.h"
-#include "kernels/cpu/elementwise.h"
-#include "kernels/cpu/softmax.h"
 
 namespace ft {
 
@@ -14,7 +12,7 @@ using Grads = std::vector<Tensor>;
 using Needs = std::vector<bool>;
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, double smoothing) {
-  check_cpu("cross_entropy", {&logits, &target});
+  Backend& be = compute_backend("cross_entropy", {&logits, &target});
   FT_CHECK(logits.dim() == 2, "cross_entropy: logits must be [batch, classes], got ", shape_str(logits.shape()));
   FT_CHECK(target.dim() == 1 && target.size(0) == logits.size(0), "cross_entropy: target ",
            shape_str(target.shape()), " does not match logits ", shape_str(logits.shape()));
@@ -23,51 +21,46 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
   FT_CHECK(smoothing >= 0 && smoothing <= 1, "cross_entropy: label_smoothing must be in [0, 1], got ", smoothing);
   const int64_t rows = logits.size(0), classes = logits.size(1);
   Tensor tgt = target.to(DType::i64).contiguous();
+  const std::vector<int64_t> host_tgt = tgt.to_vector<int64_t>();
   int64_t valid = 0;
   for (int64_t r = 0; r < rows; ++r) {
-    const int64_t t = tgt.data<int64_t>()[r];
+    const int64_t t = host_tgt[r];
     if (t == ignore_index) continue;
     FT_CHECK(t >= 0 && t < classes, "cross_entropy: target ", t, " at position ", r,
              " is out of range for ", classes, " classes");
     ++valid;
   }
   Tensor z = logits.detach().contiguous();
-  Tensor row_loss = empty({rows}, logits.dtype()), lse = empty({rows}, logits.dtype());
+  // Per-row losses and log-sum-exps in f32 (f64 for f64 logits), summed in order on the host.
+  const TensorOptions acc = TensorOptions(logits.dtype() == DType::f64 ? DType::f64 : DType::f32).with_device(logits.device());
+  Tensor row_loss = empty({rows}, acc), lse = empty({rows}, acc);
+  be.cross_entropy_fwd(elem_of(z), z.raw_data(), tgt.data<int64_t>(), rows, classes, ignore_index, smoothing,
+                       row_loss.raw_data(), lse.raw_data());
   double total = 0;
-  dispatch_float(logits.dtype(), "cross_entropy", [&](auto tag) {
-    using T = decltype(tag);
-    kern::cross_entropy_fwd<T>(z.data<T>(), tgt.data<int64_t>(), rows, classes, ignore_index, smoothing,
-                               row_loss.data<T>(), lse.data<T>());
-    for (int64_t r = 0; r < rows; ++r) total += row_loss.data<T>()[r];
-  });
+  for (double l : row_loss.to_vector<double>()) total += l;
   // Mean over non-ignored rows; with every row ignored this is 0/0 = NaN, as in PyTorch.
-  Tensor out = full({}, total / static_cast<double>(valid), logits.dtype());
+  Tensor out = full({}, total / static_cast<double>(valid), like(logits));
   return attach(out, "cross_entropy", {logits, Tensor()},
                 [z, tgt, lse, rows, classes, ignore_index, smoothing, valid](const Tensor& g, const Needs&) {
-    Tensor dz = empty(z.shape(), z.dtype());
+    Tensor dz = empty(z.shape(), like(z));
     const double scale = g.item() / static_cast<double>(valid);
-    dispatch_float(z.dtype(), "cross_entropy_backward", [&](auto tag) {
-      using T = decltype(tag);
-      kern::cross_entropy_bwd<T>(z.data<T>(), tgt.data<int64_t>(), lse.data<T>(), rows, classes,
-                                 ignore_index, smoothing, scale, dz.data<T>());
-    });
+    backend_of("cross_entropy_backward", {&z}).cross_entropy_bwd(elem_of(z), z.raw_data(), tgt.data<int64_t>(),
+                                                                 lse.raw_data(), rows, classes, ignore_index,
+                                                                 smoothing, scale, dz.raw_data());
     return Grads{dz, Tensor()};
   });
 }
 
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target) {
   const char* op = "binary_cross_entropy_with_logits";
-  check_cpu(op, {&logits, &target});
+  Backend& be = compute_backend(op, {&logits, &target});
   check_same_dtype(op, logits, target);
   FT_CHECK(logits.shape() == target.shape(), op, ": target ", shape_str(target.shape()),
            " must have the shape of the logits ", shape_str(logits.shape()));
   Tensor x = logits.detach(), y = target.detach();
-  Tensor elems = empty(x.shape(), x.dtype());
-  dispatch_float(x.dtype(), op, [&](auto tag) {
-    using T = decltype(tag);
-    kern::binary<T>(kern::BinaryOp::bce_logits, 0, 0, x.data<T>(), strided_of(x), y.data<T>(),
-                    strided_of(y), elems.data<T>());
-  });
+  Tensor elems = empty(x.shape(), like(x));
+  be.binary(kern::BinaryOp::bce_logits, 0, 0, elem_of(x), x.raw_data(), strided_of(x), y.raw_data(), strided_of(y),
+            elems.raw_data());
   Tensor out;
   {
     NoGradGuard ng;
@@ -78,12 +71,9 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
     const double s = g.item() / n;
     Grads grads(2);
     if (need[0]) {  // (sigmoid(x) - y) / n
-      Tensor d = empty(x.shape(), x.dtype());
-      dispatch_float(x.dtype(), "bce_backward", [&](auto tag) {
-        using T = decltype(tag);
-        kern::binary<T>(kern::BinaryOp::bce_logits_grad, 0, 0, x.data<T>(), strided_of(x), y.data<T>(),
-                        strided_of(y), d.data<T>());
-      });
+      Tensor d = empty(x.shape(), like(x));
+      backend_of("bce_backward", {&x}).binary(kern::BinaryOp::bce_logits_grad, 0, 0, elem_of(x), x.raw_data(),
+                                              strided_of(x), y.raw_data(), strided_of(y), d.raw_data());
       grads[0] = mul(d, s);
     }
     if (need[1]) grads[1] = mul(x, -s);  // d/dy = -x / n

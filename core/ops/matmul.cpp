@@ -1,8 +1,6 @@
 // matmul with batch broadcasting and linear (x W^T + b), through the GEMM kernel.
 #include "core/dispatch.h"
 #include "core/ops.h"
-#include "kernels/cpu/gemm.h"
-#include "kernels/cpu/reduce.h"
 
 namespace ft {
 namespace {
@@ -41,29 +39,31 @@ Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
   so.insert(so.end(), {m, n});
   MatArg A = as_gemm_operand(a_in.detach().expand(sa));
   MatArg B = as_gemm_operand(b_in.detach().expand(sb));
-  Tensor out = empty(so, a_in.dtype());
+  Tensor out = empty(so, like(a_in));
+  Backend& be = backend_of("matmul", {&a_in});
   const int64_t nbatch = shape_numel(batch);
-  dispatch_float(a_in.dtype(), "matmul", [&](auto tag) {
-    using T = decltype(tag);
-    for (int64_t bi = 0; bi < nbatch; ++bi) {
-      int64_t offa = 0, offb = 0, rem = bi;
-      for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
-        const int64_t i = rem % batch[d];
-        rem /= batch[d];
-        offa += i * A.t.strides()[d];
-        offb += i * B.t.strides()[d];
-      }
-      kern::gemm<T>(A.trans, B.trans, m, n, k, T(1), A.t.data<T>() + offa, A.ld, B.t.data<T>() + offb,
-                    B.ld, T(0), out.data<T>() + bi * m * n, n);
+  const int64_t es = static_cast<int64_t>(dtype_size(a_in.dtype()));
+  auto* pa = static_cast<const char*>(A.t.raw_data());
+  auto* pb = static_cast<const char*>(B.t.raw_data());
+  auto* po = static_cast<char*>(out.raw_data());
+  for (int64_t bi = 0; bi < nbatch; ++bi) {
+    int64_t offa = 0, offb = 0, rem = bi;
+    for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
+      const int64_t i = rem % batch[d];
+      rem /= batch[d];
+      offa += i * A.t.strides()[d];
+      offb += i * B.t.strides()[d];
     }
-  });
+    be.gemm(elem_of(a_in), A.trans, B.trans, m, n, k, 1.0, pa + offa * es, A.ld, pb + offb * es, B.ld, 0.0,
+            po + bi * m * n * es, n);
+  }
   return out;
 }
 
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  check_cpu("matmul", {&a, &b});
+  compute_backend("matmul", {&a, &b});
   check_same_dtype("matmul", a, b);
   FT_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: operands must have at least one dim, got ",
            shape_str(a.shape()), " and ", shape_str(b.shape()));
@@ -81,7 +81,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
-  check_cpu("linear", {&x, &weight, &bias});
+  Backend& be = compute_backend("linear", {&x, &weight, &bias});
   check_same_dtype("linear", x, weight);
   FT_CHECK(weight.dim() == 2, "linear: weight must be 2-D [out, in], got ", shape_str(weight.shape()));
   FT_CHECK(x.dim() >= 1 && x.size(-1) == weight.size(1), "linear: input ", shape_str(x.shape()),
@@ -97,40 +97,37 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const int64_t m = x2.size(0);
   Shape out_shape = x.shape();
   out_shape.back() = n;
-  Tensor out = empty({m, n}, x.dtype());
-  dispatch_float(x.dtype(), "linear", [&](auto tag) {
-    using T = decltype(tag);
-    T beta = T(0);
-    if (bias.defined()) {
-      out.copy_(bias.detach());  // broadcast rows, then accumulate the product on top
-      beta = T(1);
-    }
-    kern::gemm<T>(false, true, m, n, k, T(1), x2.data<T>(), k, w.data<T>(), k, beta, out.data<T>(), n);
-  });
+  Tensor out = empty({m, n}, like(x));
+  double beta = 0;
+  if (bias.defined()) {
+    NoGradGuard ng;
+    out.copy_(bias.detach());  // broadcast rows, then accumulate the product on top
+    beta = 1;
+  }
+  be.gemm(elem_of(x), false, true, m, n, k, 1.0, x2.raw_data(), k, w.raw_data(), k, beta, out.raw_data(), n);
   out = out.view(out_shape);
   if (!any_requires_grad({&x, &weight, &bias})) return out;
   Shape x_shape = x.shape();
   return attach(out, "linear", {x, weight, bias}, [x2, w, x_shape, m, n, k](const Tensor& g, const Needs& need) {
     Tensor g2 = g.reshape({m, n}).contiguous();
+    Backend& be = backend_of("linear_backward", {&g2});
+    const Elem t = elem_of(g2);
     Grads grads(3);
-    dispatch_float(g.dtype(), "linear_backward", [&](auto tag) {
-      using T = decltype(tag);
-      if (need[0]) {  // dx = g W
-        Tensor dx = empty({m, k}, g.dtype());
-        kern::gemm<T>(false, false, m, k, n, T(1), g2.data<T>(), n, w.data<T>(), k, T(0), dx.data<T>(), k);
-        grads[0] = dx.view(x_shape);
-      }
-      if (need[1]) {  // dW = g^T x
-        Tensor dw = empty({n, k}, g.dtype());
-        kern::gemm<T>(true, false, n, k, m, T(1), g2.data<T>(), n, x2.data<T>(), k, T(0), dw.data<T>(), k);
-        grads[1] = dw;
-      }
-      if (need[2]) {  // db = column sums of g
-        Tensor db = empty({n}, g.dtype());
-        kern::reduce_sum<T>(g2.data<T>(), 1, m, n, db.data<T>());
-        grads[2] = db;
-      }
-    });
+    if (need[0]) {  // dx = g W
+      Tensor dx = empty({m, k}, like(g2));
+      be.gemm(t, false, false, m, k, n, 1.0, g2.raw_data(), n, w.raw_data(), k, 0.0, dx.raw_data(), k);
+      grads[0] = dx.view(x_shape);
+    }
+    if (need[1]) {  // dW = g^T x
+      Tensor dw = empty({n, k}, like(g2));
+      be.gemm(t, true, false, n, k, m, 1.0, g2.raw_data(), n, x2.raw_data(), k, 0.0, dw.raw_data(), k);
+      grads[1] = dw;
+    }
+    if (need[2]) {  // db = column sums of g
+      Tensor db = empty({n}, like(g2));
+      be.reduce_sum(t, g2.raw_data(), 1, m, n, db.raw_data());
+      grads[2] = db;
+    }
     return grads;
   });
 }

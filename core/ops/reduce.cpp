@@ -4,7 +4,6 @@
 
 #include "core/dispatch.h"
 #include "core/ops.h"
-#include "kernels/cpu/reduce.h"
 
 namespace ft {
 namespace {
@@ -67,13 +66,10 @@ Tensor finish(const Tensor& out_keep, const Plan& p, bool keepdim) {
 }  // namespace
 
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
-  check_cpu("sum", {&a});
+  Backend& be = compute_backend("sum", {&a});
   Plan p = plan_reduction(a, dims, "sum");
-  Tensor out = empty(p.out_shape, a.dtype());
-  dispatch_float(a.dtype(), "sum", [&](auto tag) {
-    using T = decltype(tag);
-    kern::reduce_sum<T>(p.block.data<T>(), p.outer, p.r, p.inner, out.data<T>());
-  });
+  Tensor out = empty(p.out_shape, like(a));
+  be.reduce_sum(elem_of(a), p.block.raw_data(), p.outer, p.r, p.inner, out.raw_data());
   out = finish(out, p, keepdim);
   Shape in_shape = a.shape(), keep_shape = p.out_shape;
   return attach(out, "sum", {a}, [in_shape, keep_shape](const Tensor& g, const Needs&) {
@@ -88,13 +84,10 @@ Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor var(const Tensor& a, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
-  check_cpu("var", {&a});
+  Backend& be = compute_backend("var", {&a});
   Plan p = plan_reduction(a, dims, "var");
-  Tensor out = empty(p.out_shape, a.dtype());
-  dispatch_float(a.dtype(), "var", [&](auto tag) {
-    using T = decltype(tag);
-    kern::reduce_var<T>(p.block.data<T>(), p.outer, p.r, p.inner, correction, out.data<T>());
-  });
+  Tensor out = empty(p.out_shape, like(a));
+  be.reduce_var(elem_of(a), p.block.raw_data(), p.outer, p.r, p.inner, correction, out.raw_data());
   out = finish(out, p, keepdim);
   if (!any_requires_grad({&a})) return out;
   Tensor x = a.detach();
@@ -109,15 +102,12 @@ Tensor var(const Tensor& a, const std::vector<int64_t>& dims, int64_t correction
 }
 
 std::pair<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim) {
-  check_cpu("max", {&a});
+  Backend& be = compute_backend("max", {&a});
   FT_CHECK(a.numel() > 0, "max: cannot reduce an empty tensor of shape ", shape_str(a.shape()));
   Plan p = plan_reduction(a, {dim}, "max");
-  Tensor values = empty(p.out_shape, a.dtype());
-  Tensor idx = empty(p.out_shape, DType::i64);
-  dispatch_float(a.dtype(), "max", [&](auto tag) {
-    using T = decltype(tag);
-    kern::reduce_max<T>(p.block.data<T>(), p.outer, p.r, p.inner, values.data<T>(), idx.data<int64_t>());
-  });
+  Tensor values = empty(p.out_shape, like(a));
+  Tensor idx = empty(p.out_shape, TensorOptions(DType::i64).with_device(a.device()));
+  be.reduce_max(elem_of(a), p.block.raw_data(), p.outer, p.r, p.inner, values.raw_data(), idx.data<int64_t>());
   values = finish(values, p, keepdim);
   idx = finish(idx, p, keepdim);
   if (!any_requires_grad({&a})) return {values, idx};
@@ -130,14 +120,11 @@ std::pair<Tensor, Tensor> max(const Tensor& a, int64_t dim, bool keepdim) {
     for (int64_t k = 0; k < static_cast<int64_t>(in_shape.size()); ++k)
       if (k < d) outer *= in_shape[k];
       else if (k > d) inner *= in_shape[k];
-    Tensor dx = zeros(in_shape, g.dtype());
+    Tensor dx = zeros(in_shape, like(g));
     Tensor gc = g.reshape(keep_shape).contiguous();
     Tensor ic = saved_idx.reshape(keep_shape).contiguous();
-    dispatch_float(g.dtype(), "max_backward", [&](auto tag) {
-      using T = decltype(tag);
-      kern::scatter_max_grad<T>(gc.data<T>(), ic.data<int64_t>(), outer,
-                                in_shape.empty() ? 1 : in_shape[d], inner, dx.data<T>());
-    });
+    backend_of("max_backward", {&g}).scatter_max_grad(elem_of(g), gc.raw_data(), ic.data<int64_t>(), outer,
+                                                      in_shape.empty() ? 1 : in_shape[d], inner, dx.raw_data());
     return Grads{dx};
   });
   return {values, idx};

@@ -1,32 +1,26 @@
 // softmax and log_softmax over the last dim, forward and backward.
 #include "core/dispatch.h"
 #include "core/ops.h"
-#include "kernels/cpu/softmax.h"
 
 namespace ft {
 namespace {
 
 Tensor softmax_impl(const Tensor& a, int64_t dim, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
-  check_cpu(name, {&a});
+  Backend& be = compute_backend(name, {&a});
   FT_CHECK(a.dim() >= 1, name, ": expects at least one dim");
   FT_CHECK(wrap_dim(dim, a.dim(), name) == a.dim() - 1, name, ": only the last dim is supported, got dim ",
            dim, " for shape ", shape_str(a.shape()));
   Tensor x = a.detach().contiguous();
   const int64_t n = a.size(-1), rows = n ? a.numel() / n : 0;
-  Tensor out = empty(a.shape(), a.dtype());
-  dispatch_float(a.dtype(), name, [&](auto tag) {
-    using T = decltype(tag);
-    kern::softmax_fwd<T>(x.data<T>(), rows, n, log, out.data<T>());
-  });
+  Tensor out = empty(a.shape(), like(a));
+  be.softmax_fwd(elem_of(a), x.raw_data(), rows, n, log, out.raw_data());
   Tensor y = out.detach();
   return attach(out, name, {a}, [y, rows, n, log](const Tensor& g, const std::vector<bool>&) {
     Tensor gc = g.contiguous();
-    Tensor dx = empty(y.shape(), y.dtype());
-    dispatch_float(y.dtype(), "softmax_backward", [&](auto tag) {
-      using T = decltype(tag);
-      kern::softmax_bwd<T>(gc.data<T>(), y.data<T>(), rows, n, log, dx.data<T>());
-    });
+    Tensor dx = empty(y.shape(), like(y));
+    backend_of("softmax_backward", {&y}).softmax_bwd(elem_of(y), gc.raw_data(), y.raw_data(), rows, n, log,
+                                                     dx.raw_data());
     return std::vector<Tensor>{dx};
   });
 }

@@ -5,14 +5,13 @@
 #include <cmath>
 
 #include "core/dispatch.h"
-#include "kernels/cpu/optim.h"
 
 namespace ft::optim {
 namespace {
 
 void check_param(const Tensor& p, const char* op) {
   FT_CHECK(p.is_contiguous(), op, ": parameters must be contiguous");
-  check_cpu(op, {&p});
+  compute_backend(op, {&p});
   const Tensor g = p.grad();
   if (g.defined()) {
     FT_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype(), op, ": gradient ", shape_str(g.shape()), " ",
@@ -53,16 +52,14 @@ void AdamW::step() {
       check_param(p, "AdamW");
       State& s = state_[p.impl()];
       if (!s.exp_avg.defined()) {
-        s.exp_avg = zeros(p.shape(), p.dtype());
-        s.exp_avg_sq = zeros(p.shape(), p.dtype());
+        s.exp_avg = zeros(p.shape(), like(p));
+        s.exp_avg_sq = zeros(p.shape(), like(p));
       }
       s.step++;
       const kern::AdamWArgs args{group.lr, opts_.beta1, opts_.beta2, opts_.eps, group.weight_decay, s.step};
       Tensor gc = g.contiguous();
-      dispatch_float(p.dtype(), "AdamW", [&](auto tag) {
-        using T = decltype(tag);
-        kern::adamw_step<T>(p.data<T>(), gc.data<T>(), s.exp_avg.data<T>(), s.exp_avg_sq.data<T>(), p.numel(), args);
-      });
+      backend_of("AdamW", {&p, &gc}).adamw_step(elem_of(p), p.raw_data(), gc.raw_data(), s.exp_avg.raw_data(),
+                                                 s.exp_avg_sq.raw_data(), p.numel(), args);
     }
   }
 }
@@ -83,17 +80,14 @@ void SGD::step() {
       if (opts_.momentum != 0) {
         Tensor& b = momentum_[p.impl()];
         if (!b.defined()) {
-          b = zeros(p.shape(), p.dtype());
+          b = zeros(p.shape(), like(p));
           first = true;
         }
         buf = b;
       }
       const kern::SgdArgs args{group.lr, opts_.momentum, opts_.dampening, group.weight_decay, opts_.nesterov, first};
       Tensor gc = g.contiguous();
-      dispatch_float(p.dtype(), "SGD", [&](auto tag) {
-        using T = decltype(tag);
-        kern::sgd_step<T>(p.data<T>(), gc.data<T>(), buf.defined() ? buf.data<T>() : nullptr, p.numel(), args);
-      });
+      backend_of("SGD", {&p, &gc}).sgd_step(elem_of(p), p.raw_data(), gc.raw_data(), ptr(buf), p.numel(), args);
     }
   }
 }
@@ -123,10 +117,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
     Tensor gc = g.contiguous();
-    dispatch_float(g.dtype(), "clip_grad_norm", [&](auto tag) {
-      using T = decltype(tag);
-      sq += kern::sum_squares<T>(gc.data<T>(), gc.numel());
-    });
+    sq += compute_backend("clip_grad_norm", {&gc}).sum_squares(elem_of(gc), gc.raw_data(), gc.numel());
   }
   const double norm = std::sqrt(sq);
   const double coef = std::min(max_norm / (norm + 1e-6), 1.0);
@@ -135,10 +126,7 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
       Tensor g = p.grad();
       if (!g.defined()) continue;
       FT_CHECK(g.is_contiguous(), "clip_grad_norm: gradients must be contiguous");
-      dispatch_float(g.dtype(), "clip_grad_norm", [&](auto tag) {
-        using T = decltype(tag);
-        kern::scale_inplace<T>(g.data<T>(), g.numel(), coef);
-      });
+      backend_of("clip_grad_norm", {&g}).scale_inplace(elem_of(g), g.raw_data(), g.numel(), coef);
     }
   }
   return norm;

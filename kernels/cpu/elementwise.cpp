@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernels/cpu/half.h"
+#include "kernels/common/half.h"
 
 namespace ft::kern {
 namespace {
@@ -56,89 +56,27 @@ void map2(const T* x, const Strided& xv0, const T* y, const Strided& yv0, T* out
   }
 }
 
-template <class T>
-T gelu_erf(T x) {
-  return T(0.5) * x * (T(1) + std::erf(x * T(M_SQRT1_2)));
-}
-template <class T>
-T gelu_erf_d(T x) {
-  const T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);  // 1/sqrt(2 pi)
-  return T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2))) + x * pdf;
-}
-constexpr double kGeluK = 0.7978845608028654;  // sqrt(2/pi)
-constexpr double kGeluC = 0.044715;
-template <class T>
-T gelu_tanh(T x) {
-  return T(0.5) * x * (T(1) + std::tanh(T(kGeluK) * (x + T(kGeluC) * x * x * x)));
-}
-template <class T>
-T gelu_tanh_d(T x) {
-  const T t = std::tanh(T(kGeluK) * (x + T(kGeluC) * x * x * x));
-  return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * T(kGeluK) * (T(1) + T(3 * kGeluC) * x * x);
-}
-
 }  // namespace
 
 template <class T>
 void unary(UnaryOp op, double a_, double b_, const T* x, const Strided& xv, T* out) {
   const T a = static_cast<T>(a_), b = static_cast<T>(b_);
   switch (op) {
-    case UnaryOp::neg: return map1(x, xv, out, [](T v) { return -v; });
-    case UnaryOp::exp: return map1(x, xv, out, [](T v) { return std::exp(v); });
-    case UnaryOp::log: return map1(x, xv, out, [](T v) { return std::log(v); });
-    case UnaryOp::sqrt: return map1(x, xv, out, [](T v) { return std::sqrt(v); });
-    case UnaryOp::rsqrt: return map1(x, xv, out, [](T v) { return T(1) / std::sqrt(v); });
-    case UnaryOp::tanh: return map1(x, xv, out, [](T v) { return std::tanh(v); });
-    case UnaryOp::sigmoid: return map1(x, xv, out, [](T v) { return T(1) / (T(1) + std::exp(-v)); });
-    case UnaryOp::relu: return map1(x, xv, out, [](T v) { return v > T(0) ? v : T(0); });
-    case UnaryOp::gelu_erf: return map1(x, xv, out, [](T v) { return gelu_erf(v); });
-    case UnaryOp::gelu_tanh: return map1(x, xv, out, [](T v) { return gelu_tanh(v); });
-    case UnaryOp::pow:
-      if (a == T(2)) return map1(x, xv, out, [](T v) { return v * v; });
-      return map1(x, xv, out, [a](T v) { return std::pow(v, a); });
-    case UnaryOp::clamp:
-      // NaN propagates, as torch.clamp does.
-      return map1(x, xv, out, [a, b](T v) { return std::isnan(v) ? v : std::min(std::max(v, a), b); });
-    case UnaryOp::add_scalar: return map1(x, xv, out, [a](T v) { return v + a; });
-    case UnaryOp::mul_scalar: return map1(x, xv, out, [a](T v) { return v * a; });
-    case UnaryOp::div_scalar: return map1(x, xv, out, [a](T v) { return v / a; });
-    case UnaryOp::rsub_scalar: return map1(x, xv, out, [a](T v) { return a - v; });
-    case UnaryOp::rdiv_scalar: return map1(x, xv, out, [a](T v) { return a / v; });
-    case UnaryOp::gt_scalar: return map1(x, xv, out, [a](T v) { return T(v > a); });
-    case UnaryOp::lt_scalar: return map1(x, xv, out, [a](T v) { return T(v < a); });
+#define FT_CASE(o) \
+  case UnaryOp::o: return map1(x, xv, out, [a, b](T v) { return unary_fn<UnaryOp::o>(v, a, b); });
+    FT_UNARY_OPS(FT_CASE)
+#undef FT_CASE
   }
 }
 
 template <class T>
-void binary(BinaryOp op, double a_, double b_, const T* x, const Strided& xv, const T* y,
-            const Strided& yv, T* out) {
+void binary(BinaryOp op, double a_, double b_, const T* x, const Strided& xv, const T* y, const Strided& yv, T* out) {
   const T a = static_cast<T>(a_), b = static_cast<T>(b_);
   switch (op) {
-    case BinaryOp::add: return map2(x, xv, y, yv, out, [](T p, T q) { return p + q; });
-    case BinaryOp::sub: return map2(x, xv, y, yv, out, [](T p, T q) { return p - q; });
-    case BinaryOp::mul: return map2(x, xv, y, yv, out, [](T p, T q) { return p * q; });
-    case BinaryOp::div: return map2(x, xv, y, yv, out, [](T p, T q) { return p / q; });
-    case BinaryOp::relu_grad:
-      return map2(x, xv, y, yv, out, [](T g, T v) { return v > T(0) ? g : T(0); });
-    case BinaryOp::gelu_erf_grad:
-      return map2(x, xv, y, yv, out, [](T g, T v) { return g * gelu_erf_d(v); });
-    case BinaryOp::gelu_tanh_grad:
-      return map2(x, xv, y, yv, out, [](T g, T v) { return g * gelu_tanh_d(v); });
-    case BinaryOp::tanh_grad:
-      return map2(x, xv, y, yv, out, [](T g, T t) { return g * (T(1) - t * t); });
-    case BinaryOp::sigmoid_grad:
-      return map2(x, xv, y, yv, out, [](T g, T s) { return g * s * (T(1) - s); });
-    case BinaryOp::pow_grad:
-      return map2(x, xv, y, yv, out, [a](T g, T v) { return g * a * std::pow(v, a - T(1)); });
-    case BinaryOp::clamp_grad:
-      return map2(x, xv, y, yv, out, [a, b](T g, T v) { return (v >= a && v <= b) ? g : T(0); });
-    case BinaryOp::bce_logits:
-      return map2(x, xv, y, yv, out, [](T v, T t) {
-        return std::max(v, T(0)) - v * t + std::log1p(std::exp(-std::abs(v)));
-      });
-    case BinaryOp::bce_logits_grad:
-      return map2(x, xv, y, yv, out, [](T v, T t) { return T(1) / (T(1) + std::exp(-v)) - t; });
-    case BinaryOp::eq: return map2(x, xv, y, yv, out, [](T p, T q) { return T(p == q); });
+#define FT_CASE(o) \
+  case BinaryOp::o: return map2(x, xv, y, yv, out, [a, b](T p, T q) { return binary_fn<BinaryOp::o>(p, q, a, b); });
+    FT_BINARY_OPS(FT_CASE)
+#undef FT_CASE
   }
 }
 

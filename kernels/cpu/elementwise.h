@@ -3,38 +3,10 @@
 #pragma once
 #include <cstdint>
 
-#include "kernels/cpu/strided.h"
+#include "kernels/common/ops.h"
+#include "kernels/common/strided.h"
 
 namespace ft::kern {
-
-enum class UnaryOp {
-  neg, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu_erf, gelu_tanh,
-  pow,         // x^a
-  clamp,       // min(max(x, a), b)
-  add_scalar,  // x + a
-  mul_scalar,  // x * a
-  div_scalar,  // x / a
-  rsub_scalar, // a - x
-  rdiv_scalar, // a / x
-  gt_scalar,   // x > a   (as 0/1 of T)
-  lt_scalar,   // x < a
-};
-
-enum class BinaryOp {
-  add, sub, mul, div,
-  // Backward pieces, (g, x) -> dx:
-  relu_grad,       // g * (x > 0)
-  gelu_erf_grad,   // g * d/dx gelu_erf(x)
-  gelu_tanh_grad,  // g * d/dx gelu_tanh(x)
-  tanh_grad,       // (g, y) -> g * (1 - y^2)
-  sigmoid_grad,    // (g, y) -> g * y * (1 - y)
-  pow_grad,        // g * a * x^(a-1)
-  clamp_grad,      // g * (a <= x <= b)
-  // Losses, (x, y):
-  bce_logits,       // max(x,0) - x*y + log1p(exp(-|x|))
-  bce_logits_grad,  // sigmoid(x) - y
-  eq,               // x == y as 0/1 of T
-};
 
 template <class T>
 void unary(UnaryOp op, double a, double b, const T* x, const Strided& xv, T* out);

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/cpu/philox.h"
-#include "kernels/cpu/strided.h"
+#include "kernels/common/philox.h"
+#include "kernels/common/strided.h"
 
 namespace ft::kern {
 

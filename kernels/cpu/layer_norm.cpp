@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "kernels/cpu/strided.h"
+#include "kernels/common/strided.h"
 
 namespace ft::kern {
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "kernels/cpu/strided.h"
+#include "kernels/common/strided.h"
 
 namespace ft::kern {
 

@@ -2,21 +2,15 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/common/ops.h"
+
 namespace ft::kern {
 
-struct AdamWArgs {
-  double lr, beta1, beta2, eps, weight_decay;
-  int64_t step;  // 1-based, after increment
-};
 // torch.optim.AdamW (single-tensor path): p *= 1 - lr*wd; m = lerp(m, g, 1-b1);
 // v = b2*v + (1-b2)*g*g; p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps).
 template <class T>
 void adamw_step(T* p, const T* g, T* m, T* v, int64_t n, const AdamWArgs& a);
 
-struct SgdArgs {
-  double lr, momentum, dampening, weight_decay;
-  bool nesterov, first_step;
-};
 // torch.optim.SGD: d = g + wd*p; buf = first ? d : momentum*buf + (1-dampening)*d;
 // d = nesterov ? d + momentum*buf : buf; p -= lr*d. buf may be null when momentum == 0.
 template <class T>

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <vector>
 
-#include "kernels/cpu/strided.h"
+#include "kernels/common/strided.h"
 
 namespace ft::kern {
 

@@ -4,7 +4,7 @@
 #include <cmath>
 
 #include "core/ops.h"
-#include "kernels/cpu/philox.h"
+#include "kernels/common/philox.h"
 
 namespace ft {
 namespace {

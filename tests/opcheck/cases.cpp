@@ -3,7 +3,7 @@
 #include <cmath>
 #include <map>
 
-#include "kernels/cpu/philox.h"
+#include "kernels/common/philox.h"
 #include "tests/opcheck/harness.h"
 
 namespace ft::opcheck {

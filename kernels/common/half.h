@@ -4,28 +4,30 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/common/strided.h"  // FT_HD
+
 namespace ft::kern {
 
-inline uint32_t f32_bits(float f) {
+FT_HD uint32_t f32_bits(float f) {
   uint32_t u;
-  std::memcpy(&u, &f, 4);
+  memcpy(&u, &f, 4);
   return u;
 }
-inline float bits_f32(uint32_t u) {
+FT_HD float bits_f32(uint32_t u) {
   float f;
-  std::memcpy(&f, &u, 4);
+  memcpy(&f, &u, 4);
   return f;
 }
 
-inline uint16_t f32_to_bf16(float f) {
+FT_HD uint16_t f32_to_bf16(float f) {
   uint32_t u = f32_bits(f);
   if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x0040u);  // quiet NaN
   uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);  // ties to even
   return static_cast<uint16_t>((u + rounding) >> 16);
 }
-inline float bf16_to_f32(uint16_t h) { return bits_f32(static_cast<uint32_t>(h) << 16); }
+FT_HD float bf16_to_f32(uint16_t h) { return bits_f32(static_cast<uint32_t>(h) << 16); }
 
-inline uint16_t f32_to_f16(float f) {
+FT_HD uint16_t f32_to_f16(float f) {
   uint32_t u = f32_bits(f);
   uint32_t sign = (u >> 16) & 0x8000u;
   uint32_t a = u & 0x7fffffffu;
@@ -48,7 +50,7 @@ inline uint16_t f32_to_f16(float f) {
   return static_cast<uint16_t>(sign | ((rounded - 0x38000000u) >> 13));
 }
 
-inline float f16_to_f32(uint16_t h) {
+FT_HD float f16_to_f32(uint16_t h) {
   uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1fu;
   uint32_t mant = h & 0x3ffu;

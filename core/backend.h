@@ -1,0 +1,83 @@
+// Backend: everything an op needs from a device, in terms of raw pointers and plain layouts
+// (kernels/common). Ops (core/ops/) check shapes, pick the backend of their operands' device and
+// call it; the backend runs its kernels. The CPU backend is built in; a CUDA backend (the real one,
+// or the SIMT-emulated one in test binaries) registers itself for DeviceType::cuda.
+// A dtype a backend does not implement for an op is an ft::Error naming both, never a fallback.
+#pragma once
+#include <cstdint>
+
+#include "core/device.h"
+#include "core/dtype.h"
+#include "kernels/common/ops.h"
+#include "kernels/common/strided.h"
+
+namespace ft {
+
+using kern::Elem;
+using kern::Strided;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+  // Throws ft::Error "<op>: unsupported dtype X on <backend> (supported: ...)" unless the backend
+  // computes `op` in dtype t.
+  virtual void require(const char* op, Elem t) const = 0;
+
+  // Data movement and fills (any dtype).
+  virtual void copy_cast(const void* src, Elem st, const Strided& sv, void* dst, Elem dt, const Strided& dv) = 0;
+  virtual void fill(void* dst, Elem t, const Strided& dv, double value) = 0;
+  virtual void gather_rows(const void* table, const int64_t* idx, int64_t count, int64_t row_bytes, void* out) = 0;
+
+  // Elementwise; out is contiguous with the (broadcast) shape of the views.
+  virtual void unary(kern::UnaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, void* out) = 0;
+  virtual void binary(kern::BinaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, const void* y,
+                      const Strided& yv, void* out) = 0;
+  virtual void where(const void* cond, const Strided& cv, Elem t, const void* x, const Strided& xv, const void* y,
+                     const Strided& yv, void* out) = 0;
+
+  // Reductions over the middle axis of contiguous [outer, r, inner] data.
+  virtual void reduce_sum(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out) = 0;
+  virtual void reduce_var(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, int64_t correction,
+                          void* out) = 0;
+  virtual void reduce_max(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out, int64_t* idx) = 0;
+  virtual void scatter_max_grad(Elem t, const void* g, const int64_t* idx, int64_t outer, int64_t r, int64_t inner,
+                                void* dx) = 0;
+
+  // Row-major GEMM (see kernels/cpu/gemm.h).
+  virtual void gemm(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
+                    int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) = 0;
+
+  // Row-wise ops over contiguous [rows, n]. LayerNorm statistics are f64 for f64 data, else f32.
+  virtual void softmax_fwd(Elem t, const void* x, int64_t rows, int64_t n, bool log, void* y) = 0;
+  virtual void softmax_bwd(Elem t, const void* g, const void* y, int64_t rows, int64_t n, bool log, void* dx) = 0;
+  virtual void layer_norm_fwd(Elem t, const void* x, const void* w, const void* b, int64_t rows, int64_t n, double eps,
+                              void* y, void* mean, void* rstd) = 0;
+  virtual void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, const void* rstd, const void* w,
+                              int64_t rows, int64_t n, void* dx, void* dw, void* db) = 0;
+  virtual void cross_entropy_fwd(Elem t, const void* logits, const int64_t* target, int64_t rows, int64_t classes,
+                                 int64_t ignore_index, double smoothing, void* loss, void* lse) = 0;
+  virtual void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const void* lse, int64_t rows,
+                                 int64_t classes, int64_t ignore_index, double smoothing, double scale,
+                                 void* dlogits) = 0;
+
+  // Indexing and randomness.
+  virtual void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width,
+                                int64_t skip, void* table) = 0;
+  virtual void philox_fill(uint64_t seed, uint64_t offset, int64_t n, bool normal, float* out) = 0;
+  virtual void dropout_mask(uint64_t seed, uint64_t offset, double p, int64_t n, uint8_t* keep) = 0;
+  virtual void apply_mask(Elem t, const void* x, const uint8_t* keep, double scale, int64_t n, void* out) = 0;
+
+  // Optimizers.
+  virtual void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, const kern::AdamWArgs& a) = 0;
+  virtual void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a) = 0;
+  virtual double sum_squares(Elem t, const void* x, int64_t n) = 0;
+  virtual void scale_inplace(Elem t, void* x, int64_t n, double s) = 0;
+};
+
+// The backend of a device; throws ft::Error when none is registered for its type.
+Backend& backend_for(Device d);
+Backend* set_backend(DeviceType type, Backend* b);  // returns the previous one
+Backend& cpu_backend();
+
+}  // namespace ft

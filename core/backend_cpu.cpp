@@ -1,0 +1,215 @@
+// The CPU backend: f32 (fast path: OpenMP, OpenBLAS) and f64 (the precise path) kernels from
+// kernels/cpu. bf16 and f16 are storage types on the CPU: they convert, they do not compute.
+#include "core/backend.h"
+
+#include "core/error.h"
+#include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/indexing.h"
+#include "kernels/cpu/layer_norm.h"
+#include "kernels/cpu/optim.h"
+#include "kernels/cpu/reduce.h"
+#include "kernels/cpu/softmax.h"
+
+namespace ft {
+namespace {
+
+// Calls f(T{}) with T = float or double.
+template <class F>
+decltype(auto) on_float(Elem t, const char* op, F&& f) {
+  switch (t) {
+    case Elem::f32: return f(float{});
+    case Elem::f64: return f(double{});
+    default: throw Error(cat(op, ": unsupported dtype ", kern::elem_name(t), " on cpu (supported: f32, f64)"));
+  }
+}
+
+template <class T>
+const T* c(const void* p) {
+  return static_cast<const T*>(p);
+}
+template <class T>
+T* m(void* p) {
+  return static_cast<T*>(p);
+}
+
+class CpuBackend final : public Backend {
+ public:
+  const char* name() const override { return "cpu"; }
+  void require(const char* op, Elem t) const override {
+    on_float(t, op, [](auto) {});
+  }
+  void copy_cast(const void* src, Elem st, const Strided& sv, void* dst, Elem dt, const Strided& dv) override {
+    kern::copy_cast(src, st, sv, dst, dt, dv);
+  }
+  void fill(void* dst, Elem t, const Strided& dv, double value) override { kern::fill(dst, t, dv, value); }
+  void gather_rows(const void* table, const int64_t* idx, int64_t count, int64_t row_bytes, void* out) override {
+    kern::gather_rows(table, idx, count, row_bytes, out);
+  }
+  void unary(kern::UnaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, void* out) override {
+    on_float(t, "unary", [&](auto tag) {
+      using T = decltype(tag);
+      kern::unary<T>(op, a, b, c<T>(x), xv, m<T>(out));
+    });
+  }
+  void binary(kern::BinaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, const void* y,
+              const Strided& yv, void* out) override {
+    on_float(t, "binary", [&](auto tag) {
+      using T = decltype(tag);
+      kern::binary<T>(op, a, b, c<T>(x), xv, c<T>(y), yv, m<T>(out));
+    });
+  }
+  void where(const void* cond, const Strided& cv, Elem t, const void* x, const Strided& xv, const void* y,
+             const Strided& yv, void* out) override {
+    on_float(t, "where", [&](auto tag) {
+      using T = decltype(tag);
+      kern::where<T>(c<uint8_t>(cond), cv, c<T>(x), xv, c<T>(y), yv, m<T>(out));
+    });
+  }
+  void reduce_sum(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out) override {
+    on_float(t, "sum", [&](auto tag) {
+      using T = decltype(tag);
+      kern::reduce_sum<T>(c<T>(in), outer, r, inner, m<T>(out));
+    });
+  }
+  void reduce_var(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, int64_t correction,
+                  void* out) override {
+    on_float(t, "var", [&](auto tag) {
+      using T = decltype(tag);
+      kern::reduce_var<T>(c<T>(in), outer, r, inner, correction, m<T>(out));
+    });
+  }
+  void reduce_max(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out, int64_t* idx) override {
+    on_float(t, "max", [&](auto tag) {
+      using T = decltype(tag);
+      kern::reduce_max<T>(c<T>(in), outer, r, inner, m<T>(out), idx);
+    });
+  }
+  void scatter_max_grad(Elem t, const void* g, const int64_t* idx, int64_t outer, int64_t r, int64_t inner,
+                        void* dx) override {
+    on_float(t, "max_backward", [&](auto tag) {
+      using T = decltype(tag);
+      kern::scatter_max_grad<T>(c<T>(g), idx, outer, r, inner, m<T>(dx));
+    });
+  }
+  void gemm(Elem t, bool ta, bool tb, int64_t mm, int64_t n, int64_t k, double alpha, const void* a, int64_t lda,
+            const void* b, int64_t ldb, double beta, void* cc, int64_t ldc) override {
+    on_float(t, "matmul", [&](auto tag) {
+      using T = decltype(tag);
+      kern::gemm<T>(ta, tb, mm, n, k, static_cast<T>(alpha), c<T>(a), lda, c<T>(b), ldb, static_cast<T>(beta),
+                    m<T>(cc), ldc);
+    });
+  }
+  void softmax_fwd(Elem t, const void* x, int64_t rows, int64_t n, bool log, void* y) override {
+    on_float(t, "softmax", [&](auto tag) {
+      using T = decltype(tag);
+      kern::softmax_fwd<T>(c<T>(x), rows, n, log, m<T>(y));
+    });
+  }
+  void softmax_bwd(Elem t, const void* g, const void* y, int64_t rows, int64_t n, bool log, void* dx) override {
+    on_float(t, "softmax_backward", [&](auto tag) {
+      using T = decltype(tag);
+      kern::softmax_bwd<T>(c<T>(g), c<T>(y), rows, n, log, m<T>(dx));
+    });
+  }
+  void layer_norm_fwd(Elem t, const void* x, const void* w, const void* b, int64_t rows, int64_t n, double eps, void* y,
+                      void* mean, void* rstd) override {
+    on_float(t, "layer_norm", [&](auto tag) {
+      using T = decltype(tag);
+      kern::layer_norm_fwd<T>(c<T>(x), c<T>(w), c<T>(b), rows, n, eps, m<T>(y), m<T>(mean), m<T>(rstd));
+    });
+  }
+  void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, const void* rstd, const void* w,
+                      int64_t rows, int64_t n, void* dx, void* dw, void* db) override {
+    on_float(t, "layer_norm_backward", [&](auto tag) {
+      using T = decltype(tag);
+      kern::layer_norm_bwd<T>(c<T>(g), c<T>(x), c<T>(mean), c<T>(rstd), c<T>(w), rows, n, m<T>(dx), m<T>(dw),
+                              m<T>(db));
+    });
+  }
+  void cross_entropy_fwd(Elem t, const void* logits, const int64_t* target, int64_t rows, int64_t classes,
+                         int64_t ignore_index, double smoothing, void* loss, void* lse) override {
+    on_float(t, "cross_entropy", [&](auto tag) {
+      using T = decltype(tag);
+      kern::cross_entropy_fwd<T>(c<T>(logits), target, rows, classes, ignore_index, smoothing, m<T>(loss), m<T>(lse));
+    });
+  }
+  void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const void* lse, int64_t rows,
+                         int64_t classes, int64_t ignore_index, double smoothing, double scale,
+                         void* dlogits) override {
+    on_float(t, "cross_entropy_backward", [&](auto tag) {
+      using T = decltype(tag);
+      kern::cross_entropy_bwd<T>(c<T>(logits), target, c<T>(lse), rows, classes, ignore_index, smoothing, scale,
+                                 m<T>(dlogits));
+    });
+  }
+  void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width, int64_t skip,
+                        void* table) override {
+    on_float(t, "scatter_add", [&](auto tag) {
+      using T = decltype(tag);
+      kern::scatter_add_rows<T>(c<T>(src), idx, count, width, skip, m<T>(table));
+    });
+  }
+  void philox_fill(uint64_t seed, uint64_t offset, int64_t n, bool normal, float* out) override {
+    if (normal)
+      kern::philox_normal(seed, offset, n, out);
+    else
+      kern::philox_uniform(seed, offset, n, out);
+  }
+  void dropout_mask(uint64_t seed, uint64_t offset, double p, int64_t n, uint8_t* keep) override {
+    kern::dropout_mask(seed, offset, p, n, keep);
+  }
+  void apply_mask(Elem t, const void* x, const uint8_t* keep, double scale, int64_t n, void* out) override {
+    on_float(t, "dropout", [&](auto tag) {
+      using T = decltype(tag);
+      kern::apply_mask<T>(c<T>(x), keep, scale, n, m<T>(out));
+    });
+  }
+  void adamw_step(Elem t, void* p, const void* g, void* mm, void* v, int64_t n, const kern::AdamWArgs& a) override {
+    on_float(t, "AdamW", [&](auto tag) {
+      using T = decltype(tag);
+      kern::adamw_step<T>(m<T>(p), c<T>(g), m<T>(mm), m<T>(v), n, a);
+    });
+  }
+  void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a) override {
+    on_float(t, "SGD", [&](auto tag) {
+      using T = decltype(tag);
+      kern::sgd_step<T>(m<T>(p), c<T>(g), m<T>(buf), n, a);
+    });
+  }
+  double sum_squares(Elem t, const void* x, int64_t n) override {
+    return on_float(t, "clip_grad_norm", [&](auto tag) {
+      using T = decltype(tag);
+      return kern::sum_squares<T>(c<T>(x), n);
+    });
+  }
+  void scale_inplace(Elem t, void* x, int64_t n, double s) override {
+    on_float(t, "clip_grad_norm", [&](auto tag) {
+      using T = decltype(tag);
+      kern::scale_inplace<T>(m<T>(x), n, s);
+    });
+  }
+};
+
+Backend* g_backends[2] = {&cpu_backend(), nullptr};
+
+}  // namespace
+
+Backend& cpu_backend() {
+  static CpuBackend b;
+  return b;
+}
+
+Backend& backend_for(Device d) {
+  Backend* b = g_backends[static_cast<int>(d.type)];
+  FT_CHECK(b != nullptr, "no backend for device ", d, ": this build has no CUDA backend");
+  return *b;
+}
+
+Backend* set_backend(DeviceType type, Backend* b) {
+  Backend* prev = g_backends[static_cast<int>(type)];
+  g_backends[static_cast<int>(type)] = b;
+  return prev;
+}
+
+}  // namespace ft
