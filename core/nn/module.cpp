@@ -39,6 +39,29 @@ Tensor Module::parameter(const std::string& dotted_name) const {
   throw Error(cat(type_name(), ": no parameter named '", dotted_name, "'"));
 }
 
+namespace {
+void replace_data(const Tensor& p, const Tensor& data) {
+  TensorImpl& impl = *p.impl();
+  impl.storage = data.impl()->storage;
+  impl.shape = data.shape();
+  impl.strides = data.strides();
+  impl.offset = data.offset();
+  impl.dtype = data.dtype();
+  impl.grad = nullptr;
+}
+}  // namespace
+
+void Module::to(Device device) {
+  for (auto& [name, p] : named_parameters()) replace_data(p, p.detach().contiguous().to(device));
+}
+
+void Module::to(DType dtype) {
+  for (auto& [name, p] : named_parameters()) {
+    FT_CHECK(is_floating(dtype), type_name(), ".to: parameters must stay floating, not ", dtype);
+    replace_data(p, p.detach().to(dtype).contiguous());
+  }
+}
+
 void Module::train(bool on) {
   training_ = on;
   for (auto& [name, child] : children_) child->train(on);

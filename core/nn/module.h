@@ -22,6 +22,12 @@ class Module {
   // The parameter with this dotted name; throws ft::Error naming it when absent.
   Tensor parameter(const std::string& dotted_name) const;
 
+  // Moves (or converts) every parameter in place, as torch's module.to(): the parameter tensors keep
+  // their identity, so handles held by submodules and optimizers built afterwards see the new data.
+  // Gradients are dropped.
+  void to(Device device);
+  void to(DType dtype);
+
   void train(bool on = true);
   void eval() { train(false); }
   bool is_training() const { return training_; }

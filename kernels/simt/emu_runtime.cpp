@@ -22,6 +22,7 @@
 #include "kernels/simt/emu.h"
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define SIMT_ASAN 1
 #endif
@@ -317,6 +318,10 @@ void run_block(Job& job, uint64_t linear, std::vector<Stack>& stacks) {
     Thread& t = b.th[i];
     t.tid = uint3{static_cast<unsigned>(i % job.block.x), static_cast<unsigned>(i / job.block.x % job.block.y),
                   static_cast<unsigned>(i / (job.block.x * job.block.y))};
+#ifdef SIMT_ASAN
+    // A reused stack still carries the redzone poison of the frames its last fiber never returned from.
+    ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(stacks[i].top()) - stacks[i].usable(), stacks[i].usable());
+#endif
     t.ctx = bcd::make_fcontext(stacks[i].top(), stacks[i].usable(), fiber_entry);
   }
   t_dyn_smem.assign(job.smem, 0xFF);  // poisoned: reads before writes give NaN

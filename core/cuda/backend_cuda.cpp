@@ -1,0 +1,118 @@
+// The CUDA backend: core's Backend interface forwarded to the kernel launchers of kernels/cuda.
+// Floating ops compute in f32, f64, bf16 and f16 (the half types accumulate in f32).
+#include "core/backend.h"
+#include "core/cuda/cuda_backend.h"
+#include "core/error.h"
+#include "kernels/cuda/launchers.h"
+#include "kernels/cuda/runtime.h"
+
+namespace ft {
+namespace {
+
+class CudaBackend final : public Backend {
+ public:
+  const char* name() const override { return "cuda"; }
+  void require(const char* op, Elem t) const override {
+    FT_CHECK(t == Elem::f32 || t == Elem::f64 || t == Elem::bf16 || t == Elem::f16, op, ": unsupported dtype ",
+             kern::elem_name(t), " on cuda (supported: f32, f64, bf16, f16)");
+  }
+  void copy_cast(const void* src, Elem st, const Strided& sv, void* dst, Elem dt, const Strided& dv) override {
+    cuda::copy_cast(src, st, sv, dst, dt, dv);
+  }
+  void fill(void* dst, Elem t, const Strided& dv, double value) override { cuda::fill(dst, t, dv, value); }
+  void gather_rows(const void* table, const int64_t* idx, int64_t count, int64_t row_bytes, void* out) override {
+    cuda::gather_rows(table, idx, count, row_bytes, out);
+  }
+  void unary(kern::UnaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, void* out) override {
+    cuda::unary(op, a, b, t, x, xv, out);
+  }
+  void binary(kern::BinaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, const void* y,
+              const Strided& yv, void* out) override {
+    cuda::binary(op, a, b, t, x, xv, y, yv, out);
+  }
+  void where(const void* cond, const Strided& cv, Elem t, const void* x, const Strided& xv, const void* y,
+             const Strided& yv, void* out) override {
+    cuda::where(cond, cv, t, x, xv, y, yv, out);
+  }
+  void reduce_sum(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out) override {
+    cuda::reduce_sum(t, in, outer, r, inner, out);
+  }
+  void reduce_var(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, int64_t correction,
+                  void* out) override {
+    cuda::reduce_var(t, in, outer, r, inner, correction, out);
+  }
+  void reduce_max(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out, int64_t* idx) override {
+    cuda::reduce_max(t, in, outer, r, inner, out, idx);
+  }
+  void scatter_max_grad(Elem t, const void* g, const int64_t* idx, int64_t outer, int64_t r, int64_t inner,
+                        void* dx) override {
+    cuda::scatter_max_grad(t, g, idx, outer, r, inner, dx);
+  }
+  void gemm(Elem t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void* a, int64_t lda,
+            const void* b, int64_t ldb, double beta, void* c, int64_t ldc) override {
+    cuda::gemm(t, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+  void softmax_fwd(Elem t, const void* x, int64_t rows, int64_t n, bool log, void* y) override {
+    cuda::softmax_fwd(t, x, rows, n, log, y);
+  }
+  void softmax_bwd(Elem t, const void* g, const void* y, int64_t rows, int64_t n, bool log, void* dx) override {
+    cuda::softmax_bwd(t, g, y, rows, n, log, dx);
+  }
+  void layer_norm_fwd(Elem t, const void* x, const void* w, const void* b, int64_t rows, int64_t n, double eps, void* y,
+                      void* mean, void* rstd) override {
+    cuda::layer_norm_fwd(t, x, w, b, rows, n, eps, y, mean, rstd);
+  }
+  void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, const void* rstd, const void* w,
+                      int64_t rows, int64_t n, void* dx, void* dw, void* db) override {
+    cuda::layer_norm_bwd(t, g, x, mean, rstd, w, rows, n, dx, dw, db);
+  }
+  void cross_entropy_fwd(Elem t, const void* logits, const int64_t* target, int64_t rows, int64_t classes,
+                         int64_t ignore_index, double smoothing, void* loss, void* lse) override {
+    cuda::cross_entropy_fwd(t, logits, target, rows, classes, ignore_index, smoothing, loss, lse);
+  }
+  void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const void* lse, int64_t rows,
+                         int64_t classes, int64_t ignore_index, double smoothing, double scale,
+                         void* dlogits) override {
+    cuda::cross_entropy_bwd(t, logits, target, lse, rows, classes, ignore_index, smoothing, scale, dlogits);
+  }
+  void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width, int64_t skip,
+                        void* table) override {
+    cuda::scatter_add_rows(t, src, idx, count, width, skip, table);
+  }
+  void philox_fill(uint64_t seed, uint64_t offset, int64_t n, bool normal, float* out) override {
+    cuda::philox_fill(seed, offset, n, normal, out);
+  }
+  void dropout_mask(uint64_t seed, uint64_t offset, double p, int64_t n, uint8_t* keep) override {
+    cuda::dropout_mask(seed, offset, p, n, keep);
+  }
+  void apply_mask(Elem t, const void* x, const uint8_t* keep, double scale, int64_t n, void* out) override {
+    cuda::apply_mask(t, x, keep, scale, n, out);
+  }
+  void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, const kern::AdamWArgs& a) override {
+    cuda::adamw_step(t, p, g, m, v, n, a);
+  }
+  void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a) override {
+    cuda::sgd_step(t, p, g, buf, n, a);
+  }
+  double sum_squares(Elem t, const void* x, int64_t n) override { return cuda::sum_squares(t, x, n); }
+  void scale_inplace(Elem t, void* x, int64_t n, double s) override { cuda::scale_inplace(t, x, n, s); }
+};
+
+}  // namespace
+
+CachingAllocator& cuda_allocator() {
+  static CachingAllocator* a = new CachingAllocator;  // outlives every tensor, including static ones
+  return *a;
+}
+
+const char* cuda_runtime_name() { return cuda::runtime_name(); }
+
+bool install_cuda_backend() {
+  if (cuda::device_count() == 0) return false;
+  static CudaBackend* backend = new CudaBackend;
+  set_allocator(DeviceType::cuda, &cuda_allocator());
+  set_backend(DeviceType::cuda, backend);
+  return true;
+}
+
+}  // namespace ft

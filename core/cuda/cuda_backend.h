@@ -1,0 +1,14 @@
+// The CUDA device for core: installs the caching allocator and the CUDA backend for
+// DeviceType::cuda. The product links the real kernels (nvcc) and runtime; test binaries link the
+// same sources compiled for the SIMT emulator (ft_cuda_emu), which is never used by the product.
+#pragma once
+#include "core/cuda/caching_allocator.h"
+
+namespace ft {
+
+// Returns false (and installs nothing) when the runtime sees no device.
+bool install_cuda_backend();
+CachingAllocator& cuda_allocator();
+const char* cuda_runtime_name();  // "cuda" or "simt-emulator"
+
+}  // namespace ft

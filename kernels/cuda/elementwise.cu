@@ -1,0 +1,220 @@
+// Elementwise kernels over strided (broadcast) inputs with a contiguous output: one thread per
+// output element in a grid-stride loop. The pointwise math is kernels/common/ops.h, shared with the
+// CPU kernels, and dropout draws the same Philox stream as the CPU (value i for element i).
+#include "kernels/common/half.h"
+#include "kernels/common/philox.h"
+#include "kernels/cuda/common.cuh"
+#include "kernels/cuda/launchers.h"
+
+namespace ft::cuda {
+namespace {
+
+using kern::BinaryOp;
+using kern::UnaryOp;
+
+template <class A>
+__device__ A apply_unary(UnaryOp op, A v, A a, A b) {
+  switch (op) {
+#define FT_CASE(o) \
+  case UnaryOp::o: return kern::unary_fn<UnaryOp::o>(v, a, b);
+    FT_UNARY_OPS(FT_CASE)
+#undef FT_CASE
+  }
+  return v;
+}
+
+template <class A>
+__device__ A apply_binary(BinaryOp op, A p, A q, A a, A b) {
+  switch (op) {
+#define FT_CASE(o) \
+  case BinaryOp::o: return kern::binary_fn<BinaryOp::o>(p, q, a, b);
+    FT_BINARY_OPS(FT_CASE)
+#undef FT_CASE
+  }
+  return p;
+}
+
+template <class T>
+__global__ void unary_kernel(UnaryOp op, Acc<T> a, Acc<T> b, const T* x, Strided xv, T* out, int64_t n) {
+  FT_GRID_LOOP(i, n)
+    st(out + i, apply_unary<Acc<T>>(op, ld(x + offset_of(xv, i)), a, b));
+}
+
+template <class T>
+__global__ void binary_kernel(BinaryOp op, Acc<T> a, Acc<T> b, const T* x, Strided xv, const T* y, Strided yv, T* out,
+                              int64_t n) {
+  FT_GRID_LOOP(i, n)
+    st(out + i, apply_binary<Acc<T>>(op, ld(x + offset_of(xv, i)), ld(y + offset_of(yv, i)), a, b));
+}
+
+template <class T>
+__global__ void where_kernel(const uint8_t* c, Strided cv, const T* x, Strided xv, const T* y, Strided yv, T* out,
+                             int64_t n) {
+  FT_GRID_LOOP(i, n)
+    out[i] = c[offset_of(cv, i)] ? x[offset_of(xv, i)] : y[offset_of(yv, i)];
+}
+
+// Conversions match the CPU's bit for bit: float <-> bf16/f16 round to nearest even; float -> int
+// truncates; anything -> bool is x != 0; integer <-> integer never goes through a float.
+__device__ bool is_int(Elem t) { return t == Elem::i64 || t == Elem::i32 || t == Elem::u8; }
+
+__device__ double load_f(const void* p, Elem t) {
+  switch (t) {
+    case Elem::f32: return *static_cast<const float*>(p);
+    case Elem::f64: return *static_cast<const double*>(p);
+    case Elem::bf16: return kern::bf16_to_f32(*static_cast<const uint16_t*>(p));
+    case Elem::f16: return kern::f16_to_f32(*static_cast<const uint16_t*>(p));
+    case Elem::i64: return static_cast<double>(*static_cast<const int64_t*>(p));
+    case Elem::i32: return *static_cast<const int32_t*>(p);
+    case Elem::u8: return *static_cast<const uint8_t*>(p);
+  }
+  return 0;
+}
+
+__device__ int64_t load_i(const void* p, Elem t) {
+  if (t == Elem::i64) return *static_cast<const int64_t*>(p);
+  if (t == Elem::i32) return *static_cast<const int32_t*>(p);
+  return *static_cast<const uint8_t*>(p);
+}
+
+__device__ void store_f(void* p, Elem t, double v) {
+  switch (t) {
+    case Elem::f32: *static_cast<float*>(p) = static_cast<float>(v); return;
+    case Elem::f64: *static_cast<double*>(p) = v; return;
+    case Elem::bf16: *static_cast<uint16_t*>(p) = kern::f32_to_bf16(static_cast<float>(v)); return;
+    case Elem::f16: *static_cast<uint16_t*>(p) = kern::f32_to_f16(static_cast<float>(v)); return;
+    case Elem::i64: *static_cast<int64_t*>(p) = static_cast<int64_t>(v); return;
+    case Elem::i32: *static_cast<int32_t*>(p) = static_cast<int32_t>(v); return;
+    case Elem::u8: *static_cast<uint8_t*>(p) = v != 0; return;
+  }
+}
+
+__device__ void store_i(void* p, Elem t, int64_t v) {
+  if (t == Elem::i64) *static_cast<int64_t*>(p) = v;
+  else if (t == Elem::i32) *static_cast<int32_t*>(p) = static_cast<int32_t>(v);
+  else *static_cast<uint8_t*>(p) = v != 0;
+}
+
+__device__ int elem_bytes(Elem t) {
+  switch (t) {
+    case Elem::f64: case Elem::i64: return 8;
+    case Elem::f32: case Elem::i32: return 4;
+    case Elem::bf16: case Elem::f16: return 2;
+    case Elem::u8: return 1;
+  }
+  return 1;
+}
+
+__global__ void copy_cast_kernel(const uint8_t* src, Elem st_, Strided sv, uint8_t* dst, Elem dt, Strided dv, int64_t n) {
+  const int ss = elem_bytes(st_), ds = elem_bytes(dt);
+  FT_GRID_LOOP(i, n) {
+    const uint8_t* s = src + offset_of(sv, i) * ss;
+    uint8_t* d = dst + offset_of(dv, i) * ds;
+    if (st_ == dt) {
+      for (int b = 0; b < ss; ++b) d[b] = s[b];
+    } else if (is_int(st_) && is_int(dt)) {
+      store_i(d, dt, load_i(s, st_));
+    } else {
+      store_f(d, dt, load_f(s, st_));
+    }
+  }
+}
+
+__global__ void fill_kernel(uint8_t* dst, Elem t, Strided dv, double value, int64_t n) {
+  const int ds = elem_bytes(t);
+  FT_GRID_LOOP(i, n)
+    store_f(dst + offset_of(dv, i) * ds, t, value);
+}
+
+__global__ void philox_kernel(uint64_t seed, uint64_t offset, int64_t n, bool normal, float* out) {
+  FT_GRID_LOOP(i, n) {
+    if (normal) {
+      const uint64_t pair = offset + static_cast<uint64_t>(i & ~int64_t(1));
+      out[i] = kern::normal_from_u32_pair(kern::philox_u32(seed, pair), kern::philox_u32(seed, pair + 1), i & 1);
+    } else {
+      out[i] = kern::uniform_from_u32(kern::philox_u32(seed, offset + static_cast<uint64_t>(i)));
+    }
+  }
+}
+
+__global__ void dropout_mask_kernel(uint64_t seed, uint64_t offset, float p, int64_t n, uint8_t* keep) {
+  FT_GRID_LOOP(i, n)
+    keep[i] = kern::uniform_from_u32(kern::philox_u32(seed, offset + static_cast<uint64_t>(i))) > p;
+}
+
+template <class T>
+__global__ void apply_mask_kernel(const T* x, const uint8_t* keep, Acc<T> scale, int64_t n, T* out) {
+  FT_GRID_LOOP(i, n)
+    st(out + i, keep[i] ? ld(x + i) * scale : Acc<T>(0));
+}
+
+}  // namespace
+
+void unary(kern::UnaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, void* out) {
+  const int64_t n = xv.numel();
+  if (n == 0) return;
+  on_float(t, "unary", [&](auto tag) {
+    using T = decltype(tag);
+    simt::launch(unary_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, op, static_cast<Acc<T>>(a),
+                 static_cast<Acc<T>>(b), static_cast<const T*>(x), xv, static_cast<T*>(out), n);
+  });
+}
+
+void binary(kern::BinaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, const void* y,
+            const Strided& yv, void* out) {
+  const int64_t n = xv.numel();
+  if (n == 0) return;
+  on_float(t, "binary", [&](auto tag) {
+    using T = decltype(tag);
+    simt::launch(binary_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, op, static_cast<Acc<T>>(a),
+                 static_cast<Acc<T>>(b), static_cast<const T*>(x), xv, static_cast<const T*>(y), yv,
+                 static_cast<T*>(out), n);
+  });
+}
+
+void where(const void* cond, const Strided& cv, Elem t, const void* x, const Strided& xv, const void* y,
+           const Strided& yv, void* out) {
+  const int64_t n = cv.numel();
+  if (n == 0) return;
+  on_float(t, "where", [&](auto tag) {
+    using T = decltype(tag);
+    simt::launch(where_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<const uint8_t*>(cond),
+                 cv, static_cast<const T*>(x), xv, static_cast<const T*>(y), yv, static_cast<T*>(out), n);
+  });
+}
+
+void copy_cast(const void* src, Elem st_, const Strided& sv, void* dst, Elem dt, const Strided& dv) {
+  const int64_t n = sv.numel();
+  if (n == 0) return;
+  simt::launch(copy_cast_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<const uint8_t*>(src),
+               st_, sv, static_cast<uint8_t*>(dst), dt, dv, n);
+}
+
+void fill(void* dst, Elem t, const Strided& dv, double value) {
+  const int64_t n = dv.numel();
+  if (n == 0) return;
+  simt::launch(fill_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<uint8_t*>(dst), t, dv, value,
+               n);
+}
+
+void philox_fill(uint64_t seed, uint64_t offset, int64_t n, bool normal, float* out) {
+  if (n == 0) return;
+  simt::launch(philox_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, seed, offset, n, normal, out);
+}
+
+void dropout_mask(uint64_t seed, uint64_t offset, double p, int64_t n, uint8_t* keep) {
+  if (n == 0) return;
+  simt::launch(dropout_mask_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, seed, offset,
+               static_cast<float>(p), n, keep);
+}
+
+void apply_mask(Elem t, const void* x, const uint8_t* keep, double scale, int64_t n, void* out) {
+  if (n == 0) return;
+  on_float(t, "dropout", [&](auto tag) {
+    using T = decltype(tag);
+    simt::launch(apply_mask_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<const T*>(x), keep,
+                 static_cast<Acc<T>>(scale), n, static_cast<T*>(out));
+  });
+}
+
+}  // namespace ft::cuda

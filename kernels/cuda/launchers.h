@@ -1,0 +1,65 @@
+// Host launchers of the CUDA kernels (kernels/cuda/*.cu): plain C++ declarations, so engine code
+// calls the same functions whether the kernels were compiled by nvcc or run by the SIMT emulator.
+// Arguments mirror core/backend.h; element types f32, f64, bf16 and f16 (computed in f32 for the
+// half types). Launches go to the default stream. Errors throw ft::Error.
+#pragma once
+#include <cstdint>
+
+#include "kernels/common/ops.h"
+#include "kernels/common/strided.h"
+
+namespace ft::cuda {
+
+using kern::Elem;
+using kern::Strided;
+
+// elementwise.cu
+void copy_cast(const void* src, Elem st, const Strided& sv, void* dst, Elem dt, const Strided& dv);
+void fill(void* dst, Elem t, const Strided& dv, double value);
+void unary(kern::UnaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, void* out);
+void binary(kern::BinaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, const void* y,
+            const Strided& yv, void* out);
+void where(const void* cond, const Strided& cv, Elem t, const void* x, const Strided& xv, const void* y,
+           const Strided& yv, void* out);
+void philox_fill(uint64_t seed, uint64_t offset, int64_t n, bool normal, float* out);
+void dropout_mask(uint64_t seed, uint64_t offset, double p, int64_t n, uint8_t* keep);
+void apply_mask(Elem t, const void* x, const uint8_t* keep, double scale, int64_t n, void* out);
+
+// reduce.cu
+void reduce_sum(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out);
+void reduce_var(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, int64_t correction, void* out);
+void reduce_max(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out, int64_t* idx);
+void scatter_max_grad(Elem t, const void* g, const int64_t* idx, int64_t outer, int64_t r, int64_t inner, void* dx);
+// Sum of squares in f64 of n elements (for the global gradient norm) and in-place scaling.
+double sum_squares(Elem t, const void* x, int64_t n);
+void scale_inplace(Elem t, void* x, int64_t n, double s);
+
+// softmax.cu
+void softmax_fwd(Elem t, const void* x, int64_t rows, int64_t n, bool log, void* y);
+void softmax_bwd(Elem t, const void* g, const void* y, int64_t rows, int64_t n, bool log, void* dx);
+// loss/lse are f32 (f64 for f64 logits).
+void cross_entropy_fwd(Elem t, const void* logits, const int64_t* target, int64_t rows, int64_t classes,
+                       int64_t ignore_index, double smoothing, void* loss, void* lse);
+void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const void* lse, int64_t rows,
+                       int64_t classes, int64_t ignore_index, double smoothing, double scale, void* dlogits);
+
+// layer_norm.cu: mean/rstd are f32 (f64 for f64 data); w, b, dx, dw, db may be null.
+void layer_norm_fwd(Elem t, const void* x, const void* w, const void* b, int64_t rows, int64_t n, double eps, void* y,
+                    void* mean, void* rstd);
+void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, const void* rstd, const void* w,
+                    int64_t rows, int64_t n, void* dx, void* dw, void* db);
+
+// indexing.cu
+void gather_rows(const void* table, const int64_t* idx, int64_t count, int64_t row_bytes, void* out);
+void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width, int64_t skip,
+                      void* table);
+
+// optim.cu
+void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, const kern::AdamWArgs& a);
+void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a);
+
+// blas.cpp: row-major GEMM through cuBLAS (the emulated build links a checking stand-in).
+void gemm(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void* a, int64_t lda,
+          const void* b, int64_t ldb, double beta, void* c, int64_t ldc);
+
+}  // namespace ft::cuda

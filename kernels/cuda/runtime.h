@@ -1,0 +1,25 @@
+// The CUDA runtime layer the engine uses: raw device memory, copies, synchronisation. Every call is
+// checked; a failure throws ft::Error with the call, its arguments and the runtime's message. Two
+// implementations: kernels/cuda/runtime_cuda.cpp (the CUDA runtime) and kernels/simt/runtime_emu.cpp
+// (host memory with a registry that bounds-checks every copy, for the SIMT emulator).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace ft::cuda {
+
+enum class Copy { host_to_device, device_to_host, device_to_device };
+
+const char* runtime_name();  // "cuda" or "simt-emulator"
+int device_count();
+void* device_malloc(size_t bytes);  // returns nullptr when the device is out of memory
+void device_free(void* p);
+void copy(void* dst, const void* src, size_t bytes, Copy kind);
+void synchronize();
+// Emulator only (no-ops on a GPU): throws unless [p, p + bytes) lies inside one live allocation.
+void check_device_range(const void* p, size_t bytes, const char* what);
+// Emulator only: the caching allocator reports how many bytes of block p are in use (0 while the
+// block sits in the cache), so range checks are exact per tensor and a cached block is untouchable.
+void note_extent(void* p, size_t bytes);
+
+}  // namespace ft::cuda

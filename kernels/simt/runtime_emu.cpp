@@ -1,0 +1,86 @@
+// The runtime layer for the SIMT emulator: "device" memory is host memory, recorded in a registry
+// so that every copy (and the cuBLAS stand-in's operands) can be checked against the allocation it
+// must lie in. New allocations are poisoned (0xFF: NaN for floats); freed ones too.
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "core/error.h"
+#include "kernels/cuda/runtime.h"
+
+namespace ft::cuda {
+namespace {
+
+std::mutex g_mutex;
+struct Block {
+  size_t capacity;  // bytes allocated
+  size_t extent;    // bytes in use (what checks allow)
+};
+std::map<uintptr_t, Block>& registry() {
+  static auto* r = new std::map<uintptr_t, Block>;  // outlives static destructors that free memory
+  return *r;
+}
+
+bool inside(const void* p, size_t bytes) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  auto it = registry().upper_bound(a);
+  if (it == registry().begin()) return false;
+  --it;
+  return a >= it->first && a + bytes <= it->first + it->second.extent;
+}
+
+}  // namespace
+
+const char* runtime_name() { return "simt-emulator"; }
+int device_count() { return 1; }
+
+void* device_malloc(size_t bytes) {
+  const size_t rounded = (bytes + 255) / 256 * 256;
+  void* p = std::aligned_alloc(256, rounded ? rounded : 256);
+  if (!p) return nullptr;
+  std::memset(p, 0xFF, rounded);
+  std::lock_guard<std::mutex> lock(g_mutex);
+  registry()[reinterpret_cast<uintptr_t>(p)] = Block{bytes, bytes};
+  return p;
+}
+
+void device_free(void* p) {
+  if (!p) return;
+  size_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = registry().find(reinterpret_cast<uintptr_t>(p));
+    if (it == registry().end()) throw Error("device_free: pointer is not a live device allocation");
+    bytes = it->second.capacity;
+    registry().erase(it);
+  }
+  std::memset(p, 0xFF, bytes);
+  std::free(p);
+}
+
+void check_device_range(const void* p, size_t bytes, const char* what) {
+  if (bytes == 0) return;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (!inside(p, bytes)) throw Error(cat(what, ": ", bytes, " bytes at ", p, " are not inside one device allocation"));
+}
+
+void copy(void* dst, const void* src, size_t bytes, Copy kind) {
+  if (bytes == 0) return;
+  if (kind != Copy::host_to_device) check_device_range(src, bytes, "copy (source)");
+  if (kind != Copy::device_to_host) check_device_range(dst, bytes, "copy (destination)");
+  std::memcpy(dst, src, bytes);
+}
+
+void synchronize() {}
+
+void note_extent(void* p, size_t bytes) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto it = registry().find(reinterpret_cast<uintptr_t>(p));
+  if (it == registry().end() || bytes > it->second.capacity)
+    throw Error(cat("note_extent: ", bytes, " bytes at ", p, " do not fit a device allocation"));
+  it->second.extent = bytes;
+  if (bytes) std::memset(p, 0xFF, bytes);  // a reused block reads as NaN until written, like a fresh one
+}
+
+}  // namespace ft::cuda

@@ -1,0 +1,98 @@
+// The CUDA backend on the SIMT emulator: the cuBLAS stand-in's argument checks (so the row-major ->
+// column-major mapping is really tested), the caching allocator, device placement of results, and
+// dropout masks identical to the CPU's for the same seed.
+#include <cublas_v2.h>
+#include <gtest/gtest.h>
+
+#include "core/cuda/cuda_backend.h"
+#include "core/ops.h"
+#include "kernels/cuda/launchers.h"
+#include "kernels/cuda/runtime.h"
+
+namespace ft {
+namespace {
+
+const Device kCuda(DeviceType::cuda, 0);
+
+class CudaBackendEmu : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(install_cuda_backend()); }
+};
+
+TEST_F(CudaBackendEmu, RowMajorGemmMapsOntoColumnMajorCublas) {
+  // Y[2,3] = X[2,4] W[3,4]^T, as nn.Linear computes it.
+  Tensor x = arange(0, 8, 1, DType::f32).reshape({2, 4}).to(kCuda);
+  Tensor w = arange(0, 12, 1, DType::f32).reshape({3, 4}).to(kCuda);
+  Tensor y = empty({2, 3}, TensorOptions(DType::f32).with_device(kCuda));
+  cuda::gemm(kern::Elem::f32, false, true, 2, 3, 4, 1.0, x.raw_data(), 4, w.raw_data(), 4, 0.0, y.raw_data(), 3);
+  EXPECT_EQ(y.to_vector<double>(), (std::vector<double>{14, 38, 62, 38, 126, 214}));
+  // A leading dimension smaller than the stored rows is rejected as cuBLAS rejects it.
+  try {
+    cuda::gemm(kern::Elem::f32, false, true, 2, 3, 4, 1.0, x.raw_data(), 4, w.raw_data(), 2, 0.0, y.raw_data(), 3);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("CUBLAS_STATUS_INVALID_VALUE"), std::string::npos) << e.what();
+  }
+  // Swapped operands read past W's allocation: the stand-in's extent check catches it.
+  try {
+    cuda::gemm(kern::Elem::f32, false, true, 3, 3, 4, 1.0, x.raw_data(), 4, w.raw_data(), 4, 0.0, y.raw_data(), 3);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("outside its device allocation"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(CudaBackendEmu, CopiesAreBoundsCheckedAgainstTheAllocationRegistry) {
+  void* p = cuda::device_malloc(64);
+  std::vector<char> host(128);
+  EXPECT_THROW(cuda::copy(p, host.data(), 128, cuda::Copy::host_to_device), Error);
+  cuda::copy(p, host.data(), 64, cuda::Copy::host_to_device);
+  cuda::device_free(p);
+  EXPECT_THROW(cuda::copy(host.data(), p, 8, cuda::Copy::device_to_host), Error);  // freed
+}
+
+TEST_F(CudaBackendEmu, CachingAllocatorReusesBlocksAndTracksUsage) {
+  CachingAllocator& a = cuda_allocator();
+  a.empty_cache();
+  const DeviceMemoryStats before = a.stats();
+  { Tensor t = empty({1000}, TensorOptions(DType::f32).with_device(kCuda)); }
+  const DeviceMemoryStats mid = a.stats();
+  { Tensor t = empty({1000}, TensorOptions(DType::f32).with_device(kCuda)); }
+  const DeviceMemoryStats after = a.stats();
+  EXPECT_EQ(mid.device_mallocs, before.device_mallocs + 1);
+  EXPECT_EQ(after.device_mallocs, mid.device_mallocs) << "the second tensor must reuse the cached block";
+  EXPECT_EQ(after.allocated, before.allocated);
+  EXPECT_EQ(after.reserved, before.reserved + CachingAllocator::round_size(4000));
+  EXPECT_GE(after.peak_allocated, CachingAllocator::round_size(4000));
+  EXPECT_EQ(CachingAllocator::round_size(1), 512u);
+  EXPECT_EQ(CachingAllocator::round_size((1 << 20) + 1), 2u << 20);
+}
+
+TEST_F(CudaBackendEmu, DropoutMasksAndRandomDrawsMatchTheCpu) {
+  Tensor x = ones({3000});
+  Generator g_cpu(77), g_dev(77);
+  const auto cpu = dropout(x, 0.3, true, &g_cpu).to_vector<double>();
+  Tensor on_dev = dropout(x.to(kCuda), 0.3, true, &g_dev);
+  EXPECT_EQ(on_dev.device(), kCuda);
+  EXPECT_EQ(on_dev.to_vector<double>(), cpu);
+  Generator r_cpu(5), r_dev(5);
+  EXPECT_EQ(rand({1001}, DType::f32, &r_cpu).to_vector<float>(),
+            rand({1001}, TensorOptions(DType::f32).with_device(kCuda), &r_dev).to_vector<float>());
+}
+
+TEST_F(CudaBackendEmu, ResultsStayOnTheDeviceAndMixingDevicesIsAnError) {
+  Tensor a = ones({2, 3}).to(kCuda);
+  Tensor b = add(a, 1.0);
+  EXPECT_EQ(b.device(), kCuda);
+  EXPECT_EQ(sum(b).item(), 12.0);
+  try {
+    add(a, ones({2, 3}));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "add: expected all tensors on the same device, got cuda:0 and cpu");
+  }
+  EXPECT_THROW(exp(ones({2}, DType::i64).to(kCuda)), Error);
+}
+
+}  // namespace
+}  // namespace ft
