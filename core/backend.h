@@ -69,7 +69,8 @@ class Backend {
   virtual void apply_mask(Elem t, const void* x, const uint8_t* keep, double scale, int64_t n, void* out) = 0;
 
   // Optimizers.
-  virtual void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, const kern::AdamWArgs& a) = 0;
+  // Updates every listed parameter (all of dtype t); the CUDA backend does it in one launch.
+  virtual void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps) = 0;
   virtual void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a) = 0;
   virtual double sum_squares(Elem t, const void* x, int64_t n) = 0;
   virtual void scale_inplace(Elem t, void* x, int64_t n, double s) = 0;

@@ -165,10 +165,19 @@ class CpuBackend final : public Backend {
       kern::apply_mask<T>(c<T>(x), keep, scale, n, m<T>(out));
     });
   }
-  void adamw_step(Elem t, void* p, const void* g, void* mm, void* v, int64_t n, const kern::AdamWArgs& a) override {
+  void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps) override {
     on_float(t, "AdamW", [&](auto tag) {
       using T = decltype(tag);
-      kern::adamw_step<T>(m<T>(p), c<T>(g), m<T>(mm), m<T>(v), n, a);
+      for (int i = 0; i < count; ++i) {
+        const kern::AdamWTensor& e = ts[i];
+        kern::adamw_step<T>(m<T>(e.p), c<T>(e.g), m<T>(e.m), m<T>(e.v), e.n,
+                            kern::AdamWArgs{e.lr, beta1, beta2, eps, e.weight_decay, e.step});
+        if (e.copy_bf16) {
+          Strided v;
+          v.ndim = 1, v.shape[0] = e.n, v.stride[0] = 1;
+          kern::copy_cast(e.p, t, v, e.copy_bf16, Elem::bf16, v);
+        }
+      }
     });
   }
   void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a) override {

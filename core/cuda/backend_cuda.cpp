@@ -88,8 +88,8 @@ class CudaBackend final : public Backend {
   void apply_mask(Elem t, const void* x, const uint8_t* keep, double scale, int64_t n, void* out) override {
     cuda::apply_mask(t, x, keep, scale, n, out);
   }
-  void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, const kern::AdamWArgs& a) override {
-    cuda::adamw_step(t, p, g, m, v, n, a);
+  void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps) override {
+    cuda::adamw_multi(t, ts, count, beta1, beta2, eps);
   }
   void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a) override {
     cuda::sgd_step(t, p, g, buf, n, a);

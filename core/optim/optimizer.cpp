@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <map>
+#include <tuple>
 
 #include "core/dispatch.h"
 
@@ -45,6 +47,13 @@ const AdamW::State* AdamW::state_of(const Tensor& p) const {
 }
 
 void AdamW::step() {
+  // One multi-tensor update per (device, dtype): on CUDA a single launch for the whole model.
+  std::map<std::pair<Device, DType>, std::vector<kern::AdamWTensor>, bool (*)(const std::pair<Device, DType>&,
+                                                                               const std::pair<Device, DType>&)>
+      batches([](const std::pair<Device, DType>& a, const std::pair<Device, DType>& b) {
+        return std::make_tuple(a.first.type, a.first.index, a.second) < std::make_tuple(b.first.type, b.first.index, b.second);
+      });
+  std::vector<Tensor> keep_alive;  // contiguous gradient copies used by the update
   for (auto& group : groups_) {
     for (auto& p : group.params) {
       Tensor g = p.grad();
@@ -54,14 +63,19 @@ void AdamW::step() {
       if (!s.exp_avg.defined()) {
         s.exp_avg = zeros(p.shape(), like(p));
         s.exp_avg_sq = zeros(p.shape(), like(p));
+        if (opts_.bf16_copy) s.bf16_copy = empty(p.shape(), TensorOptions(DType::bf16).with_device(p.device()));
       }
       s.step++;
-      const kern::AdamWArgs args{group.lr, opts_.beta1, opts_.beta2, opts_.eps, group.weight_decay, s.step};
       Tensor gc = g.contiguous();
-      backend_of("AdamW", {&p, &gc}).adamw_step(elem_of(p), p.raw_data(), gc.raw_data(), s.exp_avg.raw_data(),
-                                                 s.exp_avg_sq.raw_data(), p.numel(), args);
+      keep_alive.push_back(gc);
+      batches[{p.device(), p.dtype()}].push_back(kern::AdamWTensor{p.raw_data(), gc.raw_data(), s.exp_avg.raw_data(),
+                                                                   s.exp_avg_sq.raw_data(), ptr(s.bf16_copy), p.numel(),
+                                                                   group.lr, group.weight_decay, s.step});
     }
   }
+  for (auto& [key, list] : batches)
+    backend_for(key.first).adamw_multi(elem_of(key.second), list.data(), static_cast<int>(list.size()), opts_.beta1,
+                                       opts_.beta2, opts_.eps);
 }
 
 SGD::SGD(std::vector<ParamGroup> groups, SgdOptions opts) : Optimizer(std::move(groups)), opts_(opts) {

@@ -32,6 +32,9 @@ class Optimizer {
 
 struct AdamWOptions {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Hugging Face defaults for adam_beta*/adam_epsilon
+  // Keep a bf16 copy of every parameter, rewritten by the update itself (for bf16 compute with f32
+  // master weights).
+  bool bf16_copy = false;
 };
 
 class AdamW : public Optimizer {
@@ -41,6 +44,7 @@ class AdamW : public Optimizer {
   // Per-parameter state (exp_avg, exp_avg_sq, step), keyed by the parameter's storage.
   struct State {
     Tensor exp_avg, exp_avg_sq;
+    Tensor bf16_copy;  // when AdamWOptions::bf16_copy is set
     int64_t step = 0;
   };
   const State* state_of(const Tensor& p) const;

@@ -139,6 +139,18 @@ struct AdamWArgs {
   int64_t step;  // 1-based, after increment
 };
 
+// One parameter of a multi-tensor AdamW update: its buffers and its group's settings.
+struct AdamWTensor {
+  void* p;
+  const void* g;
+  void* m;
+  void* v;
+  void* copy_bf16;  // optional: receives p rounded to bf16 after the update
+  int64_t n;
+  double lr, weight_decay;
+  int64_t step;  // this parameter's step count, after increment
+};
+
 struct SgdArgs {
   double lr, momentum, dampening, weight_decay;
   bool nesterov, first_step;

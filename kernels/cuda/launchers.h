@@ -56,6 +56,8 @@ void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count
 
 // optim.cu
 void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, const kern::AdamWArgs& a);
+// Every tensor in one launch: a block per chunk of 4096 elements, over a device-side table.
+void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps);
 void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a);
 
 // blas.cpp: row-major GEMM through cuBLAS (the emulated build links a checking stand-in).

@@ -1,8 +1,11 @@
 // Optimizer updates, elementwise, with the arithmetic of kernels/cpu/optim.cpp (torch.optim's).
 #include <cmath>
 
+#include <vector>
+
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/launchers.h"
+#include "kernels/cuda/runtime.h"
 
 namespace ft::cuda {
 namespace {
@@ -37,7 +40,85 @@ __global__ void sgd_kernel(T* p, const T* g, T* buf, int64_t n, Acc<T> lr, Acc<T
   }
 }
 
+// One row of the multi-tensor table: pointers, size, first chunk, and the per-tensor scalars that
+// the host computes in double exactly as the single-tensor path does.
+struct MultiEntry {
+  void* p;
+  const void* g;
+  void* m;
+  void* v;
+  void* copy_bf16;
+  int64_t n, first_chunk;
+  double decay, step_size, bc2_sqrt;
+};
+
+constexpr int64_t kChunk = 4096;
+
+template <class T>
+__global__ void adamw_multi_kernel(const MultiEntry* table, int count, Acc<T> w1, Acc<T> b2, Acc<T> w2, Acc<T> eps) {
+  using A = Acc<T>;
+  // The entry owning this block's chunk: the last one whose first chunk is <= blockIdx.x.
+  int lo = 0, hi = count - 1;
+  while (lo < hi) {
+    const int mid = (lo + hi + 1) / 2;
+    if (table[mid].first_chunk <= static_cast<int64_t>(blockIdx.x)) lo = mid;
+    else hi = mid - 1;
+  }
+  const MultiEntry& e = table[lo];
+  T* p = static_cast<T*>(e.p);
+  const T* g = static_cast<const T*>(e.g);
+  T* m = static_cast<T*>(e.m);
+  T* v = static_cast<T*>(e.v);
+  const A decay = static_cast<A>(e.decay), step_size = static_cast<A>(e.step_size), bc2 = static_cast<A>(e.bc2_sqrt);
+  const int64_t begin = (blockIdx.x - e.first_chunk) * kChunk;
+  const int64_t end = begin + kChunk < e.n ? begin + kChunk : e.n;
+  for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    const A pi = ld(p + i) * decay, gi = ld(g + i), mo = ld(m + i);
+    const A mi = mo + w1 * (gi - mo);
+    const A vi = ld(v + i) * b2 + w2 * gi * gi;
+    st(m + i, mi);
+    st(v + i, vi);
+    const A out = pi - step_size * (mi / (kern::m_sqrt(vi) / bc2 + eps));
+    st(p + i, out);
+    if (e.copy_bf16) static_cast<__nv_bfloat16*>(e.copy_bf16)[i] = __float2bfloat16_rn(static_cast<float>(out));
+  }
+}
+
 }  // namespace
+
+void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps) {
+  std::vector<MultiEntry> table;
+  int64_t chunks = 0;
+  for (int i = 0; i < count; ++i) {
+    const kern::AdamWTensor& e = ts[i];
+    if (e.n == 0) continue;
+    const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(e.step));
+    const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(e.step));
+    table.push_back(MultiEntry{e.p, e.g, e.m, e.v, e.copy_bf16, e.n, chunks, 1.0 - e.lr * e.weight_decay,
+                               e.lr / bc1, std::sqrt(bc2)});
+    chunks += (e.n + kChunk - 1) / kChunk;
+  }
+  if (table.empty()) return;
+  if (chunks > 0x7fffffff) throw Error(cat("AdamW: ", chunks, " chunks exceed one launch"));
+  const size_t bytes = table.size() * sizeof(MultiEntry);
+  auto* d_table = static_cast<MultiEntry*>(device_malloc(bytes));
+  if (!d_table) throw Error(cat("AdamW: out of device memory for a ", bytes, "-byte parameter table"));
+  try {
+    copy(d_table, table.data(), bytes, Copy::host_to_device);
+    on_float(t, "AdamW", [&](auto tag) {
+      using T = decltype(tag);
+      using A = Acc<T>;
+      simt::launch(adamw_multi_kernel<T>, dim3(static_cast<unsigned>(chunks)), dim3(kThreads), 0, nullptr,
+                   static_cast<const MultiEntry*>(d_table), static_cast<int>(table.size()), static_cast<A>(1.0 - beta1),
+                   static_cast<A>(beta2), static_cast<A>(1.0 - beta2), static_cast<A>(eps));
+    });
+  } catch (...) {
+    device_free(d_table);
+    throw;
+  }
+  synchronize();  // the table must outlive the kernel
+  device_free(d_table);
+}
 
 void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, const kern::AdamWArgs& a) {
   if (n == 0) return;

@@ -6,6 +6,7 @@
 
 #include "core/cuda/cuda_backend.h"
 #include "core/ops.h"
+#include "core/optim/optimizer.h"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/runtime.h"
 
@@ -92,6 +93,38 @@ TEST_F(CudaBackendEmu, ResultsStayOnTheDeviceAndMixingDevicesIsAnError) {
     EXPECT_EQ(std::string(e.what()), "add: expected all tensors on the same device, got cuda:0 and cpu");
   }
   EXPECT_THROW(exp(ones({2}, DType::i64).to(kCuda)), Error);
+}
+
+TEST_F(CudaBackendEmu, MultiTensorAdamWMatchesTheCpuAndKeepsABf16Copy) {
+  // Two groups with different settings, one parameter spanning several 4096-element chunks.
+  auto make = [](Device d) {
+    Generator g(3);
+    std::vector<Tensor> ps = {randn({5000}, DType::f32, &g).to(d), randn({7, 3}, DType::f32, &g).to(d),
+                              randn({3}, DType::f32, &g).to(d)};
+    for (Tensor& p : ps) p.requires_grad_();
+    return ps;
+  };
+  std::vector<Tensor> cpu = make(kCPU), dev = make(kCuda);
+  optim::AdamW opt_cpu({{{cpu[0], cpu[1]}, 1e-2, 0.1, {}}, {{cpu[2]}, 5e-3, 0.0, {}}});
+  optim::AdamW opt_dev({{{dev[0], dev[1]}, 1e-2, 0.1, {}}, {{dev[2]}, 5e-3, 0.0, {}}}, {0.9, 0.999, 1e-8, true});
+  Generator gg(4);
+  for (int step = 0; step < 3; ++step) {
+    for (size_t i = 0; i < cpu.size(); ++i) {
+      Tensor g = randn(cpu[i].shape(), DType::f32, &gg);
+      cpu[i].set_grad(g);
+      dev[i].set_grad(g.to(kCuda));
+    }
+    opt_cpu.step();
+    opt_dev.step();
+  }
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    const auto a = cpu[i].to_vector<double>(), b = dev[i].to_vector<double>();
+    for (size_t k = 0; k < a.size(); ++k) ASSERT_NEAR(a[k], b[k], 1e-6) << "param " << i << " element " << k;
+    const Tensor copy = opt_dev.state_of(dev[i])->bf16_copy;
+    ASSERT_TRUE(copy.defined());
+    EXPECT_EQ(copy.to_vector<double>(), dev[i].to(DType::bf16).to_vector<double>()) << "param " << i;
+    EXPECT_EQ(opt_dev.state_of(dev[i])->step, 3);
+  }
 }
 
 }  // namespace
