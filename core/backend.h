@@ -51,8 +51,9 @@ class Backend {
   // Row-wise ops over contiguous [rows, n]. LayerNorm statistics are f64 for f64 data, else f32.
   virtual void softmax_fwd(Elem t, const void* x, int64_t rows, int64_t n, bool log, void* y) = 0;
   virtual void softmax_bwd(Elem t, const void* g, const void* y, int64_t rows, int64_t n, bool log, void* dx) = 0;
+  // With a residual: normalises x + residual and writes that sum to sum_out (fused residual add).
   virtual void layer_norm_fwd(Elem t, const void* x, const void* w, const void* b, int64_t rows, int64_t n, double eps,
-                              void* y, void* mean, void* rstd) = 0;
+                              void* y, void* mean, void* rstd, const void* residual, void* sum_out) = 0;
   virtual void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, const void* rstd, const void* w,
                               int64_t rows, int64_t n, void* dx, void* dw, void* db) = 0;
   virtual void cross_entropy_fwd(Elem t, const void* logits, const int64_t* target, int64_t rows, int64_t classes,

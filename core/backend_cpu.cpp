@@ -113,10 +113,11 @@ class CpuBackend final : public Backend {
     });
   }
   void layer_norm_fwd(Elem t, const void* x, const void* w, const void* b, int64_t rows, int64_t n, double eps, void* y,
-                      void* mean, void* rstd) override {
+                      void* mean, void* rstd, const void* residual, void* sum_out) override {
     on_float(t, "layer_norm", [&](auto tag) {
       using T = decltype(tag);
-      kern::layer_norm_fwd<T>(c<T>(x), c<T>(w), c<T>(b), rows, n, eps, m<T>(y), m<T>(mean), m<T>(rstd));
+      kern::layer_norm_fwd<T>(c<T>(x), c<T>(w), c<T>(b), rows, n, eps, m<T>(y), m<T>(mean), m<T>(rstd), c<T>(residual),
+                              m<T>(sum_out));
     });
   }
   void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, const void* rstd, const void* w,

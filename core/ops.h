@@ -64,6 +64,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 Tensor softmax(const Tensor& a, int64_t dim = -1);      // core/ops/softmax.cpp; dim must be the last
 Tensor log_softmax(const Tensor& a, int64_t dim = -1);
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+// layer_norm(x + residual) in one pass (core/ops/layer_norm.cpp).
+Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& weight, const Tensor& bias,
+                      double eps = 1e-5);
 // Dropout with the Philox stream of `gen`; identity when !training or p == 0.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
 

@@ -59,8 +59,8 @@ class CudaBackend final : public Backend {
     cuda::softmax_bwd(t, g, y, rows, n, log, dx);
   }
   void layer_norm_fwd(Elem t, const void* x, const void* w, const void* b, int64_t rows, int64_t n, double eps, void* y,
-                      void* mean, void* rstd) override {
-    cuda::layer_norm_fwd(t, x, w, b, rows, n, eps, y, mean, rstd);
+                      void* mean, void* rstd, const void* residual, void* sum_out) override {
+    cuda::layer_norm_fwd(t, x, w, b, rows, n, eps, y, mean, rstd, residual, sum_out);
   }
   void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, const void* rstd, const void* w,
                       int64_t rows, int64_t n, void* dx, void* dw, void* db) override {

@@ -1,41 +1,67 @@
-// layer_norm over the last dim. Saves mean and rstd (f32 for f32 inputs) for the backward, which
-// computes dx, dweight and dbias in one kernel, each only when needed.
+// layer_norm over the last dim, and add_layer_norm = layer_norm(x + residual) fused (the BERT
+// pattern after attention and feed-forward). Both save mean and rstd (f32, f64 for f64 inputs) for
+// the backward, which computes dx, dweight and dbias in one kernel, each only when needed. The
+// fused op's composite definition is layer_norm(add(x, residual)); the op harness checks the two
+// against each other, forward and backward.
 #include "core/dispatch.h"
 #include "core/ops.h"
 
 namespace ft {
+namespace {
 
-Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
-  Backend& be = compute_backend("layer_norm", {&x, &weight, &bias});
-  FT_CHECK(x.dim() >= 1, "layer_norm: expects at least one dim");
+Tensor layer_norm_impl(const char* op, const Tensor& x, const Tensor& residual, const Tensor& weight,
+                       const Tensor& bias, double eps) {
+  Backend& be = compute_backend(op, {&x, &residual, &weight, &bias});
+  FT_CHECK(x.dim() >= 1, op, ": expects at least one dim");
   const int64_t n = x.size(-1), rows = n ? x.numel() / n : 0;
+  if (residual.defined()) {
+    check_same_dtype(op, x, residual);
+    FT_CHECK(residual.shape() == x.shape(), op, ": residual ", shape_str(residual.shape()),
+             " must have the shape of the input ", shape_str(x.shape()));
+  }
   for (const Tensor* p : {&weight, &bias}) {
     if (!p->defined()) continue;
-    check_same_dtype("layer_norm", x, *p);
-    FT_CHECK(p->dim() == 1 && p->size(0) == n, "layer_norm: ", p == &weight ? "weight " : "bias ",
-             shape_str(p->shape()), " does not match normalized size ", n, " of input ", shape_str(x.shape()));
+    check_same_dtype(op, x, *p);
+    FT_CHECK(p->dim() == 1 && p->size(0) == n, op, ": ", p == &weight ? "weight " : "bias ", shape_str(p->shape()),
+             " does not match normalized size ", n, " of input ", shape_str(x.shape()));
   }
   Tensor xc = x.detach().contiguous();
+  Tensor rc = residual.defined() ? residual.detach().contiguous() : Tensor();
   Tensor w = weight.defined() ? weight.detach().contiguous() : Tensor();
   Tensor b = bias.defined() ? bias.detach().contiguous() : Tensor();
   Tensor out = empty(x.shape(), like(x));
+  Tensor normed_input = rc.defined() ? empty(x.shape(), like(x)) : xc;  // x + residual when fused
   // Statistics in f32 (f64 for f64 inputs): the backward reuses them.
   const TensorOptions stats = TensorOptions(x.dtype() == DType::f64 ? DType::f64 : DType::f32).with_device(x.device());
   Tensor mean = empty({rows}, stats), rstd = empty({rows}, stats);
   be.layer_norm_fwd(elem_of(x), xc.raw_data(), ptr(w), ptr(b), rows, n, eps, out.raw_data(), mean.raw_data(),
-                    rstd.raw_data());
-  return attach(out, "layer_norm", {x, weight, bias},
-                [xc, w, mean, rstd, rows, n](const Tensor& g, const std::vector<bool>& need) {
+                    rstd.raw_data(), ptr(rc), rc.defined() ? normed_input.raw_data() : nullptr);
+  return attach(out, op, {x, residual, weight, bias},
+                [s = normed_input, w, mean, rstd, rows, n](const Tensor& g, const std::vector<bool>& need) {
     Tensor gc = g.contiguous();
-    std::vector<Tensor> grads(3);
-    if (need[0]) grads[0] = empty(xc.shape(), like(xc));
-    if (need[1]) grads[1] = empty({n}, like(xc));
-    if (need[2]) grads[2] = empty({n}, like(xc));
-    backend_of("layer_norm_backward", {&xc}).layer_norm_bwd(elem_of(xc), gc.raw_data(), xc.raw_data(), mean.raw_data(),
-                                                            rstd.raw_data(), ptr(w), rows, n, ptr(grads[0]),
-                                                            ptr(grads[1]), ptr(grads[2]));
+    std::vector<Tensor> grads(4);
+    Tensor ds = (need[0] || need[1]) ? empty(s.shape(), like(s)) : Tensor();
+    if (need[2]) grads[2] = empty({n}, like(s));
+    if (need[3]) grads[3] = empty({n}, like(s));
+    backend_of("layer_norm_backward", {&s}).layer_norm_bwd(elem_of(s), gc.raw_data(), s.raw_data(), mean.raw_data(),
+                                                           rstd.raw_data(), ptr(w), rows, n, ptr(ds), ptr(grads[2]),
+                                                           ptr(grads[3]));
+    // d(x + residual) flows to both addends unchanged.
+    if (need[0]) grads[0] = ds;
+    if (need[1]) grads[1] = ds;
     return grads;
   });
+}
+
+}  // namespace
+
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  return layer_norm_impl("layer_norm", x, Tensor(), weight, bias, eps);
+}
+
+Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& weight, const Tensor& bias, double eps) {
+  FT_CHECK(residual.defined(), "add_layer_norm: residual must be defined");
+  return layer_norm_impl("add_layer_norm", x, residual, weight, bias, eps);
 }
 
 }  // namespace ft

@@ -9,10 +9,15 @@ namespace ft::kern {
 
 template <class T>
 void layer_norm_fwd(const T* x, const T* weight, const T* bias, int64_t rows, int64_t n, double eps,
-                    T* y, T* mean, T* rstd) {
+                    T* y, T* mean, T* rstd, const T* residual, T* sum_out) {
 #pragma omp parallel for if (rows * n > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * n;
+    if (residual) {
+      T* sr = sum_out + r * n;
+      for (int64_t i = 0; i < n; ++i) sr[i] = xr[i] + residual[r * n + i];
+      xr = sr;
+    }
     // Two passes (mean, then centred squares): as accurate as Welford and simpler to vectorise.
     T mu = 0;
     for (int64_t i = 0; i < n; ++i) mu += xr[i];
@@ -87,7 +92,7 @@ void layer_norm_bwd(const T* g, const T* x, const T* mean, const T* rstd, const 
 
 #define FT_INSTANTIATE(T)                                                                        \
   template void layer_norm_fwd<T>(const T*, const T*, const T*, int64_t, int64_t, double, T*, T*, \
-                                  T*);                                                           \
+                                  T*, const T*, T*);                                                           \
   template void layer_norm_bwd<T>(const T*, const T*, const T*, const T*, const T*, int64_t,     \
                                   int64_t, T*, T*, T*);
 FT_INSTANTIATE(float)

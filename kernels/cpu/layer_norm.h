@@ -5,10 +5,11 @@
 
 namespace ft::kern {
 
-// weight and bias may be null (no affine).
+// weight and bias may be null (no affine). With a residual, normalises s = x + residual and writes s
+// to sum_out (the fused residual-add + LayerNorm; the backward needs s).
 template <class T>
 void layer_norm_fwd(const T* x, const T* weight, const T* bias, int64_t rows, int64_t n, double eps,
-                    T* y, T* mean, T* rstd);
+                    T* y, T* mean, T* rstd, const T* residual = nullptr, T* sum_out = nullptr);
 // dx (may be null), dweight and dbias (may be null; overwritten, not accumulated). The parameter
 // gradients sum over rows in row order per column: deterministic for any thread count.
 template <class T>

@@ -44,8 +44,9 @@ void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const 
                        int64_t classes, int64_t ignore_index, double smoothing, double scale, void* dlogits);
 
 // layer_norm.cu: mean/rstd are f32 (f64 for f64 data); w, b, dx, dw, db may be null.
+// With a residual, normalises x + residual and writes the sum to sum_out.
 void layer_norm_fwd(Elem t, const void* x, const void* w, const void* b, int64_t rows, int64_t n, double eps, void* y,
-                    void* mean, void* rstd);
+                    void* mean, void* rstd, const void* residual = nullptr, void* sum_out = nullptr);
 void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, const void* rstd, const void* w,
                     int64_t rows, int64_t n, void* dx, void* dw, void* db);
 

@@ -9,9 +9,15 @@ namespace {
 
 template <class T>
 __global__ void ln_fwd_kernel(const T* x, const T* w, const T* b, int64_t n, Acc<T> eps, T* y, Acc<T>* mean,
-                              Acc<T>* rstd) {
+                              Acc<T>* rstd, const T* residual, T* sum_out) {
   using A = Acc<T>;
   const T* xr = x + blockIdx.x * n;
+  if (residual) {
+    // Each thread writes and later reads back only its own elements: no barrier needed.
+    T* sr = sum_out + blockIdx.x * n;
+    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) st(sr + i, ld(xr + i) + ld(residual + blockIdx.x * n + i));
+    xr = sr;
+  }
   A s = 0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) s += ld(xr + i);
   const A mu = block_sum(s) / static_cast<A>(n);
@@ -74,14 +80,15 @@ __global__ void ln_bwd_params_kernel(const T* g, const T* x, const Acc<T>* mean,
 }  // namespace
 
 void layer_norm_fwd(Elem t, const void* x, const void* w, const void* b, int64_t rows, int64_t n, double eps, void* y,
-                    void* mean, void* rstd) {
+                    void* mean, void* rstd, const void* residual, void* sum_out) {
   if (rows == 0) return;
   on_float(t, "layer_norm", [&](auto tag) {
     using T = decltype(tag);
     using A = Acc<T>;
     simt::launch(ln_fwd_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(kThreads), 0, nullptr,
                  static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(b), n, static_cast<A>(eps),
-                 static_cast<T*>(y), static_cast<A*>(mean), static_cast<A*>(rstd));
+                 static_cast<T*>(y), static_cast<A*>(mean), static_cast<A*>(rstd), static_cast<const T*>(residual),
+                 static_cast<T*>(sum_out));
   });
 }
 

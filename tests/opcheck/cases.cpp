@@ -305,6 +305,19 @@ std::vector<Case> build() {
            [](const Ts& t) { return layer_norm(t[0], t[1], t[2], 1e-12); }, ln_ref(1e-12)});
   add(cs, {"layer_norm", "4x6_no_affine", {in({4, 6})}, [](const Ts& t) { return layer_norm(t[0], Tensor(), Tensor(), 1e-5); },
            ln_ref(1e-5)});
+  // The fused residual add: its reference is the composite, layer_norm(x + residual).
+  auto add_ln_ref = [ln_ref](double eps) {
+    return [ln_ref, eps](const Hs& h) {
+      Hs summed = {map_n({h[0], h[1]}, [](const std::vector<double>& v) { return v[0] + v[1]; })};
+      if (h.size() > 2) summed.push_back(h[2]), summed.push_back(h[3]);
+      return ln_ref(eps)(summed);
+    };
+  };
+  add(cs, {"add_layer_norm", "3x2x11_affine", {in({3, 2, 11}), in({3, 2, 11}), in({11}), in({11})},
+           [](const Ts& t) { return add_layer_norm(t[0], t[1], t[2], t[3], 1e-12); }, add_ln_ref(1e-12)});
+  add(cs, {"add_layer_norm", "4x9_noncontig_residual_frozen_affine",
+           {in({4, 9}), in({4, 9}, Kind::real, true), Input{{9}, Kind::real, 0, false, false}, in({9})},
+           [](const Ts& t) { return add_layer_norm(t[0], t[1], t[2], t[3], 1e-5); }, add_ln_ref(1e-5)});
   // ---- dropout: the mask is the Philox stream (seed 7, offset 0), value i kept when u_i > p ----
   auto dropout_ref = [](double p) {
     return [p](const Hs& h) {
@@ -473,7 +486,7 @@ const std::vector<std::string>& required_ops() {
       "add", "sub", "mul", "div", "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar",
       "rdiv_scalar", "neg", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "sigmoid", "relu", "gelu_erf",
       "gelu_tanh", "where", "masked_fill", "clamp", "sum", "mean", "max", "argmax", "var", "matmul", "linear",
-      "softmax", "log_softmax", "layer_norm", "dropout", "embedding", "cross_entropy",
+      "softmax", "log_softmax", "layer_norm", "add_layer_norm", "dropout", "embedding", "cross_entropy",
       "binary_cross_entropy_with_logits", "mse_loss", "concat", "stack", "index_select", "one_hot", "to_bf16",
       "to_f16", "permute", "transpose", "reshape", "slice", "select", "expand", "squeeze", "unsqueeze"};
   return ops;
