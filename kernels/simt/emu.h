@@ -19,6 +19,8 @@
 
 #include <cmath>
 #include <cstdint>
+
+#include "core/error.h"
 #include <cstring>
 #include <functional>
 #include <stdexcept>
@@ -52,8 +54,9 @@ const char* schedule_name(Schedule s);
 
 // A failed launch: invalid configuration, a strict-mode violation, a deadlock or an exception
 // thrown by kernel code. The message names the block, thread and source line.
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// An ft::Error, so engine code sees kernel failures like any other error.
+struct Error : ft::Error {
+  using ft::Error::Error;
 };
 
 using Stream = void*;  // launches are synchronous in the emulator
@@ -68,6 +71,17 @@ void* dynamic_smem_ptr();
 void launch_grid(const void* kernel_id, const char* name, dim3 grid, dim3 block, size_t smem,
                  const std::function<void()>& body);
 void register_max_dynamic_smem(const void* kernel_id, size_t bytes);
+// Called for every non-null pointer argument of a launch, when installed: the emulated runtime checks
+// that it points into a live device allocation (a host pointer passed to a kernel is a launch error).
+using PointerCheck = void (*)(const void* p, int arg_index);
+void set_pointer_check(PointerCheck check);
+PointerCheck pointer_check();
+template <class A>
+void check_argument(PointerCheck check, const A& a, int index) {
+  if constexpr (std::is_pointer_v<A>) {
+    if (a) check(static_cast<const void*>(a), index);
+  }
+}
 
 template <class T>
 uint64_t to_bits(const T& v) {
@@ -95,6 +109,10 @@ template <class... KArgs, class... Args>
 void launch(void (*kernel)(KArgs...), dim3 grid, dim3 block, size_t smem, Stream, Args&&... args) {
   static_assert(sizeof...(KArgs) == sizeof...(Args), "simt::launch: wrong number of kernel arguments");
   const std::tuple<std::decay_t<KArgs>...> closure(static_cast<std::decay_t<KArgs>>(std::forward<Args>(args))...);
+  if (detail::PointerCheck check = detail::pointer_check()) {
+    int index = 0;
+    std::apply([&](const auto&... a) { (detail::check_argument(check, a, index++), ...); }, closure);
+  }
   detail::launch_grid(reinterpret_cast<const void*>(kernel), "kernel", grid, block, smem,
                       [&closure, kernel] { std::apply(kernel, closure); });
 }
@@ -241,6 +259,66 @@ inline int atomicMin(int* a, int v) {
 }
 inline unsigned atomicMin(unsigned* a, unsigned v) {
   return simt::detail::atomic_update<unsigned, unsigned>(a, [v](unsigned o) { return o < v ? o : v; });
+}
+
+// ---- half and bf16 functions that the CUDA headers declare for device code only ----
+// Computed in float (double for the fused multiply-add, so a*b+c rounds once as the hardware does)
+// and rounded to nearest. The device versions of hexp/hlog/hsqrt/hrsqrt are approximations within
+// an ulp of these, so compare with tolerances.
+namespace simt::detail {
+template <class H>
+float h2f(H h) {
+  if constexpr (std::is_same_v<H, __half>) return __half2float(h);
+  else return __bfloat162float(h);
+}
+template <class H>
+H f2h(float f) {
+  if constexpr (std::is_same_v<H, __half>) return __float2half_rn(f);
+  else return __float2bfloat16_rn(f);
+}
+template <class H>
+H fma_h(H a, H b, H c) {
+  return f2h<H>(static_cast<float>(static_cast<double>(h2f(a)) * h2f(b) + h2f(c)));
+}
+}  // namespace simt::detail
+
+#define SIMT_HALF_UNARY(name, expr)                                                                      \
+  inline __half name(__half h) { const float x = __half2float(h); return __float2half_rn(expr); }      \
+  inline __nv_bfloat16 name(__nv_bfloat16 h) {                                                         \
+    const float x = __bfloat162float(h);                                                               \
+    return __float2bfloat16_rn(expr);                                                                  \
+  }                                                                                                    \
+  inline __half2 h2##name(__half2 h) { return __halves2half2(name(__low2half(h)), name(__high2half(h))); } \
+  inline __nv_bfloat162 h2##name(__nv_bfloat162 h) {                                                   \
+    return __halves2bfloat162(name(__low2bfloat16(h)), name(__high2bfloat16(h)));                      \
+  }
+// hexp, hlog, hsqrt, hrsqrt, hrcp and their h2* (two-lane) forms: h2hexp is not a CUDA name, so the
+// two-lane versions are spelled out below.
+SIMT_HALF_UNARY(hexp, std::exp(x))
+SIMT_HALF_UNARY(hlog, std::log(x))
+SIMT_HALF_UNARY(hsqrt, std::sqrt(x))
+SIMT_HALF_UNARY(hrsqrt, 1.0f / std::sqrt(x))
+SIMT_HALF_UNARY(hrcp, 1.0f / x)
+#undef SIMT_HALF_UNARY
+inline __half2 h2exp(__half2 h) { return h2hexp(h); }
+inline __half2 h2log(__half2 h) { return h2hlog(h); }
+inline __half2 h2sqrt(__half2 h) { return h2hsqrt(h); }
+inline __half2 h2rsqrt(__half2 h) { return h2hrsqrt(h); }
+inline __half2 h2rcp(__half2 h) { return h2hrcp(h); }
+inline __nv_bfloat162 h2exp(__nv_bfloat162 h) { return h2hexp(h); }
+inline __nv_bfloat162 h2log(__nv_bfloat162 h) { return h2hlog(h); }
+inline __nv_bfloat162 h2sqrt(__nv_bfloat162 h) { return h2hsqrt(h); }
+inline __nv_bfloat162 h2rsqrt(__nv_bfloat162 h) { return h2hrsqrt(h); }
+inline __nv_bfloat162 h2rcp(__nv_bfloat162 h) { return h2hrcp(h); }
+inline __half __hfma(__half a, __half b, __half c) { return simt::detail::fma_h(a, b, c); }
+inline __nv_bfloat16 __hfma(__nv_bfloat16 a, __nv_bfloat16 b, __nv_bfloat16 c) { return simt::detail::fma_h(a, b, c); }
+inline __half2 __hfma2(__half2 a, __half2 b, __half2 c) {
+  return __halves2half2(__hfma(__low2half(a), __low2half(b), __low2half(c)),
+                        __hfma(__high2half(a), __high2half(b), __high2half(c)));
+}
+inline __nv_bfloat162 __hfma2(__nv_bfloat162 a, __nv_bfloat162 b, __nv_bfloat162 c) {
+  return __halves2bfloat162(__hfma(__low2bfloat16(a), __low2bfloat16(b), __low2bfloat16(c)),
+                            __hfma(__high2bfloat16(a), __high2bfloat16(b), __high2bfloat16(c)));
 }
 
 // ---- math intrinsics with host twins (the CUDA versions may differ by a few ulp) ----

@@ -430,6 +430,7 @@ class Pool {
 
 std::mutex g_launch_mutex;
 std::map<const void*, size_t> g_max_smem;
+std::atomic<detail::PointerCheck> g_pointer_check{nullptr};
 
 }  // namespace
 
@@ -544,6 +545,9 @@ void* dynamic_smem_ptr() {
 }
 
 void kernel_abort(const std::string& what) { throw KernelAbort{what}; }
+
+void set_pointer_check(PointerCheck check) { g_pointer_check = check; }
+PointerCheck pointer_check() { return g_pointer_check; }
 
 void register_max_dynamic_smem(const void* kernel_id, size_t bytes) {
   if (bytes > 227 * 1024) throw Error("simt: max dynamic shared memory " + std::to_string(bytes) + " > 232448 bytes");

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/runtime.h"
+#include "kernels/simt/emu.h"
 
 namespace ft::cuda {
 namespace {
@@ -21,6 +22,30 @@ std::map<uintptr_t, Block>& registry() {
   static auto* r = new std::map<uintptr_t, Block>;  // outlives static destructors that free memory
   return *r;
 }
+
+// For launch arguments: p may point anywhere in [start, start + extent] of a live block (one past the
+// end included, as C++ allows).
+bool points_into(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  auto it = registry().upper_bound(a);
+  if (it == registry().begin()) return false;
+  --it;
+  return a >= it->first && a <= it->first + it->second.extent;
+}
+
+void check_kernel_pointer(const void* p, int index) {
+  bool ok;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    ok = points_into(p);
+  }
+  if (!ok)
+    throw simt::Error(cat("kernel argument ", index, " (", p,
+                          ") is not inside a live device allocation: a host pointer, or a freed or cached block"));
+}
+
+// Installed when this runtime is linked: every emulated launch checks its pointer arguments.
+const bool g_installed = (simt::detail::set_pointer_check(&check_kernel_pointer), true);
 
 bool inside(const void* p, size_t bytes) {
   const auto a = reinterpret_cast<uintptr_t>(p);

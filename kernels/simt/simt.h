@@ -17,6 +17,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "core/error.h"
+
 #if defined(__CUDA_ARCH__)
 #define SIMT_ARCH __CUDA_ARCH__
 #else
@@ -27,8 +29,8 @@ namespace simt {
 
 using Stream = cudaStream_t;
 
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
+struct Error : ft::Error {
+  using ft::Error::Error;
 };
 
 template <class T>

@@ -52,6 +52,21 @@ TEST_F(CudaBackendEmu, CopiesAreBoundsCheckedAgainstTheAllocationRegistry) {
   EXPECT_THROW(cuda::copy(host.data(), p, 8, cuda::Copy::device_to_host), Error);  // freed
 }
 
+TEST_F(CudaBackendEmu, HostPointersPassedToKernelsAreLaunchErrors) {
+  std::vector<float> host(16, 1.f);
+  Tensor dev = ones({16}).to(kCuda);
+  kern::Strided v;
+  v.ndim = 1, v.shape[0] = 16, v.stride[0] = 1;
+  try {
+    cuda::unary(kern::UnaryOp::exp, 0, 0, kern::Elem::f32, host.data(), v, dev.raw_data());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("kernel argument 3"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not inside a live device allocation"), std::string::npos) << e.what();
+  }
+  cuda::unary(kern::UnaryOp::exp, 0, 0, kern::Elem::f32, dev.raw_data(), v, dev.raw_data());  // device: fine
+}
+
 TEST_F(CudaBackendEmu, CachingAllocatorReusesBlocksAndTracksUsage) {
   CachingAllocator& a = cuda_allocator();
   a.empty_cache();

@@ -203,4 +203,25 @@ TEST(SimtEmulator, LaunchValidationDeadlocksAndKernelExceptions) {
   EXPECT_EQ(o2[5], 3);
 }
 
+TEST(SimtEmulator, DeviceOnlyHalfAndBf16FunctionsRoundOnce) {
+  std::vector<__half> x(32);
+  std::vector<__nv_bfloat16> y(32);
+  for (int i = 0; i < 32; ++i) {
+    x[i] = __float2half_rn(0.25f + 0.0371f * i);
+    y[i] = __float2bfloat16_rn(0.5f + 0.173f * i);
+  }
+  std::vector<float> out(32 * 6);
+  simt::launch(half_math_kernel, dim3(1), dim3(32), 0, nullptr, x.data(), y.data(), out.data());
+  for (int i = 0; i < 32; ++i) {
+    const double a = __half2float(x[i]), b = __bfloat162float(y[i]);
+    EXPECT_EQ(out[i * 6 + 0], __half2float(__float2half_rn(static_cast<float>(std::exp(a))))) << i;
+    EXPECT_EQ(out[i * 6 + 1], __half2float(__float2half_rn(static_cast<float>(std::sqrt(a))))) << i;
+    // a*a + a rounded once to half.
+    EXPECT_EQ(out[i * 6 + 2], __half2float(__float2half_rn(static_cast<float>(a * a + a)))) << i;
+    EXPECT_EQ(out[i * 6 + 3], __bfloat162float(__float2bfloat16_rn(static_cast<float>(1 / std::sqrt(b))))) << i;
+    EXPECT_EQ(out[i * 6 + 4], __bfloat162float(__float2bfloat16_rn(static_cast<float>(b * b + b)))) << i;
+    EXPECT_EQ(out[i * 6 + 5], __half2float(x[i ^ 1])) << i;
+  }
+}
+
 }  // namespace

@@ -108,3 +108,14 @@ __global__ void deadlock_kernel(int* out) {
 __global__ void throwing_kernel(int n) {
   if (static_cast<int>(threadIdx.x) == n) throw std::runtime_error("bad element");
 }
+
+// Device-only half and bf16 functions, one result per lane.
+__global__ void half_math_kernel(const __half* x, const __nv_bfloat16* y, float* out) {
+  const int i = threadIdx.x;
+  out[i * 6 + 0] = __half2float(hexp(x[i]));
+  out[i * 6 + 1] = __half2float(hsqrt(x[i]));
+  out[i * 6 + 2] = __half2float(__hfma(x[i], x[i], x[i]));
+  out[i * 6 + 3] = __bfloat162float(hrsqrt(y[i]));
+  out[i * 6 + 4] = __bfloat162float(__hfma(y[i], y[i], y[i]));
+  out[i * 6 + 5] = __half2float(__shfl_xor_sync(0xffffffffu, x[i], 1));
+}
