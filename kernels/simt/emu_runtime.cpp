@@ -162,6 +162,7 @@ void yield_to_scheduler(Block& b, bool exiting) {
 
 void release_barrier(Block& b);
 std::string complete_collective(Block& b, Warp& w, Collective& c);
+const char* op_name(detail::WarpOp op);
 
 void on_exit(Block& b, int i) {
   b.th[i].state = State::exited;
@@ -223,6 +224,16 @@ void release_barrier(Block& b) {
 
 std::string complete_collective(Block& b, Warp& w, Collective& c) {
   const int warp_base = static_cast<int>(&w - b.warps.data()) * 32;
+  const bool shuffle_op = c.op == detail::WarpOp::shfl_idx || c.op == detail::WarpOp::shfl_up ||
+                          c.op == detail::WarpOp::shfl_down || c.op == detail::WarpOp::shfl_xor;
+  if (b.strict && !shuffle_op && (c.mask & w.exited)) {
+    // Votes, __syncwarp and WMMA need every lane of the mask (shuffles are judged by what they read).
+    c.active = false;
+    const int missing = __builtin_ctz(c.mask & w.exited);
+    return "block " + coord(b.bid) + ": " + op_name(c.op) + " at " + site(c.file, c.line) + ": lane " +
+           std::to_string(missing) + " of warp " + std::to_string(warp_base / 32) +
+           " is named in the mask but has exited (or does not exist)";
+  }
   uint32_t ballot = 0;
   bool any = false, all = true;
   for (int l = 0; l < 32; ++l)

@@ -119,3 +119,25 @@ __global__ void half_math_kernel(const __half* x, const __nv_bfloat16* y, float*
   out[i * 6 + 4] = __bfloat162float(__hfma(y[i], y[i], y[i]));
   out[i * 6 + 5] = __half2float(__shfl_xor_sync(0xffffffffu, x[i], 1));
 }
+
+// C[16,16] = A[16,32] B[32,16] with half inputs and a float accumulator, one warp, two k-steps.
+__global__ void wmma_gemm_kernel(const __half* a, const __half* b, float* c) {
+  using namespace nvcuda;
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+  wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+  wmma::fill_fragment(acc, 0.0f);
+  for (int k = 0; k < 32; k += 16) {
+    wmma::load_matrix_sync(fa, a + k, 32);       // A row-major, ld 32
+    wmma::load_matrix_sync(fb, b + k, 32);       // B column-major (B^T row-major), ld 32
+    wmma::mma_sync(acc, fa, fb, acc);
+  }
+  wmma::store_matrix_sync(c, acc, 16, wmma::mem_row_major);
+}
+
+// Only half of the warp loads: a divergent warp collective.
+__global__ void wmma_divergent_kernel(const __half* a) {
+  using namespace nvcuda;
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+  if (threadIdx.x < 16) wmma::load_matrix_sync(fa, a, 16);
+}
