@@ -44,6 +44,10 @@ class Backend {
   virtual void scatter_max_grad(Elem t, const void* g, const int64_t* idx, int64_t outer, int64_t r, int64_t inner,
                                 void* dx) = 0;
 
+  // `batch` GEMMs whose operands are `stride_*` elements apart (stride 0: shared operand).
+  virtual void gemm_batched(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                            const void* a, int64_t lda, int64_t stride_a, const void* b, int64_t ldb, int64_t stride_b,
+                            double beta, void* c, int64_t ldc, int64_t stride_c, int64_t batch) = 0;
   // Row-major GEMM (see kernels/cpu/gemm.h).
   virtual void gemm(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
                     int64_t lda, const void* b, int64_t ldb, double beta, void* c, int64_t ldc) = 0;

@@ -100,6 +100,16 @@ class CpuBackend final : public Backend {
                     m<T>(cc), ldc);
     });
   }
+  void gemm_batched(Elem t, bool ta, bool tb, int64_t mm, int64_t n, int64_t k, double alpha, const void* a, int64_t lda,
+                    int64_t sa, const void* b, int64_t ldb, int64_t sb, double beta, void* cc, int64_t ldc, int64_t sc,
+                    int64_t batch) override {
+    on_float(t, "matmul", [&](auto tag) {
+      using T = decltype(tag);
+      for (int64_t i = 0; i < batch; ++i)
+        kern::gemm<T>(ta, tb, mm, n, k, static_cast<T>(alpha), c<T>(a) + i * sa, lda, c<T>(b) + i * sb, ldb,
+                      static_cast<T>(beta), m<T>(cc) + i * sc, ldc);
+    });
+  }
   void softmax_fwd(Elem t, const void* x, int64_t rows, int64_t n, bool log, void* y) override {
     on_float(t, "softmax", [&](auto tag) {
       using T = decltype(tag);

@@ -52,6 +52,11 @@ class CudaBackend final : public Backend {
             const void* b, int64_t ldb, double beta, void* c, int64_t ldc) override {
     cuda::gemm(t, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
+  void gemm_batched(Elem t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
+                    int64_t lda, int64_t sa, const void* b, int64_t ldb, int64_t sb, double beta, void* c, int64_t ldc,
+                    int64_t sc, int64_t batch) override {
+    cuda::gemm_batched(t, ta, tb, m, n, k, alpha, a, lda, sa, b, ldb, sb, beta, c, ldc, sc, batch);
+  }
   void softmax_fwd(Elem t, const void* x, int64_t rows, int64_t n, bool log, void* y) override {
     cuda::softmax_fwd(t, x, rows, n, log, y);
   }

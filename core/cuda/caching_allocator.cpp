@@ -52,6 +52,8 @@ void CachingAllocator::deallocate(void* ptr, size_t nbytes, Device) {
 }
 
 void CachingAllocator::copy(void* dst, const void* src, size_t nbytes, CopyKind kind) {
+  // Tensor copies are synchronous: finish the work queued on this thread's stream first.
+  if (cuda::current_stream()) cuda::stream_synchronize(cuda::current_stream());
   cuda::copy(dst, src, nbytes,
              kind == CopyKind::host_to_device   ? cuda::Copy::host_to_device
              : kind == CopyKind::device_to_host ? cuda::Copy::device_to_host

@@ -1,5 +1,6 @@
 // The device memory allocator: blocks are cached by rounded size and reused, so steady-state
-// training does no cudaMalloc. Out of memory first releases the cache and retries, then raises an
+// training does no cudaMalloc. A freed block is reused in issue order, which is safe while each host
+// thread issues its work to one stream (the engine's model); cross-stream reuse would need events. Out of memory first releases the cache and retries, then raises an
 // ft::Error naming the request and the current usage.
 #pragma once
 #include <cstddef>

@@ -25,6 +25,25 @@ MatArg as_gemm_operand(const Tensor& x) {
   return {c, false, std::max<int64_t>(cols, 1)};
 }
 
+// Whether the leading nb (batch) dims of t step through memory with one stride (0 when broadcast),
+// so that batch element i starts at i * stride.
+bool batch_stride(const Tensor& t, int nb, int64_t& stride) {
+  int64_t expect = -1;
+  stride = 0;
+  for (int d = nb - 1; d >= 0; --d) {
+    const int64_t size = t.shape()[d], st = t.strides()[d];
+    if (size == 1) continue;
+    if (expect < 0) {
+      stride = st;
+      expect = st * size;
+    } else {
+      if (st != expect) return false;
+      expect = st * size;
+    }
+  }
+  return true;
+}
+
 // out[batch, m, n] = a[batch, m, k] @ b[batch, k, n] with broadcast batch dims (no autograd).
 Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
   const int64_t m = a_in.size(-2), k = a_in.size(-1), n = b_in.size(-1);
@@ -42,13 +61,21 @@ Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
   Tensor out = empty(so, like(a_in));
   Backend& be = backend_of("matmul", {&a_in});
   const int64_t nbatch = shape_numel(batch);
+  const int nb = static_cast<int>(batch.size());
+  int64_t stride_a = 0, stride_b = 0;
+  if (batch_stride(A.t, nb, stride_a) && batch_stride(B.t, nb, stride_b)) {
+    // One strided-batched GEMM for the whole batch (cublasGemmStridedBatchedEx on CUDA).
+    be.gemm_batched(elem_of(a_in), A.trans, B.trans, m, n, k, 1.0, A.t.raw_data(), A.ld, stride_a, B.t.raw_data(), B.ld,
+                    stride_b, 0.0, out.raw_data(), n, m * n, nbatch);
+    return out;
+  }
   const int64_t es = static_cast<int64_t>(dtype_size(a_in.dtype()));
   auto* pa = static_cast<const char*>(A.t.raw_data());
   auto* pb = static_cast<const char*>(B.t.raw_data());
   auto* po = static_cast<char*>(out.raw_data());
   for (int64_t bi = 0; bi < nbatch; ++bi) {
     int64_t offa = 0, offb = 0, rem = bi;
-    for (int64_t d = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d) {
+    for (int64_t d = nb - 1; d >= 0; --d) {
       const int64_t i = rem % batch[d];
       rem /= batch[d];
       offa += i * A.t.strides()[d];

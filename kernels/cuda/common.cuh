@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "kernels/common/ops.h"
 #include "kernels/common/strided.h"
+#include "kernels/cuda/runtime.h"
 #include "kernels/simt/simt.h"
 
 namespace ft::cuda {
@@ -46,6 +47,9 @@ __device__ __forceinline__ int64_t offset_of(const kern::Strided& v, int64_t i) 
   }
   return off;
 }
+
+// The stream launches go to: the calling thread's current stream (kernels/cuda/runtime.h).
+inline simt::Stream stream() { return reinterpret_cast<simt::Stream>(current_stream()); }
 
 constexpr int kThreads = 256;
 inline unsigned blocks_for(int64_t n, int threads = kThreads, int64_t max_blocks = 4096) {

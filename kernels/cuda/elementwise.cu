@@ -155,7 +155,7 @@ void unary(kern::UnaryOp op, double a, double b, Elem t, const void* x, const St
   if (n == 0) return;
   on_float(t, "unary", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(unary_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, op, static_cast<Acc<T>>(a),
+    simt::launch(unary_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), op, static_cast<Acc<T>>(a),
                  static_cast<Acc<T>>(b), static_cast<const T*>(x), xv, static_cast<T*>(out), n);
   });
 }
@@ -166,7 +166,7 @@ void binary(kern::BinaryOp op, double a, double b, Elem t, const void* x, const 
   if (n == 0) return;
   on_float(t, "binary", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(binary_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, op, static_cast<Acc<T>>(a),
+    simt::launch(binary_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), op, static_cast<Acc<T>>(a),
                  static_cast<Acc<T>>(b), static_cast<const T*>(x), xv, static_cast<const T*>(y), yv,
                  static_cast<T*>(out), n);
   });
@@ -178,7 +178,7 @@ void where(const void* cond, const Strided& cv, Elem t, const void* x, const Str
   if (n == 0) return;
   on_float(t, "where", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(where_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<const uint8_t*>(cond),
+    simt::launch(where_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), static_cast<const uint8_t*>(cond),
                  cv, static_cast<const T*>(x), xv, static_cast<const T*>(y), yv, static_cast<T*>(out), n);
   });
 }
@@ -186,25 +186,25 @@ void where(const void* cond, const Strided& cv, Elem t, const void* x, const Str
 void copy_cast(const void* src, Elem st_, const Strided& sv, void* dst, Elem dt, const Strided& dv) {
   const int64_t n = sv.numel();
   if (n == 0) return;
-  simt::launch(copy_cast_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<const uint8_t*>(src),
+  simt::launch(copy_cast_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), static_cast<const uint8_t*>(src),
                st_, sv, static_cast<uint8_t*>(dst), dt, dv, n);
 }
 
 void fill(void* dst, Elem t, const Strided& dv, double value) {
   const int64_t n = dv.numel();
   if (n == 0) return;
-  simt::launch(fill_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<uint8_t*>(dst), t, dv, value,
+  simt::launch(fill_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), static_cast<uint8_t*>(dst), t, dv, value,
                n);
 }
 
 void philox_fill(uint64_t seed, uint64_t offset, int64_t n, bool normal, float* out) {
   if (n == 0) return;
-  simt::launch(philox_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, seed, offset, n, normal, out);
+  simt::launch(philox_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), seed, offset, n, normal, out);
 }
 
 void dropout_mask(uint64_t seed, uint64_t offset, double p, int64_t n, uint8_t* keep) {
   if (n == 0) return;
-  simt::launch(dropout_mask_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, seed, offset,
+  simt::launch(dropout_mask_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), seed, offset,
                static_cast<float>(p), n, keep);
 }
 
@@ -212,7 +212,7 @@ void apply_mask(Elem t, const void* x, const uint8_t* keep, double scale, int64_
   if (n == 0) return;
   on_float(t, "dropout", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(apply_mask_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<const T*>(x), keep,
+    simt::launch(apply_mask_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), static_cast<const T*>(x), keep,
                  static_cast<Acc<T>>(scale), n, static_cast<T*>(out));
   });
 }

@@ -29,7 +29,7 @@ __global__ void scatter_add_kernel(const T* src, const int64_t* idx, int64_t cou
 
 void gather_rows(const void* table, const int64_t* idx, int64_t count, int64_t row_bytes, void* out) {
   if (count * row_bytes == 0) return;
-  simt::launch(gather_kernel, dim3(blocks_for(count * row_bytes)), dim3(kThreads), 0, nullptr,
+  simt::launch(gather_kernel, dim3(blocks_for(count * row_bytes)), dim3(kThreads), 0, stream(),
                static_cast<const uint8_t*>(table), idx, count, row_bytes, static_cast<uint8_t*>(out));
 }
 
@@ -38,7 +38,7 @@ void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count
   if (width == 0) return;
   on_float(t, "scatter_add", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(scatter_add_kernel<T>, dim3(blocks_for(width)), dim3(kThreads), 0, nullptr, static_cast<const T*>(src),
+    simt::launch(scatter_add_kernel<T>, dim3(blocks_for(width)), dim3(kThreads), 0, stream(), static_cast<const T*>(src),
                  idx, count, width, skip, static_cast<T*>(table));
   });
 }

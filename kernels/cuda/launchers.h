@@ -64,5 +64,13 @@ void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::
 // blas.cpp: row-major GEMM through cuBLAS (the emulated build links a checking stand-in).
 void gemm(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void* a, int64_t lda,
           const void* b, int64_t ldb, double beta, void* c, int64_t ldc);
+// Strided-batched (cublasGemmStridedBatchedEx); strides in elements.
+void gemm_batched(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
+                  int64_t lda, int64_t stride_a, const void* b, int64_t ldb, int64_t stride_b, double beta, void* c,
+                  int64_t ldc, int64_t stride_c, int64_t batch);
+// f32 GEMMs may use TF32 tensor cores (10-bit mantissa inputs, f32 accumulation). Off by default,
+// as in PyTorch.
+void set_allow_tf32(bool allow);
+bool allow_tf32();
 
 }  // namespace ft::cuda

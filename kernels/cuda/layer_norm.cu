@@ -85,7 +85,7 @@ void layer_norm_fwd(Elem t, const void* x, const void* w, const void* b, int64_t
   on_float(t, "layer_norm", [&](auto tag) {
     using T = decltype(tag);
     using A = Acc<T>;
-    simt::launch(ln_fwd_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(kThreads), 0, nullptr,
+    simt::launch(ln_fwd_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(kThreads), 0, stream(),
                  static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(b), n, static_cast<A>(eps),
                  static_cast<T*>(y), static_cast<A*>(mean), static_cast<A*>(rstd), static_cast<const T*>(residual),
                  static_cast<T*>(sum_out));
@@ -99,11 +99,11 @@ void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, cons
     using T = decltype(tag);
     using A = Acc<T>;
     if (dx)
-      simt::launch(ln_bwd_dx_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(kThreads), 0, nullptr,
+      simt::launch(ln_bwd_dx_kernel<T>, dim3(static_cast<unsigned>(rows)), dim3(kThreads), 0, stream(),
                    static_cast<const T*>(g), static_cast<const T*>(x), static_cast<const A*>(mean),
                    static_cast<const A*>(rstd), static_cast<const T*>(w), n, static_cast<T*>(dx));
     if (dw || db)
-      simt::launch(ln_bwd_params_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<const T*>(g),
+      simt::launch(ln_bwd_params_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), static_cast<const T*>(g),
                    static_cast<const T*>(x), static_cast<const A*>(mean), static_cast<const A*>(rstd), rows, n,
                    static_cast<T*>(dw), static_cast<T*>(db));
   });

@@ -104,11 +104,11 @@ void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, d
   auto* d_table = static_cast<MultiEntry*>(device_malloc(bytes));
   if (!d_table) throw Error(cat("AdamW: out of device memory for a ", bytes, "-byte parameter table"));
   try {
-    copy(d_table, table.data(), bytes, Copy::host_to_device);
+    copy_async(d_table, table.data(), bytes, Copy::host_to_device, current_stream());
     on_float(t, "AdamW", [&](auto tag) {
       using T = decltype(tag);
       using A = Acc<T>;
-      simt::launch(adamw_multi_kernel<T>, dim3(static_cast<unsigned>(chunks)), dim3(kThreads), 0, nullptr,
+      simt::launch(adamw_multi_kernel<T>, dim3(static_cast<unsigned>(chunks)), dim3(kThreads), 0, stream(),
                    static_cast<const MultiEntry*>(d_table), static_cast<int>(table.size()), static_cast<A>(1.0 - beta1),
                    static_cast<A>(beta2), static_cast<A>(1.0 - beta2), static_cast<A>(eps));
     });
@@ -116,7 +116,7 @@ void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, d
     device_free(d_table);
     throw;
   }
-  synchronize();  // the table must outlive the kernel
+  stream_synchronize(current_stream());  // the table (and the host copy it came from) must outlive the kernel
   device_free(d_table);
 }
 
@@ -127,7 +127,7 @@ void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, con
   on_float(t, "AdamW", [&](auto tag) {
     using T = decltype(tag);
     using A = Acc<T>;
-    simt::launch(adamw_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<T*>(p),
+    simt::launch(adamw_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), static_cast<T*>(p),
                  static_cast<const T*>(g), static_cast<T*>(m), static_cast<T*>(v), n,
                  static_cast<A>(1.0 - a.lr * a.weight_decay), static_cast<A>(1.0 - a.beta1), static_cast<A>(a.beta2),
                  static_cast<A>(1.0 - a.beta2), static_cast<A>(a.lr / bc1), static_cast<A>(std::sqrt(bc2)),
@@ -140,7 +140,7 @@ void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::
   on_float(t, "SGD", [&](auto tag) {
     using T = decltype(tag);
     using A = Acc<T>;
-    simt::launch(sgd_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<T*>(p),
+    simt::launch(sgd_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), static_cast<T*>(p),
                  static_cast<const T*>(g), static_cast<T*>(buf), n, static_cast<A>(a.lr), static_cast<A>(a.momentum),
                  static_cast<A>(1.0 - a.dampening), static_cast<A>(a.weight_decay), a.weight_decay != 0,
                  a.momentum != 0, a.nesterov, a.first_step);

@@ -95,10 +95,10 @@ void reduce_sum(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner,
   on_float(t, "sum", [&](auto tag) {
     using T = decltype(tag);
     if (inner == 1 && outer <= 65535 * 1024)
-      simt::launch(sum_rows_kernel<T>, dim3(static_cast<unsigned>(outer)), dim3(kThreads), 0, nullptr,
+      simt::launch(sum_rows_kernel<T>, dim3(static_cast<unsigned>(outer)), dim3(kThreads), 0, stream(),
                    static_cast<const T*>(in), r, static_cast<T*>(out));
     else
-      simt::launch(sum_strided_kernel<T>, dim3(blocks_for(outer * inner)), dim3(kThreads), 0, nullptr,
+      simt::launch(sum_strided_kernel<T>, dim3(blocks_for(outer * inner)), dim3(kThreads), 0, stream(),
                    static_cast<const T*>(in), outer, r, inner, static_cast<T*>(out));
   });
 }
@@ -107,7 +107,7 @@ void reduce_var(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner,
   if (outer * inner == 0) return;
   on_float(t, "var", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(var_kernel<T>, dim3(blocks_for(outer * inner)), dim3(kThreads), 0, nullptr, static_cast<const T*>(in),
+    simt::launch(var_kernel<T>, dim3(blocks_for(outer * inner)), dim3(kThreads), 0, stream(), static_cast<const T*>(in),
                  outer, r, inner, correction, static_cast<T*>(out));
   });
 }
@@ -116,7 +116,7 @@ void reduce_max(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner,
   if (outer * inner == 0) return;
   on_float(t, "max", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(max_kernel<T>, dim3(blocks_for(outer * inner)), dim3(kThreads), 0, nullptr, static_cast<const T*>(in),
+    simt::launch(max_kernel<T>, dim3(blocks_for(outer * inner)), dim3(kThreads), 0, stream(), static_cast<const T*>(in),
                  outer, r, inner, static_cast<T*>(out), idx);
   });
 }
@@ -125,7 +125,7 @@ void scatter_max_grad(Elem t, const void* g, const int64_t* idx, int64_t outer, 
   if (outer * inner == 0) return;
   on_float(t, "max_backward", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(scatter_max_kernel<T>, dim3(blocks_for(outer * inner)), dim3(kThreads), 0, nullptr,
+    simt::launch(scatter_max_kernel<T>, dim3(blocks_for(outer * inner)), dim3(kThreads), 0, stream(),
                  static_cast<const T*>(g), idx, outer, r, inner, static_cast<T*>(dx));
   });
 }
@@ -137,9 +137,10 @@ double sum_squares(Elem t, const void* x, int64_t n) {
   try {
     on_float(t, "clip_grad_norm", [&](auto tag) {
       using T = decltype(tag);
-      simt::launch(sum_squares_kernel<T>, dim3(1), dim3(1024), 0, nullptr, static_cast<const T*>(x), n, d);
+      simt::launch(sum_squares_kernel<T>, dim3(1), dim3(1024), 0, stream(), static_cast<const T*>(x), n, d);
     });
-    copy(&host, d, sizeof(double), Copy::device_to_host);
+    copy_async(&host, d, sizeof(double), Copy::device_to_host, current_stream());
+    stream_synchronize(current_stream());
   } catch (...) {
     device_free(d);
     throw;
@@ -152,7 +153,7 @@ void scale_inplace(Elem t, void* x, int64_t n, double s) {
   if (n == 0) return;
   on_float(t, "clip_grad_norm", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(scale_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, nullptr, static_cast<T*>(x), n,
+    simt::launch(scale_kernel<T>, dim3(blocks_for(n)), dim3(kThreads), 0, stream(), static_cast<T*>(x), n,
                  static_cast<Acc<T>>(s));
   });
 }

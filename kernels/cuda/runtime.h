@@ -16,6 +16,28 @@ void* device_malloc(size_t bytes);  // returns nullptr when the device is out of
 void device_free(void* p);
 void copy(void* dst, const void* src, size_t bytes, Copy kind);
 void synchronize();
+
+// Streams and events. Kernel launchers and GEMMs go to the current stream of the calling host
+// thread (the default stream unless set). In the emulator a stream runs work when it is enqueued,
+// so the order is always the issue order, and an event's time is the host clock at record time.
+struct Stream;
+struct Event;
+Stream* stream_create();
+void stream_destroy(Stream* s);
+void stream_synchronize(Stream* s);
+void stream_wait_event(Stream* s, Event* e);
+void set_current_stream(Stream* s);  // nullptr = the default stream
+Stream* current_stream();
+Event* event_create();
+void event_destroy(Event* e);
+void event_record(Event* e, Stream* s);
+void event_synchronize(Event* e);
+float event_elapsed_ms(Event* start, Event* end);
+void copy_async(void* dst, const void* src, size_t bytes, Copy kind, Stream* s);
+
+// Page-locked host memory (fast, asynchronous host/device copies); nullptr when none is left.
+void* pinned_malloc(size_t bytes);
+void pinned_free(void* p);
 // Emulator only (no-ops on a GPU): throws unless [p, p + bytes) lies inside one live allocation.
 void check_device_range(const void* p, size_t bytes, const char* what);
 // Emulator only: the caching allocator reports how many bytes of block p are in use (0 while the

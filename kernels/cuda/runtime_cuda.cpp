@@ -45,6 +45,55 @@ void copy(void* dst, const void* src, size_t bytes, Copy kind) {
 
 void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
+namespace {
+thread_local Stream* t_stream = nullptr;
+cudaStream_t raw(Stream* s) { return reinterpret_cast<cudaStream_t>(s); }
+cudaEvent_t raw(Event* e) { return reinterpret_cast<cudaEvent_t>(e); }
+cudaMemcpyKind kind_of(Copy kind) {
+  return kind == Copy::host_to_device   ? cudaMemcpyHostToDevice
+         : kind == Copy::device_to_host ? cudaMemcpyDeviceToHost
+                                        : cudaMemcpyDeviceToDevice;
+}
+}  // namespace
+
+Stream* stream_create() {
+  cudaStream_t s = nullptr;
+  check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+  return reinterpret_cast<Stream*>(s);
+}
+void stream_destroy(Stream* s) { check(cudaStreamDestroy(raw(s)), "cudaStreamDestroy"); }
+void stream_synchronize(Stream* s) { check(cudaStreamSynchronize(raw(s)), "cudaStreamSynchronize"); }
+void stream_wait_event(Stream* s, Event* e) { check(cudaStreamWaitEvent(raw(s), raw(e), 0), "cudaStreamWaitEvent"); }
+void set_current_stream(Stream* s) { t_stream = s; }
+Stream* current_stream() { return t_stream; }
+Event* event_create() {
+  cudaEvent_t e = nullptr;
+  check(cudaEventCreate(&e), "cudaEventCreate");
+  return reinterpret_cast<Event*>(e);
+}
+void event_destroy(Event* e) { check(cudaEventDestroy(raw(e)), "cudaEventDestroy"); }
+void event_record(Event* e, Stream* s) { check(cudaEventRecord(raw(e), raw(s)), "cudaEventRecord"); }
+void event_synchronize(Event* e) { check(cudaEventSynchronize(raw(e)), "cudaEventSynchronize"); }
+float event_elapsed_ms(Event* start, Event* end) {
+  float ms = 0;
+  check(cudaEventElapsedTime(&ms, raw(start), raw(end)), "cudaEventElapsedTime");
+  return ms;
+}
+void copy_async(void* dst, const void* src, size_t bytes, Copy kind, Stream* s) {
+  if (bytes) check(cudaMemcpyAsync(dst, src, bytes, kind_of(kind), raw(s)), "cudaMemcpyAsync");
+}
+void* pinned_malloc(size_t bytes) {
+  void* p = nullptr;
+  const cudaError_t e = cudaMallocHost(&p, bytes ? bytes : 1);
+  if (e == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  check(e, "cudaMallocHost");
+  return p;
+}
+void pinned_free(void* p) { check(cudaFreeHost(p), "cudaFreeHost"); }
+
 void check_device_range(const void*, size_t, const char*) {}
 void note_extent(void*, size_t) {}
 

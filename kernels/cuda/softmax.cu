@@ -87,7 +87,7 @@ void softmax_fwd(Elem t, const void* x, int64_t rows, int64_t n, bool log, void*
   if (rows == 0 || n == 0) return;
   on_float(t, "softmax", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(softmax_fwd_kernel<T>, dim3(rows_grid(rows)), dim3(kThreads), 0, nullptr, static_cast<const T*>(x), n,
+    simt::launch(softmax_fwd_kernel<T>, dim3(rows_grid(rows)), dim3(kThreads), 0, stream(), static_cast<const T*>(x), n,
                  log, static_cast<T*>(y));
   });
 }
@@ -96,7 +96,7 @@ void softmax_bwd(Elem t, const void* g, const void* y, int64_t rows, int64_t n, 
   if (rows == 0 || n == 0) return;
   on_float(t, "softmax_backward", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(softmax_bwd_kernel<T>, dim3(rows_grid(rows)), dim3(kThreads), 0, nullptr, static_cast<const T*>(g),
+    simt::launch(softmax_bwd_kernel<T>, dim3(rows_grid(rows)), dim3(kThreads), 0, stream(), static_cast<const T*>(g),
                  static_cast<const T*>(y), n, log, static_cast<T*>(dx));
   });
 }
@@ -106,7 +106,7 @@ void cross_entropy_fwd(Elem t, const void* logits, const int64_t* target, int64_
   if (rows == 0) return;
   on_float(t, "cross_entropy", [&](auto tag) {
     using T = decltype(tag);
-    simt::launch(ce_fwd_kernel<T>, dim3(rows_grid(rows)), dim3(kThreads), 0, nullptr, static_cast<const T*>(logits),
+    simt::launch(ce_fwd_kernel<T>, dim3(rows_grid(rows)), dim3(kThreads), 0, stream(), static_cast<const T*>(logits),
                  target, classes, ignore_index, smoothing, static_cast<Acc<T>*>(loss), static_cast<Acc<T>*>(lse));
   });
 }
@@ -117,7 +117,7 @@ void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const 
   on_float(t, "cross_entropy_backward", [&](auto tag) {
     using T = decltype(tag);
     using A = Acc<T>;
-    simt::launch(ce_bwd_kernel<T>, dim3(rows_grid(rows)), dim3(kThreads), 0, nullptr, static_cast<const T*>(logits),
+    simt::launch(ce_bwd_kernel<T>, dim3(rows_grid(rows)), dim3(kThreads), 0, stream(), static_cast<const T*>(logits),
                  target, static_cast<const A*>(lse), classes, ignore_index,
                  static_cast<A>(smoothing / static_cast<double>(classes)), static_cast<A>(1 - smoothing),
                  static_cast<A>(scale), static_cast<T*>(dlogits));

@@ -52,6 +52,66 @@ size_t extent(int rows, int cols, int ld) {
   return rows == 0 || cols == 0 ? 0 : static_cast<size_t>(ld) * (cols - 1) + rows;
 }
 
+// TF32 keeps 10 explicit mantissa bits of an f32 input (round to nearest even here).
+double tf32(double v) {
+  const float f = static_cast<float>(v);
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7f800000u) == 0x7f800000u) return v;  // inf / NaN unchanged
+  u = (u + 0xfffu + ((u >> 13) & 1u)) & ~0x1fffu;
+  float r;
+  std::memcpy(&r, &u, 4);
+  return r;
+}
+
+// The shared core: exact column-major semantics, cuBLAS's validation, and the emulator's extent
+// checks (the whole batch of every operand must lie in its allocation).
+cublasStatus_t gemm_impl(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
+                         const void* alpha, const void* A, cudaDataType Atype, int lda, long long sa, const void* B,
+                         cudaDataType Btype, int ldb, long long sb, const void* beta, void* C, cudaDataType Ctype,
+                         int ldc, long long sc, int batch, cublasComputeType_t computeType) {
+  if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
+  const bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
+  if (m < 0 || n < 0 || k < 0 || batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
+  if (lda < std::max(1, ta ? k : m) || ldb < std::max(1, tb ? n : k) || ldc < std::max(1, m))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  if (type_size(Atype) == 0 || Atype != Btype || Atype != Ctype) return CUBLAS_STATUS_NOT_SUPPORTED;
+  const bool f64 = computeType == CUBLAS_COMPUTE_64F;
+  const bool fast_tf32 = computeType == CUBLAS_COMPUTE_32F_FAST_TF32;
+  if (f64 != (Atype == CUDA_R_64F)) return CUBLAS_STATUS_NOT_SUPPORTED;
+  if (!f64 && computeType != CUBLAS_COMPUTE_32F && !(fast_tf32 && Atype == CUDA_R_32F)) return CUBLAS_STATUS_NOT_SUPPORTED;
+  if (batch == 0 || m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
+  const double al = f64 ? *static_cast<const double*>(alpha) : *static_cast<const float*>(alpha);
+  const double be = f64 ? *static_cast<const double*>(beta) : *static_cast<const float*>(beta);
+  // Stored shapes: op(A) is m x k, so A is m x k (N) or k x m (T); likewise B.
+  try {
+    const size_t es = type_size(Atype);
+    const auto span = [&](size_t ext, long long stride) { return es * (ext + static_cast<size_t>(stride) * (batch - 1)); };
+    if (k > 0) {
+      ft::cuda::check_device_range(A, span(extent(ta ? k : m, ta ? m : k, lda), sa), "cublasGemmEx operand A");
+      ft::cuda::check_device_range(B, span(extent(tb ? n : k, tb ? k : n, ldb), sb), "cublasGemmEx operand B");
+    }
+    ft::cuda::check_device_range(C, span(extent(m, n, ldc), sc), "cublasGemmEx operand C");
+  } catch (const std::exception&) {
+    return CUBLAS_STATUS_EXECUTION_FAILED;
+  }
+  auto in = [&](const void* base, cudaDataType t, int64_t i) { return fast_tf32 ? tf32(load(base, t, i)) : load(base, t, i); };
+  for (int bi = 0; bi < batch; ++bi)
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < m; ++i) {
+        double acc = 0;
+        for (int p = 0; p < k; ++p) {
+          const double a = in(A, Atype, bi * sa + (ta ? static_cast<int64_t>(i) * lda + p : static_cast<int64_t>(p) * lda + i));
+          const double b = in(B, Btype, bi * sb + (tb ? static_cast<int64_t>(p) * ldb + j : static_cast<int64_t>(j) * ldb + p));
+          acc += a * b;
+        }
+        const int64_t ci = bi * sc + static_cast<int64_t>(j) * ldc + i;
+        // beta == 0 ignores C entirely (NaN included), as cuBLAS does.
+        store(C, Ctype, ci, al * acc + (be == 0 ? 0.0 : be * load(C, Ctype, ci)));
+      }
+  return CUBLAS_STATUS_SUCCESS;
+}
+
 }  // namespace
 
 extern "C" {
@@ -91,45 +151,24 @@ const char* CUBLASWINAPI cublasGetStatusString(cublasStatus_t s) {
   }
 }
 
+cublasStatus_t CUBLASWINAPI cublasGemmStridedBatchedEx(cublasHandle_t handle, cublasOperation_t transa,
+                                                       cublasOperation_t transb, int m, int n, int k, const void* alpha,
+                                                       const void* A, cudaDataType Atype, int lda, long long strideA,
+                                                       const void* B, cudaDataType Btype, int ldb, long long strideB,
+                                                       const void* beta, void* C, cudaDataType Ctype, int ldc,
+                                                       long long strideC, int batchCount,
+                                                       cublasComputeType_t computeType, cublasGemmAlgo_t) {
+  return gemm_impl(handle, transa, transb, m, n, k, alpha, A, Atype, lda, strideA, B, Btype, ldb, strideB, beta, C,
+                   Ctype, ldc, strideC, batchCount, computeType);
+}
+
 cublasStatus_t CUBLASWINAPI cublasGemmEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
                                          int n, int k, const void* alpha, const void* A, cudaDataType Atype, int lda,
                                          const void* B, cudaDataType Btype, int ldb, const void* beta, void* C,
                                          cudaDataType Ctype, int ldc, cublasComputeType_t computeType,
                                          cublasGemmAlgo_t) {
-  if (!handle) return CUBLAS_STATUS_NOT_INITIALIZED;
-  const bool ta = transa != CUBLAS_OP_N, tb = transb != CUBLAS_OP_N;
-  if (m < 0 || n < 0 || k < 0) return CUBLAS_STATUS_INVALID_VALUE;
-  if (lda < std::max(1, ta ? k : m) || ldb < std::max(1, tb ? n : k) || ldc < std::max(1, m))
-    return CUBLAS_STATUS_INVALID_VALUE;
-  if (type_size(Atype) == 0 || Atype != Btype || Atype != Ctype) return CUBLAS_STATUS_NOT_SUPPORTED;
-  const bool f64 = computeType == CUBLAS_COMPUTE_64F;
-  if (f64 != (Atype == CUDA_R_64F)) return CUBLAS_STATUS_NOT_SUPPORTED;
-  const double al = f64 ? *static_cast<const double*>(alpha) : *static_cast<const float*>(alpha);
-  const double be = f64 ? *static_cast<const double*>(beta) : *static_cast<const float*>(beta);
-  // Stored shapes: op(A) is m x k, so A is m x k (N) or k x m (T); likewise B.
-  try {
-    const size_t es = type_size(Atype);
-    if (k > 0) {
-      ft::cuda::check_device_range(A, es * extent(ta ? k : m, ta ? m : k, lda), "cublasGemmEx operand A");
-      ft::cuda::check_device_range(B, es * extent(tb ? n : k, tb ? k : n, ldb), "cublasGemmEx operand B");
-    }
-    ft::cuda::check_device_range(C, es * extent(m, n, ldc), "cublasGemmEx operand C");
-  } catch (const std::exception&) {
-    return CUBLAS_STATUS_EXECUTION_FAILED;
-  }
-  for (int j = 0; j < n; ++j)
-    for (int i = 0; i < m; ++i) {
-      double acc = 0;
-      for (int p = 0; p < k; ++p) {
-        const double a = load(A, Atype, ta ? static_cast<int64_t>(i) * lda + p : static_cast<int64_t>(p) * lda + i);
-        const double b = load(B, Btype, tb ? static_cast<int64_t>(p) * ldb + j : static_cast<int64_t>(j) * ldb + p);
-        acc += a * b;
-      }
-      const int64_t ci = static_cast<int64_t>(j) * ldc + i;
-      // beta == 0 ignores C entirely (NaN included), as cuBLAS does.
-      store(C, Ctype, ci, al * acc + (be == 0 ? 0.0 : be * load(C, Ctype, ci)));
-    }
-  return CUBLAS_STATUS_SUCCESS;
+  return gemm_impl(handle, transa, transb, m, n, k, alpha, A, Atype, lda, 0, B, Btype, ldb, 0, beta, C, Ctype, ldc, 0, 1,
+                   computeType);
 }
 
 }  // extern "C"

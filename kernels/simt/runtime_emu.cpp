@@ -1,6 +1,8 @@
 // The runtime layer for the SIMT emulator: "device" memory is host memory, recorded in a registry
 // so that every copy (and the cuBLAS stand-in's operands) can be checked against the allocation it
 // must lie in. New allocations are poisoned (0xFF: NaN for floats); freed ones too.
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -98,6 +100,47 @@ void copy(void* dst, const void* src, size_t bytes, Copy kind) {
 }
 
 void synchronize() {}
+
+namespace {
+thread_local Stream* t_stream = nullptr;
+}  // namespace
+
+// A stream is an in-order queue that runs work at enqueue; an event remembers when it was recorded.
+struct Stream {
+  int id;
+};
+struct Event {
+  std::chrono::steady_clock::time_point at{};
+  bool recorded = false;
+};
+
+Stream* stream_create() {
+  static std::atomic<int> next{1};
+  return new Stream{next++};
+}
+void stream_destroy(Stream* s) { delete s; }
+void stream_synchronize(Stream*) {}
+void stream_wait_event(Stream*, Event* e) {
+  if (!e->recorded) throw Error("stream_wait_event: the event was never recorded");
+}
+void set_current_stream(Stream* s) { t_stream = s; }
+Stream* current_stream() { return t_stream; }
+Event* event_create() { return new Event; }
+void event_destroy(Event* e) { delete e; }
+void event_record(Event* e, Stream*) {
+  e->at = std::chrono::steady_clock::now();
+  e->recorded = true;
+}
+void event_synchronize(Event* e) {
+  if (!e->recorded) throw Error("event_synchronize: the event was never recorded");
+}
+float event_elapsed_ms(Event* start, Event* end) {
+  if (!start->recorded || !end->recorded) throw Error("event_elapsed_ms: both events must be recorded");
+  return std::chrono::duration<float, std::milli>(end->at - start->at).count();
+}
+void copy_async(void* dst, const void* src, size_t bytes, Copy kind, Stream*) { copy(dst, src, bytes, kind); }
+void* pinned_malloc(size_t bytes) { return std::aligned_alloc(64, (bytes + 63) / 64 * 64 + (bytes ? 0 : 64)); }
+void pinned_free(void* p) { std::free(p); }
 
 void note_extent(void* p, size_t bytes) {
   std::lock_guard<std::mutex> lock(g_mutex);

@@ -144,3 +144,55 @@ TEST_F(CudaBackendEmu, MultiTensorAdamWMatchesTheCpuAndKeepsABf16Copy) {
 
 }  // namespace
 }  // namespace ft
+
+namespace ft {
+namespace {
+
+TEST_F(CudaBackendEmu, StreamsEventsAndPinnedMemory) {
+  cuda::Stream* s = cuda::stream_create();
+  cuda::Event* a = cuda::event_create();
+  cuda::Event* b = cuda::event_create();
+  void* pinned = cuda::pinned_malloc(4 * 64);
+  ASSERT_NE(pinned, nullptr);
+  float* host = static_cast<float*>(pinned);
+  for (int i = 0; i < 64; ++i) host[i] = static_cast<float>(i);
+  cuda::set_current_stream(s);
+  Tensor dev = empty({64}, TensorOptions(DType::f32).with_device(kCuda));
+  cuda::event_record(a, s);
+  cuda::copy_async(dev.raw_data(), pinned, 4 * 64, cuda::Copy::host_to_device, s);
+  Tensor doubled = mul(dev, 2.0);  // launched on the current stream
+  cuda::event_record(b, s);
+  cuda::stream_wait_event(s, b);
+  cuda::event_synchronize(b);
+  EXPECT_GE(cuda::event_elapsed_ms(a, b), 0.f);
+  EXPECT_EQ(doubled.to_vector<float>()[63], 126.f);
+  cuda::set_current_stream(nullptr);
+  EXPECT_EQ(cuda::current_stream(), nullptr);
+  cuda::event_destroy(a);
+  cuda::Event* never = cuda::event_create();
+  EXPECT_THROW(cuda::event_elapsed_ms(b, never), Error);
+  cuda::event_destroy(never);
+  cuda::event_destroy(b);
+  cuda::pinned_free(pinned);
+  cuda::stream_destroy(s);
+}
+
+}  // namespace
+}  // namespace ft
+
+namespace ft {
+namespace {
+
+TEST_F(CudaBackendEmu, Tf32IsOptInAndRoundsTheInputs) {
+  const float x = 1.0f + 1.0f / 4096;  // needs 12 mantissa bits: exact in f32, rounds to 1.0 in TF32
+  Tensor a = full({1, 1}, x).to(kCuda), b = ones({1, 1}).to(kCuda);
+  EXPECT_FALSE(cuda::allow_tf32());
+  EXPECT_EQ(matmul(a, b).item(), static_cast<double>(x));
+  cuda::set_allow_tf32(true);
+  const double with_tf32 = matmul(a, b).item();
+  cuda::set_allow_tf32(false);
+  EXPECT_EQ(with_tf32, 1.0);
+}
+
+}  // namespace
+}  // namespace ft
