@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "kernels/common/half.h"
+#include "kernels/common/convert.h"
 
 namespace ft::kern {
 namespace {
@@ -110,89 +110,26 @@ FT_INSTANTIATE(float)
 FT_INSTANTIATE(double)
 #undef FT_INSTANTIATE
 
-// ---- copies with conversion ----
-namespace {
-
-// Every element type is read into double (or int64 between integer types) and written back: exact
-// for all pairs but i64 -> float beyond 2^53, as in any float conversion.
-double load(const uint8_t* p, Elem t) {
-  switch (t) {
-    case Elem::f32: { float v; std::memcpy(&v, p, 4); return v; }
-    case Elem::f64: { double v; std::memcpy(&v, p, 8); return v; }
-    case Elem::bf16: { uint16_t v; std::memcpy(&v, p, 2); return bf16_to_f32(v); }
-    case Elem::f16: { uint16_t v; std::memcpy(&v, p, 2); return f16_to_f32(v); }
-    case Elem::i64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
-    case Elem::i32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-    case Elem::u8: return *p;
-  }
-  return 0;
-}
-
-int64_t load_int(const uint8_t* p, Elem t) {
-  if (t == Elem::i64) { int64_t v; std::memcpy(&v, p, 8); return v; }
-  if (t == Elem::i32) { int32_t v; std::memcpy(&v, p, 4); return v; }
-  if (t == Elem::u8) return *p;
-  return static_cast<int64_t>(load(p, t));
-}
-
-void store(uint8_t* p, Elem t, double v) {
-  switch (t) {
-    case Elem::f32: { float f = static_cast<float>(v); std::memcpy(p, &f, 4); return; }
-    case Elem::f64: std::memcpy(p, &v, 8); return;
-    case Elem::bf16: { uint16_t h = f32_to_bf16(static_cast<float>(v)); std::memcpy(p, &h, 2); return; }
-    case Elem::f16: { uint16_t h = f32_to_f16(static_cast<float>(v)); std::memcpy(p, &h, 2); return; }
-    case Elem::i64: { int64_t i = static_cast<int64_t>(v); std::memcpy(p, &i, 8); return; }
-    case Elem::i32: { int32_t i = static_cast<int32_t>(v); std::memcpy(p, &i, 4); return; }
-    case Elem::u8: *p = v != 0; return;
-  }
-}
-
-size_t elem_size(Elem t) {
-  switch (t) {
-    case Elem::f32: case Elem::i32: return 4;
-    case Elem::f64: case Elem::i64: return 8;
-    case Elem::bf16: case Elem::f16: return 2;
-    case Elem::u8: return 1;
-  }
-  return 1;
-}
-
-bool is_int(Elem t) { return t == Elem::i64 || t == Elem::i32 || t == Elem::u8; }
-
-}  // namespace
+// ---- copies with conversion (kernels/common/convert.h) ----
 
 void copy_cast(const void* src, Elem st, const Strided& sv0, void* dst, Elem dt, const Strided& dv0) {
   Strided views[2] = {sv0, dv0};
   coalesce(views, 2);
   const Strided &sv = views[0], &dv = views[1];
-  const size_t ss = elem_size(st), ds = elem_size(dt);
+  const int64_t ss = elem_bytes(st), ds = elem_bytes(dt);
   const auto* s = static_cast<const uint8_t*>(src);
   auto* d = static_cast<uint8_t*>(dst);
   const int64_t n = sv.numel(), inner = sv.inner(), rows = n / std::max<int64_t>(inner, 1);
   if (st == dt && sv.contiguous() && dv.contiguous()) {
-    std::memcpy(d, s, static_cast<size_t>(n) * ss);
+    std::memcpy(d, s, static_cast<size_t>(n * ss));
     return;
   }
   const int64_t si = sv.inner_stride(), di = dv.inner_stride();
-  const bool int_path = is_int(st) && is_int(dt);
 #pragma omp parallel for if (n > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
-    const uint8_t* sr = s + sv.row_offset(r) * static_cast<int64_t>(ss);
-    uint8_t* drow = d + dv.row_offset(r) * static_cast<int64_t>(ds);
-    for (int64_t i = 0; i < inner; ++i) {
-      const uint8_t* sp = sr + i * si * static_cast<int64_t>(ss);
-      uint8_t* dp = drow + i * di * static_cast<int64_t>(ds);
-      if (st == dt) {
-        std::memcpy(dp, sp, ss);
-      } else if (int_path) {
-        int64_t v = load_int(sp, st);
-        if (dt == Elem::i64) std::memcpy(dp, &v, 8);
-        else if (dt == Elem::i32) { int32_t w = static_cast<int32_t>(v); std::memcpy(dp, &w, 4); }
-        else *dp = v != 0;
-      } else {
-        store(dp, dt, load(sp, st));
-      }
-    }
+    const uint8_t* sr = s + sv.row_offset(r) * ss;
+    uint8_t* drow = d + dv.row_offset(r) * ds;
+    for (int64_t i = 0; i < inner; ++i) convert_one(sr + i * si * ss, st, drow + i * di * ds, dt);
   }
 }
 
@@ -200,16 +137,16 @@ void fill(void* dst, Elem t, const Strided& dv0, double value) {
   Strided views[1] = {dv0};
   coalesce(views, 1);
   const Strided& dv = views[0];
-  const size_t ds = elem_size(t);
+  const int64_t ds = elem_bytes(t);
   uint8_t pattern[8];
-  store(pattern, t, value);
+  store_double(pattern, t, value);
   auto* d = static_cast<uint8_t*>(dst);
   const int64_t n = dv.numel(), inner = dv.inner(), rows = n / std::max<int64_t>(inner, 1);
   const int64_t di = dv.inner_stride();
 #pragma omp parallel for if (n > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
-    uint8_t* drow = d + dv.row_offset(r) * static_cast<int64_t>(ds);
-    for (int64_t i = 0; i < inner; ++i) std::memcpy(drow + i * di * static_cast<int64_t>(ds), pattern, ds);
+    uint8_t* drow = d + dv.row_offset(r) * ds;
+    for (int64_t i = 0; i < inner; ++i) std::memcpy(drow + i * di * ds, pattern, static_cast<size_t>(ds));
   }
 }
 

@@ -1,7 +1,7 @@
 // Elementwise kernels over strided (broadcast) inputs with a contiguous output: one thread per
 // output element in a grid-stride loop. The pointwise math is kernels/common/ops.h, shared with the
 // CPU kernels, and dropout draws the same Philox stream as the CPU (value i for element i).
-#include "kernels/common/half.h"
+#include "kernels/common/convert.h"
 #include "kernels/common/philox.h"
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/launchers.h"
@@ -54,76 +54,15 @@ __global__ void where_kernel(const uint8_t* c, Strided cv, const T* x, Strided x
     out[i] = c[offset_of(cv, i)] ? x[offset_of(xv, i)] : y[offset_of(yv, i)];
 }
 
-// Conversions match the CPU's bit for bit: float <-> bf16/f16 round to nearest even; float -> int
-// truncates; anything -> bool is x != 0; integer <-> integer never goes through a float.
-__device__ bool is_int(Elem t) { return t == Elem::i64 || t == Elem::i32 || t == Elem::u8; }
-
-__device__ double load_f(const void* p, Elem t) {
-  switch (t) {
-    case Elem::f32: return *static_cast<const float*>(p);
-    case Elem::f64: return *static_cast<const double*>(p);
-    case Elem::bf16: return kern::bf16_to_f32(*static_cast<const uint16_t*>(p));
-    case Elem::f16: return kern::f16_to_f32(*static_cast<const uint16_t*>(p));
-    case Elem::i64: return static_cast<double>(*static_cast<const int64_t*>(p));
-    case Elem::i32: return *static_cast<const int32_t*>(p);
-    case Elem::u8: return *static_cast<const uint8_t*>(p);
-  }
-  return 0;
-}
-
-__device__ int64_t load_i(const void* p, Elem t) {
-  if (t == Elem::i64) return *static_cast<const int64_t*>(p);
-  if (t == Elem::i32) return *static_cast<const int32_t*>(p);
-  return *static_cast<const uint8_t*>(p);
-}
-
-__device__ void store_f(void* p, Elem t, double v) {
-  switch (t) {
-    case Elem::f32: *static_cast<float*>(p) = static_cast<float>(v); return;
-    case Elem::f64: *static_cast<double*>(p) = v; return;
-    case Elem::bf16: *static_cast<uint16_t*>(p) = kern::f32_to_bf16(static_cast<float>(v)); return;
-    case Elem::f16: *static_cast<uint16_t*>(p) = kern::f32_to_f16(static_cast<float>(v)); return;
-    case Elem::i64: *static_cast<int64_t*>(p) = static_cast<int64_t>(v); return;
-    case Elem::i32: *static_cast<int32_t*>(p) = static_cast<int32_t>(v); return;
-    case Elem::u8: *static_cast<uint8_t*>(p) = v != 0; return;
-  }
-}
-
-__device__ void store_i(void* p, Elem t, int64_t v) {
-  if (t == Elem::i64) *static_cast<int64_t*>(p) = v;
-  else if (t == Elem::i32) *static_cast<int32_t*>(p) = static_cast<int32_t>(v);
-  else *static_cast<uint8_t*>(p) = v != 0;
-}
-
-__device__ int elem_bytes(Elem t) {
-  switch (t) {
-    case Elem::f64: case Elem::i64: return 8;
-    case Elem::f32: case Elem::i32: return 4;
-    case Elem::bf16: case Elem::f16: return 2;
-    case Elem::u8: return 1;
-  }
-  return 1;
-}
-
+// Conversions are kernels/common/convert.h, shared with the CPU: the same bits on both.
 __global__ void copy_cast_kernel(const uint8_t* src, Elem st_, Strided sv, uint8_t* dst, Elem dt, Strided dv, int64_t n) {
-  const int ss = elem_bytes(st_), ds = elem_bytes(dt);
-  FT_GRID_LOOP(i, n) {
-    const uint8_t* s = src + offset_of(sv, i) * ss;
-    uint8_t* d = dst + offset_of(dv, i) * ds;
-    if (st_ == dt) {
-      for (int b = 0; b < ss; ++b) d[b] = s[b];
-    } else if (is_int(st_) && is_int(dt)) {
-      store_i(d, dt, load_i(s, st_));
-    } else {
-      store_f(d, dt, load_f(s, st_));
-    }
-  }
+  const int ss = kern::elem_bytes(st_), ds = kern::elem_bytes(dt);
+  FT_GRID_LOOP(i, n) kern::convert_one(src + offset_of(sv, i) * ss, st_, dst + offset_of(dv, i) * ds, dt);
 }
 
 __global__ void fill_kernel(uint8_t* dst, Elem t, Strided dv, double value, int64_t n) {
-  const int ds = elem_bytes(t);
-  FT_GRID_LOOP(i, n)
-    store_f(dst + offset_of(dv, i) * ds, t, value);
+  const int ds = kern::elem_bytes(t);
+  FT_GRID_LOOP(i, n) kern::store_double(dst + offset_of(dv, i) * ds, t, value);
 }
 
 __global__ void philox_kernel(uint64_t seed, uint64_t offset, int64_t n, bool normal, float* out) {

@@ -200,7 +200,7 @@ void fiber_entry(bcd::transfer_t t) {
   b.current = me;
   on_exit(b, me);
   yield_to_scheduler(b, /*exiting=*/true);
-  std::abort();  // unreachable: an exited fiber is never resumed
+  __builtin_unreachable();  // an exited fiber is never resumed
 }
 
 // ---- barriers ----
