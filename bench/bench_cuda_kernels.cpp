@@ -143,8 +143,10 @@ void BM_cuda_softmax(benchmark::State& st) {
 }
 BENCHMARK(BM_cuda_softmax)->Arg(0)->Arg(1)->UseManualTime();
 
+// Arg 0: forward; 1: backward; 2: fused residual add + forward.
 void BM_cuda_layer_norm(benchmark::State& st) {
-  const bool backward = st.range(0);
+  const bool backward = st.range(0) == 1, fused = st.range(0) == 2;
+  DeviceBuffer residual(kTokens * kHidden * 4), sum(kTokens * kHidden * 4);
   DeviceBuffer x(kTokens * kHidden * 4), y(kTokens * kHidden * 4), w(kHidden * 4), b(kHidden * 4);
   DeviceBuffer mean(kTokens * 4), rstd(kTokens * 4), dw(kHidden * 4), db(kHidden * 4);
   ft::cuda::layer_norm_fwd(Elem::f32, x.p, w.p, b.p, kTokens, kHidden, 1e-12, y.p, mean.p, rstd.p);
@@ -152,11 +154,12 @@ void BM_cuda_layer_norm(benchmark::State& st) {
     if (backward)
       ft::cuda::layer_norm_bwd(Elem::f32, y.p, x.p, mean.p, rstd.p, w.p, kTokens, kHidden, y.p, dw.p, db.p);
     else
-      ft::cuda::layer_norm_fwd(Elem::f32, x.p, w.p, b.p, kTokens, kHidden, 1e-12, y.p, mean.p, rstd.p);
+      ft::cuda::layer_norm_fwd(Elem::f32, x.p, w.p, b.p, kTokens, kHidden, 1e-12, y.p, mean.p, rstd.p,
+                               fused ? residual.p : nullptr, fused ? sum.p : nullptr);
   });
-  bytes_counter(st, (backward ? 3.0 : 2.0) * kTokens * kHidden * 4);
+  bytes_counter(st, (backward || !fused ? (backward ? 3.0 : 2.0) : 4.0) * kTokens * kHidden * 4);
 }
-BENCHMARK(BM_cuda_layer_norm)->Arg(0)->Arg(1)->UseManualTime();
+BENCHMARK(BM_cuda_layer_norm)->Arg(0)->Arg(1)->Arg(2)->UseManualTime();
 
 void BM_cuda_cross_entropy(benchmark::State& st) {
   const int64_t rows = kTokens, classes = 2;
