@@ -1,5 +1,5 @@
 // The SIMT emulator's scheduler: blocks spread over a pool of OS threads, the CUDA threads of a
-// block run as fibers (Boost.Context fcontext) on that one OS thread. A pass runs every runnable
+// block run as fibers (Boost.Context fcontext, or ucontext) on that one OS thread. A pass runs every runnable
 // fiber in schedule order (fixed, reverse or seeded random) until it blocks at a barrier or warp
 // collective or exits; the last arriver releases the others, so each phase starts in schedule
 // order. A pass in which nothing can run is a deadlock and is reported with every waiter's site.
@@ -9,7 +9,11 @@
 
 #include <algorithm>
 #include <atomic>
+#if defined(SIMT_UCONTEXT)
+#include <ucontext.h>
+#else
 #include <boost/context/detail/fcontext.hpp>
+#endif
 #include <condition_variable>
 #include <cstdlib>
 #include <map>
@@ -27,7 +31,9 @@
 #define SIMT_ASAN 1
 #endif
 
+#if !defined(SIMT_UCONTEXT)
 namespace bcd = boost::context::detail;
+#endif
 
 namespace simt {
 namespace {
@@ -84,12 +90,24 @@ Stack make_stack(size_t kb) {
   return s;
 }
 
+// ---- fiber contexts: Boost.Context fcontext, or POSIX ucontext as the fallback (a switch costs
+// about 40x more: swapcontext saves the signal mask with a system call) ----
+#if defined(SIMT_UCONTEXT)
+struct FiberCtx {
+  ucontext_t uc;
+};
+#else
+struct FiberCtx {
+  bcd::fcontext_t c = nullptr;
+};
+#endif
+
 // ---- per-block state ----
 
 enum class State : uint8_t { runnable, at_barrier, at_warp, exited };
 
 struct Thread {
-  bcd::fcontext_t ctx = nullptr;
+  FiberCtx ctx;
   uint3 tid{};
   State state = State::runnable;
   const char* file = "";
@@ -127,7 +145,7 @@ struct Block {
   const char* bar_file = "";
   int bar_line = 0;
   // scheduler context of the current switch and the fiber running
-  bcd::fcontext_t sched = nullptr;
+  FiberCtx sched;
   int current = -1;
   const void* sched_stack_bottom = nullptr;
   size_t sched_stack_size = 0;
@@ -152,9 +170,12 @@ void yield_to_scheduler(Block& b, bool exiting) {
   (void)me;
   (void)exiting;
 #endif
-  bcd::transfer_t t = bcd::jump_fcontext(b.sched, nullptr);
-  // Resumed by the scheduler (never when exiting).
-  b.sched = t.fctx;
+#if defined(SIMT_UCONTEXT)
+  swapcontext(&me.ctx.uc, &b.sched.uc);
+#else
+  bcd::transfer_t t = bcd::jump_fcontext(b.sched.c, nullptr);
+  b.sched.c = t.fctx;  // resumed by the scheduler (never when exiting)
+#endif
 #ifdef SIMT_ASAN
   __sanitizer_finish_switch_fiber(me.asan_fake_stack, &b.sched_stack_bottom, &b.sched_stack_size);
 #endif
@@ -183,9 +204,8 @@ void on_exit(Block& b, int i) {
     }
 }
 
-void fiber_entry(bcd::transfer_t t) {
-  Block& b = *static_cast<Block*>(t.data);
-  b.sched = t.fctx;
+void fiber_main() {
+  Block& b = *t_block;
 #ifdef SIMT_ASAN
   __sanitizer_finish_switch_fiber(nullptr, &b.sched_stack_bottom, &b.sched_stack_size);
 #endif
@@ -202,6 +222,27 @@ void fiber_entry(bcd::transfer_t t) {
   yield_to_scheduler(b, /*exiting=*/true);
   __builtin_unreachable();  // an exited fiber is never resumed
 }
+
+#if defined(SIMT_UCONTEXT)
+void fiber_make(Thread& t, const Stack& s) {
+  getcontext(&t.ctx.uc);
+  t.ctx.uc.uc_stack.ss_sp = static_cast<char*>(s.top()) - s.usable();
+  t.ctx.uc.uc_stack.ss_size = s.usable();
+  t.ctx.uc.uc_link = nullptr;
+  makecontext(&t.ctx.uc, fiber_main, 0);
+}
+void fiber_enter(Block& b, Thread& t) { swapcontext(&b.sched.uc, &t.ctx.uc); }
+#else
+void fiber_entry(bcd::transfer_t t) {
+  static_cast<Block*>(t.data)->sched.c = t.fctx;
+  fiber_main();
+}
+void fiber_make(Thread& t, const Stack& s) { t.ctx.c = bcd::make_fcontext(s.top(), s.usable(), fiber_entry); }
+void fiber_enter(Block& b, Thread& t) {
+  bcd::transfer_t r = bcd::jump_fcontext(t.ctx.c, &b);
+  t.ctx.c = r.fctx;
+}
+#endif
 
 // ---- barriers ----
 
@@ -333,7 +374,7 @@ void run_block(Job& job, uint64_t linear, std::vector<Stack>& stacks) {
     // A reused stack still carries the redzone poison of the frames its last fiber never returned from.
     ASAN_UNPOISON_MEMORY_REGION(static_cast<char*>(stacks[i].top()) - stacks[i].usable(), stacks[i].usable());
 #endif
-    t.ctx = bcd::make_fcontext(stacks[i].top(), stacks[i].usable(), fiber_entry);
+    fiber_make(t, stacks[i]);
   }
   t_dyn_smem.assign(job.smem, 0xFF);  // poisoned: reads before writes give NaN
   blockIdx = b.bid;
@@ -369,11 +410,10 @@ void run_block(Job& job, uint64_t linear, std::vector<Stack>& stacks) {
       void* fake = nullptr;
       __sanitizer_start_switch_fiber(&fake, static_cast<char*>(stacks[i].top()) - stacks[i].usable(), stacks[i].usable());
 #endif
-      bcd::transfer_t t = bcd::jump_fcontext(b.th[i].ctx, &b);
+      fiber_enter(b, b.th[i]);
 #ifdef SIMT_ASAN
       __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #endif
-      b.th[i].ctx = t.fctx;
       if (b.failed()) break;
     }
   }
