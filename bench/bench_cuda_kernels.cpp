@@ -200,12 +200,20 @@ void BM_cuda_dropout(benchmark::State& st) {
 }
 BENCHMARK(BM_cuda_dropout)->UseManualTime();
 
-void BM_cuda_reduce_sum(benchmark::State& st) {
-  DeviceBuffer x(kTokens * kHidden * 4), y(kHidden * 4);
-  timed(st, [&] { ft::cuda::reduce_sum(Elem::f32, x.p, 1, kTokens, kHidden, y.p); });  // bias gradient shape
+// Arg 0: column sums (the bias-gradient shape); 1: row sums; 2: row variance; 3: row max with indices.
+void BM_cuda_reduce(benchmark::State& st) {
+  DeviceBuffer x(kTokens * kHidden * 4), y(kTokens * 4), idx(kTokens * 8);
+  timed(st, [&] {
+    switch (st.range(0)) {
+      case 0: ft::cuda::reduce_sum(Elem::f32, x.p, 1, kTokens, kHidden, y.p); break;
+      case 1: ft::cuda::reduce_sum(Elem::f32, x.p, kTokens, kHidden, 1, y.p); break;
+      case 2: ft::cuda::reduce_var(Elem::f32, x.p, kTokens, kHidden, 1, 1, y.p); break;
+      default: ft::cuda::reduce_max(Elem::f32, x.p, kTokens, kHidden, 1, y.p, static_cast<int64_t*>(idx.p));
+    }
+  });
   bytes_counter(st, 1.0 * kTokens * kHidden * 4);
 }
-BENCHMARK(BM_cuda_reduce_sum)->UseManualTime();
+BENCHMARK(BM_cuda_reduce)->DenseRange(0, 3)->UseManualTime();
 
 void BM_cuda_adamw(benchmark::State& st) {
   const int64_t n = 110'000'000;  // BERT-base parameters
@@ -218,6 +226,14 @@ void BM_cuda_adamw(benchmark::State& st) {
   bytes_counter(st, 7.0 * n * 4);
 }
 BENCHMARK(BM_cuda_adamw)->UseManualTime();
+
+void BM_cuda_sgd(benchmark::State& st) {
+  const int64_t n = 110'000'000;
+  DeviceBuffer p(n * 4), g(n * 4), buf(n * 4);
+  timed(st, [&] { ft::cuda::sgd_step(Elem::f32, p.p, g.p, buf.p, n, ft::kern::SgdArgs{1e-2, 0.9, 0.0, 1e-4, true, false}); });
+  bytes_counter(st, 5.0 * n * 4);
+}
+BENCHMARK(BM_cuda_sgd)->UseManualTime();
 
 void BM_cuda_grad_norm(benchmark::State& st) {
   const int64_t n = 110'000'000;

@@ -196,3 +196,26 @@ TEST_F(CudaBackendEmu, Tf32IsOptInAndRoundsTheInputs) {
 
 }  // namespace
 }  // namespace ft
+
+namespace ft {
+namespace {
+
+TEST_F(CudaBackendEmu, SgdWithMomentumMatchesTheCpu) {
+  Generator g(8);
+  Tensor p_cpu = randn({300}, DType::f32, &g).requires_grad_();
+  Tensor p_dev = p_cpu.detach().to(kCuda).requires_grad_();
+  optim::SGD cpu({{{p_cpu}, 0.1, 1e-3, {}}}, {0.9, 0.0, true});
+  optim::SGD dev({{{p_dev}, 0.1, 1e-3, {}}}, {0.9, 0.0, true});
+  for (int step = 0; step < 3; ++step) {
+    Tensor grad = randn({300}, DType::f32, &g);
+    p_cpu.set_grad(grad);
+    p_dev.set_grad(grad.to(kCuda));
+    cpu.step();
+    dev.step();
+  }
+  const auto a = p_cpu.to_vector<double>(), b = p_dev.to_vector<double>();
+  for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-6) << i;
+}
+
+}  // namespace
+}  // namespace ft
