@@ -1,25 +1,47 @@
 #include "io/safetensors.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace ft::io {
 namespace {
 
 constexpr uint64_t kMaxHeader = 100'000'000;  // the reference reader's cap
 
-bool dtype_from_string(const std::string& s, DType& out) {
-  static const std::map<std::string, DType> kMap = {
-      {"F32", DType::f32}, {"F64", DType::f64}, {"BF16", DType::bf16}, {"F16", DType::f16},
-      {"I64", DType::i64}, {"I32", DType::i32}, {"BOOL", DType::boolean}};
-  auto it = kMap.find(s);
-  if (it == kMap.end()) return false;
-  out = it->second;
-  return true;
+struct DtypeInfo {
+  const char* name;
+  int bits;
+  bool loadable;
+  DType as;  // the DType it loads as (I8, I16, U8 widen to i32)
+};
+
+// Every dtype string of the format, in its declared alignment order.
+const DtypeInfo kDtypes[] = {
+    {"BOOL", 8, true, DType::boolean},   {"F4", 4, false, DType::f32},       {"F6_E2M3", 6, false, DType::f32},
+    {"F6_E3M2", 6, false, DType::f32},   {"U8", 8, true, DType::i32},        {"I8", 8, true, DType::i32},
+    {"F8_E5M2", 8, false, DType::f32},   {"F8_E4M3", 8, false, DType::f32},  {"F8_E8M0", 8, false, DType::f32},
+    {"F8_E4M3FNUZ", 8, false, DType::f32}, {"F8_E5M2FNUZ", 8, false, DType::f32}, {"I16", 16, true, DType::i32},
+    {"U16", 16, false, DType::f32},      {"F16", 16, true, DType::f16},      {"BF16", 16, true, DType::bf16},
+    {"I32", 32, true, DType::i32},       {"U32", 32, false, DType::f32},     {"F32", 32, true, DType::f32},
+    {"C64", 64, false, DType::f32},      {"F64", 64, true, DType::f64},      {"I64", 64, true, DType::i64},
+    {"U64", 64, false, DType::f32},
+};
+
+const DtypeInfo* find_dtype(const std::string& s) {
+  for (const DtypeInfo& d : kDtypes)
+    if (s == d.name) return &d;
+  return nullptr;
 }
 
 const char* dtype_to_string(DType t) {
@@ -35,103 +57,162 @@ const char* dtype_to_string(DType t) {
   return "?";
 }
 
-// Rank of dtypes in the reference writer's alignment order (larger first when writing).
 int alignment_rank(DType t) {
-  switch (t) {
-    case DType::boolean: return 0;
-    case DType::f16: return 1;
-    case DType::bf16: return 2;
-    case DType::i32: return 3;
-    case DType::f32: return 4;
-    case DType::f64: return 5;
-    case DType::i64: return 6;
-  }
+  const char* s = dtype_to_string(t);
+  for (size_t i = 0; i < sizeof(kDtypes) / sizeof(kDtypes[0]); ++i)
+    if (std::strcmp(kDtypes[i].name, s) == 0) return static_cast<int>(i);
   return 0;
+}
+
+// Parses the header JSON, refusing duplicate keys and nesting deeper than the format needs.
+nlohmann::json parse_header(const std::string& path, const char* data, size_t n) {
+  std::vector<std::set<std::string>> keys_at_depth(8);
+  std::string duplicate;
+  auto cb = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (depth > 4) throw Error(cat(path, ": header JSON is nested deeper than the format allows"));
+    if (event == nlohmann::json::parse_event_t::object_start) keys_at_depth[depth + 1].clear();
+    if (event == nlohmann::json::parse_event_t::key) {
+      const std::string k = parsed.get<std::string>();
+      if (!keys_at_depth[depth].insert(k).second) throw Error(cat(path, ": duplicate key '", k, "' in the header"));
+    }
+    return true;
+  };
+  try {
+    return nlohmann::json::parse(data, data + n, cb);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(cat(path, ": header is not valid JSON: ", e.what()));
+  }
 }
 
 }  // namespace
 
-SafetensorsFile read_safetensors(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  FT_CHECK(f.good(), path, ": cannot open safetensors file");
-  const uint64_t size = static_cast<uint64_t>(f.tellg());
-  f.seekg(0);
-  FT_CHECK(size >= 8, path, ": file too small for a safetensors header (", size, " bytes)");
-  uint8_t len_bytes[8];
-  f.read(reinterpret_cast<char*>(len_bytes), 8);
-  uint64_t n = 0;
-  for (int i = 7; i >= 0; --i) n = (n << 8) | len_bytes[i];
-  FT_CHECK(n <= kMaxHeader, path, ": header length ", n, " exceeds the 100 MB limit");
-  FT_CHECK(8 + n <= size, path, ": header length ", n, " runs past the end of the file (", size, " bytes)");
-  std::string header(n, '\0');
-  f.read(header.data(), static_cast<std::streamsize>(n));
-  nlohmann::json j;
+bool safetensors_dtype_supported(const std::string& dtype, DType* out) {
+  const DtypeInfo* d = find_dtype(dtype);
+  if (!d || !d->loadable) return false;
+  if (out) *out = d->as;
+  return true;
+}
+
+SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  FT_CHECK(fd_ >= 0, path, ": cannot open safetensors file: ", std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    throw Error(cat(path, ": not a regular file"));
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
   try {
-    j = nlohmann::json::parse(header);
-  } catch (const std::exception& e) {
-    throw Error(cat(path, ": header is not valid JSON: ", e.what()));
-  }
-  FT_CHECK(j.is_object(), path, ": header must be a JSON object");
-  SafetensorsFile out;
-  struct Entry {
-    std::string name;
-    DType dtype;
-    Shape shape;
-    uint64_t begin, end;
-  };
-  std::vector<Entry> entries;
-  for (auto& [name, v] : j.items()) {
-    if (name == "__metadata__") {
-      FT_CHECK(v.is_object(), path, ": __metadata__ must be an object of strings");
-      for (auto& [k, s] : v.items()) {
-        FT_CHECK(s.is_string(), path, ": __metadata__ value for '", k, "' is not a string");
-        out.metadata[k] = s.get<std::string>();
+    FT_CHECK(size_ >= 8, path, ": file too small for a safetensors header (", size_, " bytes)");
+    void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+    FT_CHECK(m != MAP_FAILED, path, ": cannot map the file: ", std::strerror(errno));
+    map_ = static_cast<const uint8_t*>(m);
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | map_[i];
+    FT_CHECK(n <= kMaxHeader, path, ": header length ", n, " exceeds the 100 MB limit");
+    FT_CHECK(n <= size_ - 8, path, ": header length ", n, " runs past the end of the file (", size_, " bytes)");
+    header_bytes_ = n;
+    const nlohmann::json j = parse_header(path, reinterpret_cast<const char*>(map_ + 8), n);
+    FT_CHECK(j.is_object(), path, ": header must be a JSON object");
+    for (auto& [name, v] : j.items()) {
+      if (name == "__metadata__") {
+        FT_CHECK(v.is_object(), path, ": __metadata__ must be an object of strings");
+        for (auto& [k, s] : v.items()) {
+          FT_CHECK(s.is_string(), path, ": __metadata__ value for '", k, "' is not a string");
+          metadata_[k] = s.get<std::string>();
+        }
+        continue;
       }
-      continue;
+      FT_CHECK(v.is_object() && v.size() == 3 && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"),
+               path, ": tensor '", name, "' needs exactly dtype, shape and data_offsets");
+      TensorInfo t;
+      t.name = name;
+      FT_CHECK(v["dtype"].is_string(), path, ": tensor '", name, "': dtype is not a string");
+      t.dtype = v["dtype"].get<std::string>();
+      FT_CHECK(find_dtype(t.dtype) != nullptr, path, ": tensor '", name, "': unknown dtype ", t.dtype);
+      FT_CHECK(v["shape"].is_array(), path, ": tensor '", name, "': shape is not an array");
+      for (auto& d : v["shape"]) {
+        FT_CHECK(d.is_number_unsigned() && d.get<uint64_t>() < (uint64_t(1) << 48), path, ": tensor '", name,
+                 "': shape entries must be non-negative integers below 2^48");
+        t.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
+      }
+      auto& off = v["data_offsets"];
+      FT_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(), path,
+               ": tensor '", name, "': data_offsets must be two non-negative integers");
+      t.begin = off[0].get<uint64_t>();
+      t.end = off[1].get<uint64_t>();
+      tensors_.push_back(std::move(t));
     }
-    FT_CHECK(v.is_object() && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"), path,
-             ": tensor '", name, "' needs dtype, shape and data_offsets");
-    Entry e;
-    e.name = name;
-    FT_CHECK(v["dtype"].is_string(), path, ": tensor '", name, "': dtype is not a string");
-    const std::string ds = v["dtype"].get<std::string>();
-    FT_CHECK(dtype_from_string(ds, e.dtype), path, ": tensor '", name, "': unsupported dtype ", ds);
-    FT_CHECK(v["shape"].is_array(), path, ": tensor '", name, "': shape is not an array");
-    for (auto& d : v["shape"]) {
-      FT_CHECK(d.is_number_unsigned(), path, ": tensor '", name, "': shape entries must be non-negative integers");
-      e.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
+    std::sort(tensors_.begin(), tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
+      return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+    });
+    uint64_t running = 0;
+    for (const TensorInfo& t : tensors_) {
+      FT_CHECK(t.begin == running && t.end >= t.begin, path, ": tensor '", t.name, "': data_offsets [", t.begin, ", ",
+               t.end, "] are not contiguous (expected to start at ", running, ")");
+      uint64_t count = 1;
+      for (int64_t d : t.shape) {
+        FT_CHECK(d == 0 || count <= std::numeric_limits<uint64_t>::max() / 64 / static_cast<uint64_t>(d), path,
+                 ": tensor '", t.name, "': element count overflows");
+        count *= static_cast<uint64_t>(d);
+      }
+      const uint64_t bits = count * static_cast<uint64_t>(find_dtype(t.dtype)->bits);
+      FT_CHECK(bits % 8 == 0, path, ": tensor '", t.name, "': ", count, " elements of ", t.dtype,
+               " do not fill whole bytes");
+      FT_CHECK(t.nbytes() == bits / 8, path, ": tensor '", t.name, "': ", t.nbytes(), " bytes for ", t.dtype, " shape ",
+               shape_str(t.shape), " (expected ", bits / 8, ")");
+      running = t.end;
     }
-    auto& off = v["data_offsets"];
-    FT_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(), path,
-             ": tensor '", name, "': data_offsets must be two non-negative integers");
-    e.begin = off[0].get<uint64_t>();
-    e.end = off[1].get<uint64_t>();
-    entries.push_back(e);
+    FT_CHECK(8 + n + running == size_, path, ": file is ", size_, " bytes but the header describes ", 8 + n + running,
+             size_ < 8 + n + running ? " (truncated)" : " (trailing bytes)");
+    for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
+  } catch (...) {
+    if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
+    ::close(fd_);
+    throw;
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
-  uint64_t running = 0;
-  for (const Entry& e : entries) {
-    FT_CHECK(e.begin == running && e.end >= e.begin, path, ": tensor '", e.name, "': data_offsets [", e.begin, ", ",
-             e.end, "] are not contiguous (expected to start at ", running, ")");
-    uint64_t count = 1;
-    for (int64_t d : e.shape) {
-      FT_CHECK(d == 0 || count <= std::numeric_limits<uint64_t>::max() / static_cast<uint64_t>(d), path,
-               ": tensor '", e.name, "': element count overflows");
-      count *= static_cast<uint64_t>(d);
+}
+
+SafetensorsReader::~SafetensorsReader() {
+  if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+const TensorInfo& SafetensorsReader::info(const std::string& name) const {
+  auto it = index_.find(name);
+  FT_CHECK(it != index_.end(), path_, ": no tensor named '", name, "'");
+  return tensors_[it->second];
+}
+
+Tensor SafetensorsReader::load(const std::string& name) const {
+  const TensorInfo& t = info(name);
+  DType as;
+  FT_CHECK(safetensors_dtype_supported(t.dtype, &as), path_, ": tensor '", name, "': dtype ", t.dtype,
+           " is recognised but not supported by ftrain");
+  const uint8_t* src = map_ + 8 + header_bytes_ + t.begin;
+  if (t.dtype == "I8" || t.dtype == "I16" || t.dtype == "U8") {
+    std::vector<int64_t> v(static_cast<size_t>(t.numel()));
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (t.dtype == "U8") v[i] = src[i];
+      else if (t.dtype == "I8") v[i] = static_cast<int8_t>(src[i]);
+      else {
+        int16_t x;
+        std::memcpy(&x, src + 2 * i, 2);
+        v[i] = x;
+      }
     }
-    const uint64_t bytes = count * dtype_size(e.dtype);
-    FT_CHECK(count == 0 || bytes / count == dtype_size(e.dtype), path, ": tensor '", e.name, "': size overflows");
-    FT_CHECK(e.end - e.begin == bytes, path, ": tensor '", e.name, "': ", e.end - e.begin, " bytes for ",
-             dtype_to_string(e.dtype), " shape ", shape_str(e.shape), " (expected ", bytes, ")");
-    running = e.end;
+    return from_vector_i64(v, t.shape).to(DType::i32);
   }
-  FT_CHECK(8 + n + running == size, path, ": file is ", size, " bytes but the header describes ", 8 + n + running);
-  std::string data(static_cast<size_t>(running), '\0');
-  f.read(data.data(), static_cast<std::streamsize>(running));
-  FT_CHECK(f.good() || running == 0, path, ": read failed");
-  for (const Entry& e : entries) out.tensors[e.name] = from_bytes(data.data() + e.begin, e.dtype, e.shape);
+  return from_bytes(src, as, t.shape);
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  SafetensorsReader r(path);
+  SafetensorsFile out;
+  out.metadata = r.metadata();
+  for (const TensorInfo& t : r.tensors()) out.tensors[t.name] = r.load(t.name);
   return out;
 }
 
@@ -146,6 +227,7 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
   if (!metadata.empty()) j["__metadata__"] = metadata;
   uint64_t off = 0;
   for (auto& [name, t] : order) {
+    FT_CHECK(name != "__metadata__", path, ": '__metadata__' cannot name a tensor");
     FT_CHECK(t.device().is_cpu(), path, ": tensor '", name, "' must be on the CPU to be saved");
     j[name] = {{"dtype", dtype_to_string(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {off, off + t.nbytes()}}};
     off += t.nbytes();
@@ -166,9 +248,15 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
       f.write(static_cast<const char*>(c.raw_data()), static_cast<std::streamsize>(c.nbytes()));
     }
     f.flush();
-    FT_CHECK(f.good(), tmp, ": write failed");
+    if (!f.good()) {
+      std::remove(tmp.c_str());
+      throw Error(cat(tmp, ": write failed"));
+    }
   }
-  FT_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": cannot rename ", tmp, " into place");
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(cat(path, ": cannot rename ", tmp, " into place"));
+  }
 }
 
 }  // namespace ft::io

@@ -92,9 +92,20 @@ TEST(Safetensors, MalformedFilesGiveErrorsNamingFileAndTensor) {
   EXPECT_NE(error_reading(with_header(ok, std::string(4, '\0'))).find("but the header describes " + n), std::string::npos);
   EXPECT_NE(error_reading(with_header(ok, std::string(9, '\0'))).find("but the header describes " + n), std::string::npos);
   EXPECT_NE(error_reading(with_header("{not json", "")).find("not valid JSON"), std::string::npos);
-  EXPECT_NE(error_reading(with_header(R"({"w":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}})", "\0\0")).find(
-                "tensor 'w': unsupported dtype F8_E4M3"),
+  EXPECT_NE(error_reading(with_header(R"({"w":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[0,2]}})", std::string(2, '\0')))
+                .find("tensor 'w': dtype F8_E4M3 is recognised but not supported by ftrain"),
             std::string::npos);
+  EXPECT_NE(error_reading(with_header(R"({"w":{"dtype":"F9","shape":[2],"data_offsets":[0,2]}})", std::string(2, '\0')))
+                .find("tensor 'w': unknown dtype F9"),
+            std::string::npos);
+  EXPECT_NE(error_reading(with_header(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                                      std::string(8, '\0')))
+                .find("duplicate key 'w'"),
+            std::string::npos);
+  EXPECT_NE(error_reading(with_header(std::string(2000, '[') + std::string(2000, ']'), "")).find("nested deeper"),
+            std::string::npos);
+  EXPECT_NE(error_reading(with_header(ok, std::string(4, '\0'))).find("(truncated)"), std::string::npos);
+  EXPECT_NE(error_reading(with_header(ok, std::string(9, '\0'))).find("(trailing bytes)"), std::string::npos);
   EXPECT_NE(error_reading(with_header(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0')))
                 .find("tensor 'w': 8 bytes for F32 shape [3] (expected 12)"),
             std::string::npos);
@@ -105,12 +116,35 @@ TEST(Safetensors, MalformedFilesGiveErrorsNamingFileAndTensor) {
   EXPECT_NE(msg.find("bad.safetensors: tensor 'w'"), std::string::npos) << msg;
 }
 
+TEST(Safetensors, ReaderListsInFileOrderAndWidensSmallIntegers) {
+  // I8 [-2, 3] then I16 [-300] then U8 [200]: data laid out in that order.
+  std::string data;
+  data += static_cast<char>(-2);
+  data += static_cast<char>(3);
+  const int16_t v = -300;
+  data.append(reinterpret_cast<const char*>(&v), 2);
+  data += static_cast<char>(200);
+  const std::string p = temp_path("ints.safetensors");
+  write_all(p, with_header(R"({"u":{"dtype":"U8","shape":[1],"data_offsets":[4,5]},"a":{"dtype":"I8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"I16","shape":[1],"data_offsets":[2,4]}})",
+                           data));
+  SafetensorsReader r(p);
+  ASSERT_EQ(r.tensors().size(), 3u);
+  EXPECT_EQ(r.tensors()[0].name, "a");
+  EXPECT_EQ(r.tensors()[2].name, "u");
+  EXPECT_EQ(r.load("a").dtype(), DType::i32);
+  EXPECT_EQ(r.load("a").to_vector<int64_t>(), (std::vector<int64_t>{-2, 3}));
+  EXPECT_EQ(r.load("b").to_vector<int64_t>(), (std::vector<int64_t>{-300}));
+  EXPECT_EQ(r.load("u").to_vector<int64_t>(), (std::vector<int64_t>{200}));
+  EXPECT_THROW(r.info("missing"), Error);
+  std::remove(p.c_str());
+}
+
 TEST(Safetensors, MissingFileIsAClearError) {
   try {
     read_safetensors("/nonexistent/model.safetensors");
     FAIL();
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "/nonexistent/model.safetensors: cannot open safetensors file");
+    EXPECT_EQ(std::string(e.what()), "/nonexistent/model.safetensors: cannot open safetensors file: No such file or directory");
   }
 }
 
