@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 jobs="${FT_JOBS:-$(nproc)}"
 
 bash tools/setup.sh
+bash tools/fetch_data.sh  # the real model and data sets the tests use (cached outside the repository)
 
 echo "== lint: library code never exits or aborts on bad input"
 if grep -rnE '\b(std::)?(exit|abort|quick_exit)\s*\(' core kernels io models --include='*.cpp' --include='*.h' --include='*.cu'; then

@@ -1,0 +1,181 @@
+#include "io/config.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace ft::io {
+namespace {
+
+template <class T>
+void get(const Json& j, const char* key, T& out, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  try {
+    out = it->get<T>();
+  } catch (const std::exception&) {
+    throw Error(cat(where, ": field '", key, "' has the wrong type (", it->type_name(), ")"));
+  }
+}
+
+LabelConfig labels_from(const Json& j, const std::string& where) {
+  LabelConfig l;
+  if (auto it = j.find("id2label"); it != j.end() && it->is_object()) {
+    for (auto& [k, v] : it->items()) {
+      FT_CHECK(v.is_string(), where, ": id2label['", k, "'] is not a string");
+      try {
+        l.id2label[std::stoll(k)] = v.get<std::string>();
+      } catch (const std::exception&) {
+        throw Error(cat(where, ": id2label key '", k, "' is not an integer"));
+      }
+    }
+  }
+  if (auto it = j.find("label2id"); it != j.end() && it->is_object())
+    for (auto& [k, v] : it->items()) {
+      FT_CHECK(v.is_number_integer(), where, ": label2id['", k, "'] is not an integer");
+      l.label2id[k] = v.get<int64_t>();
+    }
+  get(j, "num_labels", l.num_labels, where);
+  if (!l.id2label.empty()) l.num_labels = static_cast<int64_t>(l.id2label.size());
+  get(j, "problem_type", l.problem_type, where);
+  if (!l.problem_type.empty())
+    FT_CHECK(l.problem_type == "regression" || l.problem_type == "single_label_classification" ||
+                 l.problem_type == "multi_label_classification",
+             where, ": unknown problem_type '", l.problem_type, "'");
+  return l;
+}
+
+void labels_to(const LabelConfig& l, Json& j) {
+  if (!l.id2label.empty()) {
+    Json id2label = Json::object(), label2id = Json::object();
+    for (auto& [i, name] : l.id2label) {
+      id2label[std::to_string(i)] = name;
+      label2id[name] = i;
+    }
+    j["id2label"] = id2label;
+    j["label2id"] = label2id;
+  }
+  if (!l.problem_type.empty()) j["problem_type"] = l.problem_type;
+}
+
+}  // namespace
+
+Json read_json(const std::string& path) {
+  std::ifstream f(path);
+  FT_CHECK(f.good(), path, ": cannot open");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  try {
+    return Json::parse(ss.str());
+  } catch (const std::exception& e) {
+    throw Error(cat(path, ": invalid JSON: ", e.what()));
+  }
+}
+
+void write_json(const std::string& path, const Json& j) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    FT_CHECK(f.good(), tmp, ": cannot open for writing");
+    f << j.dump(2) << "\n";
+    f.flush();
+    if (!f.good()) {
+      std::remove(tmp.c_str());
+      throw Error(cat(tmp, ": write failed"));
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(cat(path, ": cannot rename ", tmp, " into place"));
+  }
+}
+
+BertConfig BertConfig::from_json(const Json& j, const std::string& where) {
+  FT_CHECK(j.is_object(), where, ": a config must be a JSON object");
+  BertConfig c;
+  c.raw = j;
+  get(j, "vocab_size", c.vocab_size, where);
+  get(j, "hidden_size", c.hidden_size, where);
+  get(j, "num_hidden_layers", c.num_hidden_layers, where);
+  get(j, "num_attention_heads", c.num_attention_heads, where);
+  get(j, "intermediate_size", c.intermediate_size, where);
+  get(j, "max_position_embeddings", c.max_position_embeddings, where);
+  get(j, "type_vocab_size", c.type_vocab_size, where);
+  get(j, "pad_token_id", c.pad_token_id, where);
+  get(j, "hidden_act", c.hidden_act, where);
+  get(j, "position_embedding_type", c.position_embedding_type, where);
+  get(j, "hidden_dropout_prob", c.hidden_dropout_prob, where);
+  get(j, "attention_probs_dropout_prob", c.attention_probs_dropout_prob, where);
+  get(j, "initializer_range", c.initializer_range, where);
+  get(j, "layer_norm_eps", c.layer_norm_eps, where);
+  get(j, "classifier_dropout", c.classifier_dropout, where);
+  get(j, "architectures", c.architectures, where);
+  c.labels = labels_from(j, where);
+  FT_CHECK(c.hidden_size > 0 && c.num_attention_heads > 0 && c.hidden_size % c.num_attention_heads == 0, where,
+           ": hidden_size ", c.hidden_size, " is not a multiple of num_attention_heads ", c.num_attention_heads);
+  return c;
+}
+
+Json BertConfig::to_json() const {
+  Json j = raw.is_object() ? raw : Json::object();
+  j["model_type"] = "bert";
+  j["vocab_size"] = vocab_size;
+  j["hidden_size"] = hidden_size;
+  j["num_hidden_layers"] = num_hidden_layers;
+  j["num_attention_heads"] = num_attention_heads;
+  j["intermediate_size"] = intermediate_size;
+  j["max_position_embeddings"] = max_position_embeddings;
+  j["type_vocab_size"] = type_vocab_size;
+  j["pad_token_id"] = pad_token_id;
+  j["hidden_act"] = hidden_act;
+  j["position_embedding_type"] = position_embedding_type;
+  j["hidden_dropout_prob"] = hidden_dropout_prob;
+  j["attention_probs_dropout_prob"] = attention_probs_dropout_prob;
+  j["initializer_range"] = initializer_range;
+  j["layer_norm_eps"] = layer_norm_eps;
+  if (classifier_dropout >= 0) j["classifier_dropout"] = classifier_dropout;
+  if (!architectures.empty()) j["architectures"] = architectures;
+  labels_to(labels, j);
+  return j;
+}
+
+ResNetConfig ResNetConfig::from_json(const Json& j, const std::string& where) {
+  FT_CHECK(j.is_object(), where, ": a config must be a JSON object");
+  ResNetConfig c;
+  c.raw = j;
+  get(j, "num_channels", c.num_channels, where);
+  get(j, "embedding_size", c.embedding_size, where);
+  get(j, "hidden_sizes", c.hidden_sizes, where);
+  get(j, "depths", c.depths, where);
+  get(j, "layer_type", c.layer_type, where);
+  get(j, "hidden_act", c.hidden_act, where);
+  get(j, "downsample_in_first_stage", c.downsample_in_first_stage, where);
+  get(j, "downsample_in_bottleneck", c.downsample_in_bottleneck, where);
+  get(j, "architectures", c.architectures, where);
+  c.labels = labels_from(j, where);
+  FT_CHECK(c.layer_type == "basic" || c.layer_type == "bottleneck", where, ": layer_type must be basic or bottleneck, got '",
+           c.layer_type, "'");
+  FT_CHECK(c.hidden_sizes.size() == c.depths.size(), where, ": ", c.hidden_sizes.size(), " hidden_sizes for ",
+           c.depths.size(), " depths");
+  return c;
+}
+
+Json ResNetConfig::to_json() const {
+  Json j = raw.is_object() ? raw : Json::object();
+  j["model_type"] = "resnet";
+  j["num_channels"] = num_channels;
+  j["embedding_size"] = embedding_size;
+  j["hidden_sizes"] = hidden_sizes;
+  j["depths"] = depths;
+  j["layer_type"] = layer_type;
+  j["hidden_act"] = hidden_act;
+  j["downsample_in_first_stage"] = downsample_in_first_stage;
+  j["downsample_in_bottleneck"] = downsample_in_bottleneck;
+  if (!architectures.empty()) j["architectures"] = architectures;
+  labels_to(labels, j);
+  return j;
+}
+
+}  // namespace ft::io

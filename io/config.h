@@ -1,0 +1,55 @@
+// Hugging Face config.json files: BertConfig and ResNetConfig with transformers' defaults for absent
+// fields (../shared/reference/hf-reference.md sections 2.2 and 4.1). The parsed JSON is kept whole,
+// so fields ftrain does not know survive a load/save round trip unchanged.
+#pragma once
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace ft::io {
+
+using Json = nlohmann::ordered_json;
+
+// Reads and parses a JSON file; errors name the file (and the parser's position).
+Json read_json(const std::string& path);
+// Writes JSON (2-space indent, as transformers does) to a temporary file renamed into place.
+void write_json(const std::string& path, const Json& j);
+
+// Fields every PretrainedConfig has, for classification heads.
+struct LabelConfig {
+  std::map<int64_t, std::string> id2label;
+  std::map<std::string, int64_t> label2id;
+  int64_t num_labels = 2;    // from id2label when present, else num_labels, else 2
+  std::string problem_type;  // "", "regression", "single_label_classification", "multi_label_classification"
+};
+
+struct BertConfig {
+  Json raw;  // everything in the file
+  int64_t vocab_size = 30522, hidden_size = 768, num_hidden_layers = 12, num_attention_heads = 12;
+  int64_t intermediate_size = 3072, max_position_embeddings = 512, type_vocab_size = 2, pad_token_id = 0;
+  std::string hidden_act = "gelu", position_embedding_type = "absolute";
+  double hidden_dropout_prob = 0.1, attention_probs_dropout_prob = 0.1, initializer_range = 0.02;
+  double layer_norm_eps = 1e-12;
+  double classifier_dropout = -1;  // absent/null: falls back to hidden_dropout_prob
+  std::vector<std::string> architectures;
+  LabelConfig labels;
+
+  static BertConfig from_json(const Json& j, const std::string& where);
+  Json to_json() const;  // raw with the known fields written back
+};
+
+struct ResNetConfig {
+  Json raw;
+  int64_t num_channels = 3, embedding_size = 64;
+  std::vector<int64_t> hidden_sizes = {256, 512, 1024, 2048}, depths = {3, 4, 6, 3};
+  std::string layer_type = "bottleneck", hidden_act = "relu";
+  bool downsample_in_first_stage = false, downsample_in_bottleneck = false;
+  std::vector<std::string> architectures;
+  LabelConfig labels;
+
+  static ResNetConfig from_json(const Json& j, const std::string& where);
+  Json to_json() const;
+};
+
+}  // namespace ft::io
