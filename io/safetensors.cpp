@@ -95,6 +95,70 @@ bool safetensors_dtype_supported(const std::string& dtype, DType* out) {
   return true;
 }
 
+SafetensorsLayout parse_safetensors(const uint8_t* data, uint64_t size, const std::string& path) {
+  SafetensorsLayout out;
+  FT_CHECK(size >= 8, path, ": file too small for a safetensors header (", size, " bytes)");
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];
+  FT_CHECK(n <= kMaxHeader, path, ": header length ", n, " exceeds the 100 MB limit");
+  FT_CHECK(n <= size - 8, path, ": header length ", n, " runs past the end of the file (", size, " bytes)");
+  out.header_bytes = n;
+  const nlohmann::json j = parse_header(path, reinterpret_cast<const char*>(data + 8), n);
+  FT_CHECK(j.is_object(), path, ": header must be a JSON object");
+  for (auto& [name, v] : j.items()) {
+    if (name == "__metadata__") {
+      FT_CHECK(v.is_object(), path, ": __metadata__ must be an object of strings");
+      for (auto& [k, str] : v.items()) {
+        FT_CHECK(str.is_string(), path, ": __metadata__ value for '", k, "' is not a string");
+        out.metadata[k] = str.get<std::string>();
+      }
+      continue;
+    }
+    FT_CHECK(v.is_object() && v.size() == 3 && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"),
+             path, ": tensor '", name, "' needs exactly dtype, shape and data_offsets");
+    TensorInfo t;
+    t.name = name;
+    FT_CHECK(v["dtype"].is_string(), path, ": tensor '", name, "': dtype is not a string");
+    t.dtype = v["dtype"].get<std::string>();
+    FT_CHECK(find_dtype(t.dtype) != nullptr, path, ": tensor '", name, "': unknown dtype ", t.dtype);
+    FT_CHECK(v["shape"].is_array(), path, ": tensor '", name, "': shape is not an array");
+    for (auto& d : v["shape"]) {
+      FT_CHECK(d.is_number_unsigned() && d.get<uint64_t>() < (uint64_t(1) << 48), path, ": tensor '", name,
+               "': shape entries must be non-negative integers below 2^48");
+      t.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
+    }
+    auto& off = v["data_offsets"];
+    FT_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(), path,
+             ": tensor '", name, "': data_offsets must be two non-negative integers");
+    t.begin = off[0].get<uint64_t>();
+    t.end = off[1].get<uint64_t>();
+    out.tensors.push_back(std::move(t));
+  }
+  std::sort(out.tensors.begin(), out.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t running = 0;
+  for (const TensorInfo& t : out.tensors) {
+    FT_CHECK(t.begin == running && t.end >= t.begin, path, ": tensor '", t.name, "': data_offsets [", t.begin, ", ",
+             t.end, "] are not contiguous (expected to start at ", running, ")");
+    uint64_t count = 1;
+    for (int64_t d : t.shape) {
+      FT_CHECK(d == 0 || count <= std::numeric_limits<uint64_t>::max() / 64 / static_cast<uint64_t>(d), path,
+               ": tensor '", t.name, "': element count overflows");
+      count *= static_cast<uint64_t>(d);
+    }
+    const uint64_t bits = count * static_cast<uint64_t>(find_dtype(t.dtype)->bits);
+    FT_CHECK(bits % 8 == 0, path, ": tensor '", t.name, "': ", count, " elements of ", t.dtype,
+             " do not fill whole bytes");
+    FT_CHECK(t.nbytes() == bits / 8, path, ": tensor '", t.name, "': ", t.nbytes(), " bytes for ", t.dtype, " shape ",
+             shape_str(t.shape), " (expected ", bits / 8, ")");
+    running = t.end;
+  }
+  FT_CHECK(8 + n + running == size, path, ": file is ", size, " bytes but the header describes ", 8 + n + running,
+           size < 8 + n + running ? " (truncated)" : " (trailing bytes)");
+  return out;
+}
+
 SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   FT_CHECK(fd_ >= 0, path, ": cannot open safetensors file: ", std::strerror(errno));
@@ -109,64 +173,10 @@ SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
     void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
     FT_CHECK(m != MAP_FAILED, path, ": cannot map the file: ", std::strerror(errno));
     map_ = static_cast<const uint8_t*>(m);
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; --i) n = (n << 8) | map_[i];
-    FT_CHECK(n <= kMaxHeader, path, ": header length ", n, " exceeds the 100 MB limit");
-    FT_CHECK(n <= size_ - 8, path, ": header length ", n, " runs past the end of the file (", size_, " bytes)");
-    header_bytes_ = n;
-    const nlohmann::json j = parse_header(path, reinterpret_cast<const char*>(map_ + 8), n);
-    FT_CHECK(j.is_object(), path, ": header must be a JSON object");
-    for (auto& [name, v] : j.items()) {
-      if (name == "__metadata__") {
-        FT_CHECK(v.is_object(), path, ": __metadata__ must be an object of strings");
-        for (auto& [k, s] : v.items()) {
-          FT_CHECK(s.is_string(), path, ": __metadata__ value for '", k, "' is not a string");
-          metadata_[k] = s.get<std::string>();
-        }
-        continue;
-      }
-      FT_CHECK(v.is_object() && v.size() == 3 && v.contains("dtype") && v.contains("shape") && v.contains("data_offsets"),
-               path, ": tensor '", name, "' needs exactly dtype, shape and data_offsets");
-      TensorInfo t;
-      t.name = name;
-      FT_CHECK(v["dtype"].is_string(), path, ": tensor '", name, "': dtype is not a string");
-      t.dtype = v["dtype"].get<std::string>();
-      FT_CHECK(find_dtype(t.dtype) != nullptr, path, ": tensor '", name, "': unknown dtype ", t.dtype);
-      FT_CHECK(v["shape"].is_array(), path, ": tensor '", name, "': shape is not an array");
-      for (auto& d : v["shape"]) {
-        FT_CHECK(d.is_number_unsigned() && d.get<uint64_t>() < (uint64_t(1) << 48), path, ": tensor '", name,
-                 "': shape entries must be non-negative integers below 2^48");
-        t.shape.push_back(static_cast<int64_t>(d.get<uint64_t>()));
-      }
-      auto& off = v["data_offsets"];
-      FT_CHECK(off.is_array() && off.size() == 2 && off[0].is_number_unsigned() && off[1].is_number_unsigned(), path,
-               ": tensor '", name, "': data_offsets must be two non-negative integers");
-      t.begin = off[0].get<uint64_t>();
-      t.end = off[1].get<uint64_t>();
-      tensors_.push_back(std::move(t));
-    }
-    std::sort(tensors_.begin(), tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
-      return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-    });
-    uint64_t running = 0;
-    for (const TensorInfo& t : tensors_) {
-      FT_CHECK(t.begin == running && t.end >= t.begin, path, ": tensor '", t.name, "': data_offsets [", t.begin, ", ",
-               t.end, "] are not contiguous (expected to start at ", running, ")");
-      uint64_t count = 1;
-      for (int64_t d : t.shape) {
-        FT_CHECK(d == 0 || count <= std::numeric_limits<uint64_t>::max() / 64 / static_cast<uint64_t>(d), path,
-                 ": tensor '", t.name, "': element count overflows");
-        count *= static_cast<uint64_t>(d);
-      }
-      const uint64_t bits = count * static_cast<uint64_t>(find_dtype(t.dtype)->bits);
-      FT_CHECK(bits % 8 == 0, path, ": tensor '", t.name, "': ", count, " elements of ", t.dtype,
-               " do not fill whole bytes");
-      FT_CHECK(t.nbytes() == bits / 8, path, ": tensor '", t.name, "': ", t.nbytes(), " bytes for ", t.dtype, " shape ",
-               shape_str(t.shape), " (expected ", bits / 8, ")");
-      running = t.end;
-    }
-    FT_CHECK(8 + n + running == size_, path, ": file is ", size_, " bytes but the header describes ", 8 + n + running,
-             size_ < 8 + n + running ? " (truncated)" : " (trailing bytes)");
+    SafetensorsLayout layout = parse_safetensors(map_, size_, path);
+    header_bytes_ = layout.header_bytes;
+    tensors_ = std::move(layout.tensors);
+    metadata_ = std::move(layout.metadata);
     for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
   } catch (...) {
     if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);

@@ -26,6 +26,15 @@ struct TensorInfo {
   int64_t numel() const { return shape_numel(shape); }
 };
 
+// The validated layout of a safetensors file held in memory (what the reader and the fuzz target
+// parse); `path` only names the file in errors.
+struct SafetensorsLayout {
+  uint64_t header_bytes = 0;
+  std::vector<TensorInfo> tensors;  // in offset order
+  std::map<std::string, std::string> metadata;
+};
+SafetensorsLayout parse_safetensors(const uint8_t* data, uint64_t size, const std::string& path);
+
 class SafetensorsReader {
  public:
   explicit SafetensorsReader(const std::string& path);

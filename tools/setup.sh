@@ -10,7 +10,7 @@ packages=(
   libopenblas-dev libopenmpi-dev libstb-dev nlohmann-json3-dev libutf8proc-dev libcli11-dev
   libboost-context-dev libyaml-cpp-dev
   googletest libgtest-dev libbenchmark-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev libomp-14-dev
 )
 
 missing=()

@@ -29,6 +29,18 @@ for schedule in reverse random; do
   SIMT_SCHEDULE=$schedule SIMT_SEED=1 SIMT_STRICT=1 ctest --test-dir build --output-on-failure -j "$jobs" -L emu
 done
 
+echo "== fuzz targets (clang libFuzzer + ASan + UBSan), bounded runs on the committed seed corpora"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DFT_FUZZ=ON -DFT_CUDA=OFF -DFT_NATIVE=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build-fuzz -j "$jobs" --target fuzz_safetensors
+for target in safetensors; do
+  corpus=$(mktemp -d)
+  cp tests/fuzz/corpus/$target/* "$corpus"/
+  ./build-fuzz/tests/fuzz/fuzz_$target -max_total_time="${FT_FUZZ_SECONDS:-30}" -timeout=10 -rss_limit_mb=4096 \
+    -print_final_stats=1 "$corpus" 2>&1 | tail -4
+  rm -rf "$corpus"
+done
+
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DFT_SANITIZE=ON -DFT_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-asan -j "$jobs"
