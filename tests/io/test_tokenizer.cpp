@@ -1,0 +1,146 @@
+// WordPiece parity with the PyPI tokenizers package (tests/golden/gen_tokenizer_parity.py): every
+// text of Rotten Tomatoes (both files) and Reuters R8 (train and test) must give the same ids (length
+// and hash), and every hand-made edge case the same ids, type ids and attention mask.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/error.h"
+#include "io/csv.h"
+#include "io/tokenizer.h"
+
+namespace ft::io {
+namespace {
+
+std::string data_dir() {
+  const char* d = std::getenv("FT_DATA_DIR");
+  return d ? d : std::string(std::getenv("HOME")) + "/.cache/ftrain/data";
+}
+
+uint64_t fnv1a64(const std::vector<int64_t>& ids) {
+  uint64_t h = 0xCBF29CE484222325ull;
+  for (int64_t id : ids) {
+    const uint32_t v = static_cast<uint32_t>(static_cast<int32_t>(id));
+    for (int b = 0; b < 4; ++b) h = (h ^ ((v >> (8 * b)) & 0xFF)) * 0x100000001B3ull;
+  }
+  return h;
+}
+
+struct Expected {
+  std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> sets;  // set -> (length, hash) per row
+  std::vector<nlohmann::json> cases;
+};
+
+const Expected& expected() {
+  static const Expected e = [] {
+    Expected x;
+    std::ifstream f(std::string(FT_FIXTURES_DIR) + "/tokenizer_parity.txt");
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      if (line.rfind("case ", 0) == 0) {
+        x.cases.push_back(nlohmann::json::parse(line.substr(5)));
+        continue;
+      }
+      std::istringstream is(line);
+      std::string set, hash;
+      int64_t row, len;
+      is >> set >> row >> len >> hash;
+      x.sets[set].emplace_back(len, std::stoull(hash, nullptr, 16));
+    }
+    return x;
+  }();
+  return e;
+}
+
+WordPieceTokenizer minilm_untruncated() {
+  WordPieceTokenizer t = WordPieceTokenizer::from_path(data_dir() + "/minilm");
+  t.set_truncation(std::nullopt);
+  t.set_padding(std::nullopt);
+  return t;
+}
+
+struct SetSpec {
+  const char* name;
+  const char* file;
+  const char* column;
+  char delimiter;
+  int header_rows;
+};
+
+class TokenizerParity : public ::testing::TestWithParam<SetSpec> {};
+
+TEST_P(TokenizerParity, EveryTextGivesThePyPiIds) {
+  const SetSpec& s = GetParam();
+  const Table t = read_delimited(data_dir() + "/" + s.file, {s.delimiter, false, s.header_rows});
+  const size_t col = t.column(s.column, s.file);
+  std::vector<std::string> texts;
+  for (const auto& r : t.rows) texts.push_back(r[col]);
+  const auto& want = expected().sets.at(s.name);
+  ASSERT_EQ(texts.size(), want.size()) << s.name;
+  const WordPieceTokenizer tok = minilm_untruncated();
+  const std::vector<Encoding> got = tok.encode_batch(texts);
+  int mismatches = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    if (static_cast<int64_t>(got[i].ids.size()) == want[i].first && fnv1a64(got[i].ids) == want[i].second) continue;
+    if (++mismatches <= 3) {
+      std::string pieces;
+      for (int64_t id : got[i].ids) pieces += tok.id_to_token(id) + " ";
+      ADD_FAILURE() << s.name << " row " << i << ": " << got[i].ids.size() << " ids (want " << want[i].first
+                    << ")\ntext: " << texts[i].substr(0, 300) << "\nours: " << pieces.substr(0, 600);
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "of " << texts.size() << " texts in " << s.name;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Sets, TokenizerParity,
+    ::testing::Values(SetSpec{"rt", "rotten_tomatoes/rotten_tomatoes_corpus.csv", "text", ',', 1},
+                      SetSpec{"rt_full", "rotten_tomatoes/rotten_tomatoes_corpus_full.csv", "text", ',', 1},
+                      SetSpec{"r8_train", "reuters_r8/reuters-r8-train.tab", "Text", '\t', 3},
+                      SetSpec{"r8_test", "reuters_r8/reuters-r8-test.tab", "Text", '\t', 3}),
+    [](const ::testing::TestParamInfo<SetSpec>& i) { return std::string(i.param.name); });
+
+TEST(Tokenizer, EdgeCasesMatchThePyPiPackage) {
+  ASSERT_FALSE(expected().cases.empty());
+  for (const nlohmann::json& c : expected().cases) {
+    WordPieceTokenizer tok = minilm_untruncated();
+    if (!c["truncation"].is_null()) tok.set_truncation(TruncationConfig{c["truncation"][0], c["truncation"][1]});
+    if (!c["pad"].is_null()) tok.set_padding(PaddingConfig{c["pad"].get<int64_t>(), 0, 0, 0});
+    const std::string text = c["text"];
+    const std::string pair = c["pair"].is_null() ? "" : c["pair"].get<std::string>();
+    const Encoding e = tok.encode(text, c["pair"].is_null() ? nullptr : &pair);
+    EXPECT_EQ(e.ids, c["ids"].get<std::vector<int64_t>>()) << c.dump();
+    EXPECT_EQ(e.type_ids, c["type_ids"].get<std::vector<int64_t>>()) << c.dump();
+    EXPECT_EQ(e.attention_mask, c["attention_mask"].get<std::vector<int64_t>>()) << c.dump();
+  }
+}
+
+TEST(Tokenizer, FileSettingsVocabTxtAndDecode) {
+  const WordPieceTokenizer file = WordPieceTokenizer::from_path(data_dir() + "/minilm/tokenizer.json");
+  ASSERT_TRUE(file.truncation().has_value());  // the file ships truncation to 128 and padding to 128
+  EXPECT_EQ(file.encode("hello world").ids.size(), 128u);
+  EXPECT_EQ(file.vocab_size(), 30522);
+  // vocab.txt + tokenizer_config.json give the same pieces as tokenizer.json.
+  const std::string dir = ::testing::TempDir() + "ft_vocab_only";
+  std::system(("mkdir -p " + dir + " && cp " + data_dir() + "/minilm/vocab.txt " + data_dir() +
+               "/minilm/tokenizer_config.json " + dir + "/")
+                  .c_str());
+  const WordPieceTokenizer vocab = WordPieceTokenizer::from_path(dir);
+  const std::string s = "Unaffable embeddings, Café! [SEP]";
+  EXPECT_EQ(vocab.encode(s).ids, minilm_untruncated().encode(s).ids);
+  EXPECT_EQ(vocab.tokenize("unaffable"), (std::vector<std::string>{"una", "##ffa", "##ble"}));  // as the PyPI package splits it with this vocabulary
+  const WordPieceTokenizer t = minilm_untruncated();
+  // Decoded as the PyPI package decodes them.
+  EXPECT_EQ(t.decode(t.encode("Hello, world! It's fine.").ids), "hello, world! it ' s fine.");
+  EXPECT_EQ(t.decode(t.encode("Hello , world ! Really ? yes .").ids), "hello, world! really? yes.");
+  EXPECT_THROW(t.id_to_token(30522), Error);
+  EXPECT_THROW(WordPieceTokenizer::from_path("/nonexistent"), Error);
+}
+
+}  // namespace
+}  // namespace ft::io
