@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 
 namespace ft::io {
 namespace {
@@ -75,21 +76,7 @@ Json read_json(const std::string& path) {
 }
 
 void write_json(const std::string& path, const Json& j) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    FT_CHECK(f.good(), tmp, ": cannot open for writing");
-    f << j.dump(2) << "\n";
-    f.flush();
-    if (!f.good()) {
-      std::remove(tmp.c_str());
-      throw Error(cat(tmp, ": write failed"));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(cat(path, ": cannot rename ", tmp, " into place"));
-  }
+  write_file_atomically(path, [&](std::ostream& f) { f << j.dump(2) << "\n"; });
 }
 
 BertConfig BertConfig::from_json(const Json& j, const std::string& where) {

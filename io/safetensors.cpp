@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "io/atomic_file.h"
+
 namespace ft::io {
 namespace {
 
@@ -244,10 +246,7 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
   }
   std::string header = j.dump();
   header.append((8 - header.size() % 8) % 8, ' ');
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    FT_CHECK(f.good(), tmp, ": cannot open for writing");
+  write_file_atomically(path, [&](std::ostream& f) {
     uint64_t n = header.size();
     uint8_t len_bytes[8];
     for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<uint8_t>(n >> (8 * i));
@@ -257,16 +256,7 @@ void write_safetensors(const std::string& path, const std::map<std::string, Tens
       Tensor c = t.detach().contiguous();
       f.write(static_cast<const char*>(c.raw_data()), static_cast<std::streamsize>(c.nbytes()));
     }
-    f.flush();
-    if (!f.good()) {
-      std::remove(tmp.c_str());
-      throw Error(cat(tmp, ": write failed"));
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(cat(path, ": cannot rename ", tmp, " into place"));
-  }
+  });
 }
 
 }  // namespace ft::io
