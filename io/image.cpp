@@ -1,0 +1,73 @@
+#include "io/image.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <stb_image.h>
+
+#include "core/error.h"
+
+namespace ft::io {
+namespace {
+
+bool is_dir(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::vector<std::string> sorted_entries(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  FT_CHECK(d != nullptr, dir, ": cannot open directory: ", std::strerror(errno));
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') names.emplace_back(e->d_name);
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+bool is_image_name(std::string n) {
+  std::transform(n.begin(), n.end(), n.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* ext : {".jpg", ".jpeg", ".png", ".bmp"}) {
+    const size_t l = std::strlen(ext);
+    if (n.size() > l && n.compare(n.size() - l, l, ext) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Image load_image(const std::string& path) {
+  int w = 0, h = 0, c = 0;
+  unsigned char* data = stbi_load(path.c_str(), &w, &h, &c, 3);
+  FT_CHECK(data != nullptr, path, ": cannot decode image: ", stbi_failure_reason() ? stbi_failure_reason() : "unknown");
+  Image img;
+  img.height = h;
+  img.width = w;
+  img.pixels.assign(data, data + static_cast<size_t>(w) * h * 3);
+  stbi_image_free(data);
+  return img;
+}
+
+ImageFolder list_image_folder(const std::string& root) {
+  FT_CHECK(is_dir(root), root, ": not a directory");
+  ImageFolder f;
+  for (const std::string& cls : sorted_entries(root)) {
+    const std::string dir = root + "/" + cls;
+    if (!is_dir(dir)) continue;
+    const int64_t label = static_cast<int64_t>(f.classes.size());
+    f.classes.push_back(cls);
+    for (const std::string& file : sorted_entries(dir))
+      if (is_image_name(file)) {
+        f.paths.push_back(dir + "/" + file);
+        f.labels.push_back(label);
+      }
+  }
+  FT_CHECK(!f.paths.empty(), root, ": no images found (expected one subfolder of images per class)");
+  return f;
+}
+
+}  // namespace ft::io

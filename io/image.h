@@ -1,0 +1,28 @@
+// Images: JPEG, PNG and BMP decoding through stb_image (8-bit RGB), and image-folder data sets
+// (one subfolder per class, as torchvision's ImageFolder: classes and files in sorted order).
+// An undecodable file is an ft::Error naming the path.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ft::io {
+
+struct Image {
+  int64_t height = 0, width = 0, channels = 3;
+  std::vector<uint8_t> pixels;  // HWC, row-major
+};
+
+Image load_image(const std::string& path);
+
+struct ImageFolder {
+  std::vector<std::string> classes;  // sorted folder names; label = index
+  std::vector<std::string> paths;
+  std::vector<int64_t> labels;
+};
+
+// Lists root/<class>/<file> for image files (.jpg .jpeg .png .bmp, any case); an empty data set or a
+// missing folder is an error.
+ImageFolder list_image_folder(const std::string& root);
+
+}  // namespace ft::io

@@ -1,0 +1,95 @@
+// The data loader: a seeded shuffle per epoch that is deterministic and resumable from (epoch, step),
+// batching with drop_last, and background workers with bounded prefetch that deliver batches in
+// order. What a batch is (token ids with dynamic padding, image tensors) is the collate function's
+// business: it receives the example indices of one batch.
+#pragma once
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ft::io {
+
+struct LoaderOptions {
+  int64_t batch_size = 8;
+  bool shuffle = true;
+  bool drop_last = false;
+  uint64_t seed = 42;
+  int workers = 0;   // background threads collating batches (0: on the caller's thread)
+  int prefetch = 2;  // batches queued ahead per worker
+};
+
+// The order of one epoch: a Philox-keyed permutation of [0, n) (identity without shuffle).
+std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool shuffle);
+
+template <class Batch>
+class Loader {
+ public:
+  using Collate = std::function<Batch(const std::vector<int64_t>& indices)>;
+
+  Loader(int64_t size, LoaderOptions opts, Collate collate) : n_(size), opts_(opts), collate_(std::move(collate)) {}
+  ~Loader() { stop(); }
+
+  int64_t batches_per_epoch() const {
+    return opts_.drop_last ? n_ / opts_.batch_size : (n_ + opts_.batch_size - 1) / opts_.batch_size;
+  }
+  // Positions the loader at batch `step` of `epoch` (0-based): what a resumed run continues from.
+  void seek(int64_t epoch, int64_t step) {
+    stop();
+    epoch_ = epoch;
+    step_ = step;
+    order_ = epoch_order(n_, opts_.seed, epoch_, opts_.shuffle);
+    queued_ = step_;
+  }
+  // The next batch of the current epoch; false at the epoch's end (then seek(epoch + 1, 0)).
+  bool next(Batch& out) {
+    if (order_.empty() && n_ > 0) seek(epoch_, step_);
+    if (step_ >= batches_per_epoch()) return false;
+    if (opts_.workers == 0) {
+      out = collate_(indices(step_++));
+      return true;
+    }
+    fill_queue();
+    std::future<Batch> f = std::move(queue_.front());
+    queue_.pop_front();
+    ++step_;
+    fill_queue();
+    out = f.get();
+    return true;
+  }
+  int64_t epoch() const { return epoch_; }
+  int64_t step() const { return step_; }
+
+ private:
+  std::vector<int64_t> indices(int64_t step) const {
+    const int64_t begin = step * opts_.batch_size;
+    const int64_t end = std::min<int64_t>(n_, begin + opts_.batch_size);
+    return std::vector<int64_t>(order_.begin() + begin, order_.begin() + end);
+  }
+  // Keeps workers * prefetch batches in flight, each collated by std::async on its own thread;
+  // futures are consumed in step order, so the output order never depends on timing.
+  void fill_queue() {
+    const size_t depth = static_cast<size_t>(std::max(1, opts_.workers * opts_.prefetch));
+    while (queue_.size() < depth && queued_ < batches_per_epoch()) {
+      std::vector<int64_t> idx = indices(queued_++);
+      queue_.push_back(std::async(std::launch::async, [this, idx = std::move(idx)] { return collate_(idx); }));
+    }
+  }
+  void stop() {
+    for (auto& f : queue_) f.wait();
+    queue_.clear();
+  }
+
+  int64_t n_;
+  LoaderOptions opts_;
+  Collate collate_;
+  int64_t epoch_ = 0, step_ = 0, queued_ = 0;
+  std::vector<int64_t> order_;
+  std::deque<std::future<Batch>> queue_;
+};
+
+}  // namespace ft::io
