@@ -8,7 +8,10 @@
 #include <cstring>
 #include <stb_image.h>
 
+#include <set>
+
 #include "core/error.h"
+#include "io/csv.h"
 
 namespace ft::io {
 namespace {
@@ -67,6 +70,32 @@ ImageFolder list_image_folder(const std::string& root) {
       }
   }
   FT_CHECK(!f.paths.empty(), root, ": no images found (expected one subfolder of images per class)");
+  return f;
+}
+
+ImageFolder read_image_manifest(const std::string& csv_path, const std::string& path_column,
+                                const std::string& label_column, const std::vector<std::string>* classes) {
+  const Table t = read_delimited(csv_path);
+  FT_CHECK(!t.rows.empty(), csv_path, ": the manifest lists no images");
+  const size_t pc = t.column(path_column, csv_path), lc = t.column(label_column, csv_path);
+  const size_t slash = csv_path.find_last_of('/');
+  const std::string base = slash == std::string::npos ? "." : csv_path.substr(0, slash);
+  ImageFolder f;
+  if (classes) {
+    f.classes = *classes;
+  } else {
+    std::set<std::string> names;
+    for (const auto& r : t.rows) names.insert(r[lc]);
+    f.classes.assign(names.begin(), names.end());
+  }
+  for (size_t i = 0; i < t.rows.size(); ++i) {
+    const std::string& p = t.rows[i][pc];
+    auto it = std::find(f.classes.begin(), f.classes.end(), t.rows[i][lc]);
+    FT_CHECK(it != f.classes.end(), csv_path, ":", t.row_lines[i], ": label '", t.rows[i][lc], "' is not one of the ",
+             f.classes.size(), " classes");
+    f.paths.push_back(!p.empty() && p[0] == '/' ? p : base + "/" + p);
+    f.labels.push_back(it - f.classes.begin());
+  }
   return f;
 }
 

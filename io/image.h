@@ -25,4 +25,11 @@ struct ImageFolder {
 // missing folder is an error.
 ImageFolder list_image_folder(const std::string& root);
 
+// A CSV manifest with image paths (relative to the manifest's folder unless absolute) and labels;
+// class names are the sorted distinct labels, or `classes` when given (a label outside it is an
+// error naming the line).
+ImageFolder read_image_manifest(const std::string& csv_path, const std::string& path_column = "path",
+                                const std::string& label_column = "label",
+                                const std::vector<std::string>* classes = nullptr);
+
 }  // namespace ft::io

@@ -7,9 +7,12 @@
 #include <set>
 
 #include "core/error.h"
+#include "io/collate.h"
 #include "io/csv.h"
 #include "io/image.h"
 #include "io/loader.h"
+#include "io/text_dataset.h"
+#include "io/tokenizer.h"
 
 namespace ft::io {
 namespace {
@@ -111,6 +114,52 @@ TEST(Loader, Cifar10FolderDecodesThroughWorkersInOrder) {
   }
   EXPECT_EQ(batches, 20);
   EXPECT_EQ(list_image_folder(cifar_dir() + "/test").paths.size(), 2000u);
+}
+
+TEST(Loader, TextBatchesArePaddedToTheirLongestSequence) {
+  TextDatasetOptions o;
+  o.label_column = "category";
+  const TextDataset rt = load_text_dataset(data_dir() + "/rotten_tomatoes/rotten_tomatoes_corpus.csv", o);
+  const WordPieceTokenizer tok = WordPieceTokenizer::from_path(data_dir() + "/minilm");
+  LoaderOptions lo;
+  lo.batch_size = 16;
+  lo.workers = 2;
+  Loader<TextBatch> loader(static_cast<int64_t>(rt.examples.size()), lo,
+                           [&](const std::vector<int64_t>& idx) { return collate_text(tok, rt, idx, 64); });
+  TextBatch b;
+  ASSERT_TRUE(loader.next(b));
+  ASSERT_EQ(b.input_ids.dim(), 2);
+  EXPECT_EQ(b.input_ids.size(0), 16);
+  EXPECT_LE(b.input_ids.size(1), 64);
+  EXPECT_EQ(b.labels.shape(), (Shape{16}));
+  // The longest row has no padding; padded positions have mask 0 and id 0.
+  const auto mask = b.attention_mask.to_vector<int64_t>(), ids = b.input_ids.to_vector<int64_t>();
+  const int64_t len = b.input_ids.size(1);
+  bool some_row_full = false;
+  for (int64_t r = 0; r < 16; ++r) {
+    some_row_full = some_row_full || mask[r * len + len - 1] == 1;
+    for (int64_t k = 0; k < len; ++k)
+      if (mask[r * len + k] == 0) {
+        EXPECT_EQ(ids[r * len + k], 0);
+      }
+  }
+  EXPECT_TRUE(some_row_full);
+}
+
+TEST(Loader, ImageManifestsResolveRelativePaths) {
+  const std::string dir = ::testing::TempDir() + "ft_manifest";
+  std::system(("mkdir -p " + dir).c_str());
+  const std::string cifar = cifar_dir() + "/test";
+  std::ofstream(dir + "/m.csv") << "path,label\n" << cifar << "/cat/0000.jpg,cat\n" << cifar
+                                << "/dog/0001.jpg,dog\nrelative.png,cat\n";
+  const ImageFolder f = read_image_manifest(dir + "/m.csv");
+  EXPECT_EQ(f.classes, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(f.labels, (std::vector<int64_t>{0, 1, 0}));
+  EXPECT_EQ(f.paths[2], dir + "/relative.png");
+  EXPECT_EQ(load_image(f.paths[1]).width, 32);
+  const std::vector<std::string> only_cat = {"cat"};
+  EXPECT_THROW(read_image_manifest(dir + "/m.csv", "path", "label", &only_cat), Error);
+  EXPECT_THROW(read_image_manifest(dir + "/m.csv", "file"), Error);
 }
 
 TEST(Loader, UndecodableImagesAndEmptyFoldersAreErrors) {
