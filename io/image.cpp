@@ -73,6 +73,28 @@ ImageFolder list_image_folder(const std::string& root) {
   return f;
 }
 
+int64_t check_images(ImageFolder& folder, bool skip_undecodable) {
+  ImageFolder kept;
+  kept.classes = folder.classes;
+  int64_t skipped = 0;
+  for (size_t i = 0; i < folder.paths.size(); ++i) {
+    int w = 0, h = 0, c = 0;
+    unsigned char* data = stbi_load(folder.paths[i].c_str(), &w, &h, &c, 3);
+    const bool ok = data != nullptr;
+    stbi_image_free(data);
+    if (!ok) {
+      if (!skip_undecodable) load_image(folder.paths[i]);  // throws with the decoder's reason
+      ++skipped;
+      continue;
+    }
+    kept.paths.push_back(folder.paths[i]);
+    kept.labels.push_back(folder.labels[i]);
+  }
+  FT_CHECK(!kept.paths.empty(), "no decodable images among ", folder.paths.size());
+  folder = std::move(kept);
+  return skipped;
+}
+
 ImageFolder read_image_manifest(const std::string& csv_path, const std::string& path_column,
                                 const std::string& label_column, const std::vector<std::string>* classes) {
   const Table t = read_delimited(csv_path);

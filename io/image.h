@@ -25,6 +25,10 @@ struct ImageFolder {
 // missing folder is an error.
 ImageFolder list_image_folder(const std::string& root);
 
+// Decodes every image once: an undecodable one is an ft::Error naming its path, or, with
+// skip_undecodable, is dropped and counted. Returns the number skipped.
+int64_t check_images(ImageFolder& folder, bool skip_undecodable);
+
 // A CSV manifest with image paths (relative to the manifest's folder unless absolute) and labels;
 // class names are the sorted distinct labels, or `classes` when given (a label outside it is an
 // error naming the line).

@@ -114,6 +114,16 @@ TEST(Loader, Cifar10FolderDecodesThroughWorkersInOrder) {
   }
   EXPECT_EQ(batches, 20);
   EXPECT_EQ(list_image_folder(cifar_dir() + "/test").paths.size(), 2000u);
+  // Resuming the folder's order at (epoch 2, step 40) continues the uninterrupted epoch exactly.
+  LoaderOptions ro;
+  ro.batch_size = 32;
+  Loader<Batch> whole(static_cast<int64_t>(f.paths.size()), ro, identity()), resumed(static_cast<int64_t>(f.paths.size()), ro, identity());
+  whole.seek(2, 0);
+  const std::vector<Batch> e2 = drain(whole);
+  resumed.seek(2, 40);
+  const std::vector<Batch> rest = drain(resumed);
+  ASSERT_EQ(rest.size() + 40, e2.size());
+  for (size_t i = 0; i < rest.size(); ++i) ASSERT_EQ(rest[i], e2[40 + i]);
 }
 
 TEST(Loader, TextBatchesArePaddedToTheirLongestSequence) {
@@ -172,6 +182,19 @@ TEST(Loader, UndecodableImagesAndEmptyFoldersAreErrors) {
     EXPECT_NE(std::string(e.what()).find(bad + ": cannot decode image"), std::string::npos) << e.what();
   }
   EXPECT_THROW(list_image_folder("/nonexistent"), Error);
+  // A folder with one broken image: an error naming it, or a counted skip under the flag.
+  const std::string dir = ::testing::TempDir() + "ft_broken_folder";
+  std::system(("mkdir -p " + dir + "/cat && cp " + cifar_dir() + "/test/cat/0000.jpg " + dir + "/cat/").c_str());
+  std::ofstream(dir + "/cat/broken.jpg") << "not a jpeg";
+  ImageFolder strict = list_image_folder(dir), lenient = list_image_folder(dir);
+  try {
+    check_images(strict, false);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.jpg: cannot decode image"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(check_images(lenient, true), 1);
+  EXPECT_EQ(lenient.paths.size(), 1u);
   const std::string empty = ::testing::TempDir() + "ft_empty_image_folder";
   std::system(("mkdir -p " + empty + "/cls").c_str());
   EXPECT_THROW(list_image_folder(empty), Error);
