@@ -1,0 +1,111 @@
+#include "models/bert/bert.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+
+#include "core/ops.h"
+
+namespace ft::models {
+
+BertLayer::BertLayer(const io::BertConfig& c, Generator* gen)
+    : heads(c.num_attention_heads), head_dim(c.hidden_size / c.num_attention_heads) {
+  const int64_t h = c.hidden_size, i = c.intermediate_size;
+  query = register_module("attention.self.query", std::make_shared<nn::Linear>(h, h, true, gen));
+  key = register_module("attention.self.key", std::make_shared<nn::Linear>(h, h, true, gen));
+  value = register_module("attention.self.value", std::make_shared<nn::Linear>(h, h, true, gen));
+  attn_out = register_module("attention.output.dense", std::make_shared<nn::Linear>(h, h, true, gen));
+  attn_norm = register_module("attention.output.LayerNorm", std::make_shared<nn::LayerNorm>(h, c.layer_norm_eps));
+  intermediate = register_module("intermediate.dense", std::make_shared<nn::Linear>(h, i, true, gen));
+  output = register_module("output.dense", std::make_shared<nn::Linear>(i, h, true, gen));
+  out_norm = register_module("output.LayerNorm", std::make_shared<nn::LayerNorm>(h, c.layer_norm_eps));
+  attn_probs_dropout = register_module("attention.self.dropout", std::make_shared<nn::Dropout>(c.attention_probs_dropout_prob));
+  hidden_dropout = register_module("output.dropout", std::make_shared<nn::Dropout>(c.hidden_dropout_prob));
+  FT_CHECK(c.hidden_act == "gelu", "BertLayer: hidden_act '", c.hidden_act, "' is not supported (gelu is)");
+}
+
+Tensor BertLayer::forward(const Tensor& h, const Tensor& additive_mask, Generator* gen) const {
+  const int64_t b = h.size(0), t = h.size(1);
+  auto split = [&](const Tensor& x) { return x.view({b, t, heads, head_dim}).permute({0, 2, 1, 3}); };
+  const Tensor q = split(query->forward(h)), k = split(key->forward(h)), v = split(value->forward(h));
+  // Composite attention: softmax(q k^T / sqrt(d) + mask) v.
+  Tensor scores = add(mul(matmul(q, k.transpose(-1, -2)), 1.0 / std::sqrt(static_cast<double>(head_dim))), additive_mask);
+  Tensor probs = attn_probs_dropout->forward(softmax(scores, -1), gen);
+  Tensor ctx = matmul(probs, v).permute({0, 2, 1, 3}).reshape({b, t, heads * head_dim});
+  Tensor a = add_layer_norm(hidden_dropout->forward(attn_out->forward(ctx), gen), h, attn_norm->weight, attn_norm->bias,
+                            attn_norm->eps);
+  Tensor inter = gelu(intermediate->forward(a));
+  return add_layer_norm(hidden_dropout->forward(output->forward(inter), gen), a, out_norm->weight, out_norm->bias,
+                        out_norm->eps);
+}
+
+BertModel::BertModel(const io::BertConfig& c, Generator* gen) : config_(c) {
+  FT_CHECK(c.position_embedding_type == "absolute", "BertModel: position_embedding_type '", c.position_embedding_type,
+           "' is not supported (absolute is)");
+  word_embeddings = register_module("embeddings.word_embeddings",
+                                    std::make_shared<nn::Embedding>(c.vocab_size, c.hidden_size, c.pad_token_id, gen));
+  position_embeddings = register_module("embeddings.position_embeddings",
+                                        std::make_shared<nn::Embedding>(c.max_position_embeddings, c.hidden_size, -1, gen));
+  token_type_embeddings = register_module("embeddings.token_type_embeddings",
+                                          std::make_shared<nn::Embedding>(c.type_vocab_size, c.hidden_size, -1, gen));
+  embeddings_norm = register_module("embeddings.LayerNorm", std::make_shared<nn::LayerNorm>(c.hidden_size, c.layer_norm_eps));
+  embeddings_dropout = register_module("embeddings.dropout", std::make_shared<nn::Dropout>(c.hidden_dropout_prob));
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i)
+    layers.push_back(register_module("encoder.layer." + std::to_string(i), std::make_shared<BertLayer>(c, gen)));
+  pooler = register_module("pooler.dense", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size, true, gen));
+}
+
+BertOutputs BertModel::forward(const Tensor& ids, const Tensor& type_ids, const Tensor& mask, Generator* gen) const {
+  FT_CHECK(ids.dim() == 2, "BertModel: input_ids must be [batch, seq], got ", shape_str(ids.shape()));
+  const int64_t b = ids.size(0), t = ids.size(1);
+  FT_CHECK(t <= config_.max_position_embeddings, "BertModel: sequence length ", t, " exceeds max_position_embeddings ",
+           config_.max_position_embeddings);
+  const Device dev = ids.device();
+  const DType dt = word_embeddings->weight.dtype();
+  Tensor positions = arange(0, static_cast<double>(t), 1, DType::i64).to(dev).unsqueeze(0).expand({b, t}).contiguous();
+  Tensor types = type_ids.defined() ? type_ids : zeros({b, t}, TensorOptions(DType::i64).with_device(dev));
+  Tensor h = add(add(word_embeddings->forward(ids), position_embeddings->forward(positions)),
+                 token_type_embeddings->forward(types));
+  h = embeddings_dropout->forward(embeddings_norm->forward(h), gen);
+  // transformers' extended mask: (1 - mask) * finfo(float32).min, broadcast over heads and queries.
+  Tensor m = mask.defined() ? mask : ones({b, t}, TensorOptions(DType::i64).with_device(dev));
+  Tensor additive = mul(rsub(m.to(dt), 1.0), static_cast<double>(std::numeric_limits<float>::lowest()))
+                        .view({b, 1, 1, t});
+  for (const auto& layer : layers) h = layer->forward(h, additive, gen);
+  Tensor pooled = tanh(pooler->forward(h.select(1, 0)));
+  return {h, pooled};
+}
+
+LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file, const std::string& prefix) {
+  // The file's names, normalised: optional prefix (e.g. "bert.") stripped, gamma/beta -> weight/bias.
+  std::map<std::string, std::string> by_name;
+  for (const io::TensorInfo& t : file.tensors()) {
+    std::string n = t.name;
+    if (!prefix.empty() && n.rfind(prefix, 0) == 0) n = n.substr(prefix.size());
+    else if (n.rfind("bert.", 0) == 0) n = n.substr(5);
+    if (n.size() > 6 && n.compare(n.size() - 6, 6, ".gamma") == 0) n = n.substr(0, n.size() - 6) + ".weight";
+    if (n.size() > 5 && n.compare(n.size() - 5, 5, ".beta") == 0) n = n.substr(0, n.size() - 5) + ".bias";
+    by_name[n] = t.name;
+  }
+  LoadReport report;
+  std::set<std::string> used;
+  NoGradGuard ng;
+  for (auto& [name, p] : module.named_parameters()) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      report.missing.push_back(name);
+      continue;
+    }
+    const io::TensorInfo& info = file.info(it->second);
+    FT_CHECK(info.shape == p.shape(), file.path(), ": tensor '", it->second, "' has shape ", shape_str(info.shape),
+             " but the model's '", name, "' is ", shape_str(p.shape()));
+    p.copy_(file.load(it->second).to(p.device()));
+    used.insert(name);
+  }
+  for (auto& [n, original] : by_name)
+    if (!used.count(n) && n.find("position_ids") == std::string::npos) report.unexpected.push_back(original);
+  return report;
+}
+
+}  // namespace ft::models

@@ -1,0 +1,62 @@
+// BERT as transformers' BertModel computes it (../shared/reference/hf-reference.md section 2.4):
+// embeddings (word + position + token type, LayerNorm, dropout), layers of self-attention with the
+// additive padding mask, attention output (dense, dropout, residual, LayerNorm), intermediate GELU and
+// output (dense, dropout, residual, LayerNorm), and the tanh pooler on [CLS]. Modules are registered
+// under the Hugging Face names, so checkpoints load name for name.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/nn/layers.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+
+namespace ft::models {
+
+struct BertLayer : nn::Module {
+  BertLayer(const io::BertConfig& c, Generator* gen);
+  std::string type_name() const override { return "BertLayer"; }
+  Tensor forward(const Tensor& h, const Tensor& additive_mask, Generator* gen) const;
+
+  int64_t heads, head_dim;
+  std::shared_ptr<nn::Linear> query, key, value, attn_out, intermediate, output;
+  std::shared_ptr<nn::LayerNorm> attn_norm, out_norm;
+  std::shared_ptr<nn::Dropout> attn_probs_dropout, hidden_dropout;
+};
+
+struct BertOutputs {
+  Tensor last_hidden_state;  // [batch, seq, hidden]
+  Tensor pooler_output;      // [batch, hidden]
+};
+
+class BertModel : public nn::Module {
+ public:
+  explicit BertModel(const io::BertConfig& config, Generator* gen = nullptr);
+  std::string type_name() const override { return "BertModel"; }
+  // input_ids, token_type_ids (may be undefined: zeros) and attention_mask (1 = token, 0 = padding).
+  BertOutputs forward(const Tensor& input_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
+                      Generator* gen = nullptr) const;
+  const io::BertConfig& config() const { return config_; }
+
+  std::shared_ptr<nn::Embedding> word_embeddings, position_embeddings, token_type_embeddings;
+  std::shared_ptr<nn::LayerNorm> embeddings_norm;
+  std::shared_ptr<nn::Dropout> embeddings_dropout;
+  std::vector<std::shared_ptr<BertLayer>> layers;
+  std::shared_ptr<nn::Linear> pooler;
+
+ private:
+  io::BertConfig config_;
+};
+
+// Loads checkpoint tensors into the module by name: with or without a "bert." prefix, legacy
+// gamma/beta for LayerNorm weight/bias, position_ids ignored. Names the module has but the file
+// lacks are returned as missing (and left as initialised); names the file has but the module lacks
+// as unexpected. A shape mismatch is an ft::Error naming the tensor and both shapes. Tensors are
+// converted to the parameter's dtype.
+struct LoadReport {
+  std::vector<std::string> missing, unexpected;
+};
+LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file, const std::string& prefix = "");
+
+}  // namespace ft::models
