@@ -77,13 +77,45 @@ BertOutputs BertModel::forward(const Tensor& ids, const Tensor& type_ids, const 
   return {h, pooled};
 }
 
-LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file, const std::string& prefix) {
-  // The file's names, normalised: optional prefix (e.g. "bert.") stripped, gamma/beta -> weight/bias.
+BertForSequenceClassification::BertForSequenceClassification(const io::BertConfig& c, Generator* gen)
+    : num_labels(c.labels.num_labels), problem_type(c.labels.problem_type) {
+  bert = register_module("bert", std::make_shared<BertModel>(c, gen));
+  dropout = register_module("dropout", std::make_shared<nn::Dropout>(c.classifier_dropout >= 0 ? c.classifier_dropout
+                                                                                              : c.hidden_dropout_prob));
+  classifier = register_module("classifier", std::make_shared<nn::Linear>(c.hidden_size, num_labels, true, gen));
+  // transformers' _init_weights for a new head: normal(0, initializer_range) weights, zero bias.
+  NoGradGuard ng;
+  classifier->weight.copy_(mul(randn(classifier->weight.shape(), DType::f32, gen), c.initializer_range));
+  classifier->bias.fill_(0);
+}
+
+Tensor BertForSequenceClassification::logits(const Tensor& ids, const Tensor& types, const Tensor& mask,
+                                             Generator* gen) const {
+  return classifier->forward(dropout->forward(bert->forward(ids, types, mask, gen).pooler_output, gen));
+}
+
+std::string BertForSequenceClassification::problem_type_for(const Tensor& labels) const {
+  if (!problem_type.empty()) return problem_type;
+  if (num_labels == 1) return "regression";
+  if (labels.dtype() == DType::i64 || labels.dtype() == DType::i32) return "single_label_classification";
+  return "multi_label_classification";
+}
+
+Tensor BertForSequenceClassification::loss(const Tensor& logits, const Tensor& labels) const {
+  const std::string pt = problem_type_for(labels);
+  if (pt == "regression") {
+    const Tensor y = labels.to(logits.dtype());
+    return num_labels == 1 ? mse_loss(logits.reshape({-1}), y.reshape({-1})) : mse_loss(logits, y);
+  }
+  if (pt == "single_label_classification") return cross_entropy(logits.reshape({-1, num_labels}), labels.reshape({-1}));
+  return binary_cross_entropy_with_logits(logits, labels.to(logits.dtype()));
+}
+
+LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file) {
+  // The file's names, gamma/beta normalised to weight/bias.
   std::map<std::string, std::string> by_name;
   for (const io::TensorInfo& t : file.tensors()) {
     std::string n = t.name;
-    if (!prefix.empty() && n.rfind(prefix, 0) == 0) n = n.substr(prefix.size());
-    else if (n.rfind("bert.", 0) == 0) n = n.substr(5);
     if (n.size() > 6 && n.compare(n.size() - 6, 6, ".gamma") == 0) n = n.substr(0, n.size() - 6) + ".weight";
     if (n.size() > 5 && n.compare(n.size() - 5, 5, ".beta") == 0) n = n.substr(0, n.size() - 5) + ".bias";
     by_name[n] = t.name;
@@ -92,7 +124,13 @@ LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file, c
   std::set<std::string> used;
   NoGradGuard ng;
   for (auto& [name, p] : module.named_parameters()) {
-    auto it = by_name.find(name);
+    // The module's name, else the same name with the "bert." prefix removed or added.
+    std::vector<std::string> candidates{name};
+    if (name.rfind("bert.", 0) == 0) candidates.push_back(name.substr(5));
+    else candidates.push_back("bert." + name);
+    auto it = by_name.end();
+    for (const std::string& c : candidates)
+      if ((it = by_name.find(c)) != by_name.end()) break;
     if (it == by_name.end()) {
       report.missing.push_back(name);
       continue;
@@ -101,7 +139,7 @@ LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file, c
     FT_CHECK(info.shape == p.shape(), file.path(), ": tensor '", it->second, "' has shape ", shape_str(info.shape),
              " but the model's '", name, "' is ", shape_str(p.shape()));
     p.copy_(file.load(it->second).to(p.device()));
-    used.insert(name);
+    used.insert(it->first);
   }
   for (auto& [n, original] : by_name)
     if (!used.count(n) && n.find("position_ids") == std::string::npos) report.unexpected.push_back(original);

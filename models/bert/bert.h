@@ -49,7 +49,27 @@ class BertModel : public nn::Module {
   io::BertConfig config_;
 };
 
-// Loads checkpoint tensors into the module by name: with or without a "bert." prefix, legacy
+// BertForSequenceClassification: pooled output -> dropout -> classifier, with the loss transformers
+// uses for the problem type: regression (MSE; one label), single-label (cross-entropy over class ids),
+// multi-label (BCE with logits over multi-hot targets). An empty problem_type is inferred as
+// transformers does: one label -> regression, integer labels -> single-label, else multi-label.
+class BertForSequenceClassification : public nn::Module {
+ public:
+  explicit BertForSequenceClassification(const io::BertConfig& config, Generator* gen = nullptr);
+  std::string type_name() const override { return "BertForSequenceClassification"; }
+  Tensor logits(const Tensor& input_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
+                Generator* gen = nullptr) const;
+  Tensor loss(const Tensor& logits, const Tensor& labels) const;
+  std::string problem_type_for(const Tensor& labels) const;
+
+  std::shared_ptr<BertModel> bert;
+  std::shared_ptr<nn::Dropout> dropout;
+  std::shared_ptr<nn::Linear> classifier;
+  int64_t num_labels;
+  std::string problem_type;
+};
+
+// Loads checkpoint tensors into the module by name: with or without a "bert." prefix on either side, legacy
 // gamma/beta for LayerNorm weight/bias, position_ids ignored. Names the module has but the file
 // lacks are returned as missing (and left as initialised); names the file has but the module lacks
 // as unexpected. A shape mismatch is an ft::Error naming the tensor and both shapes. Tensors are
@@ -57,6 +77,6 @@ class BertModel : public nn::Module {
 struct LoadReport {
   std::vector<std::string> missing, unexpected;
 };
-LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file, const std::string& prefix = "");
+LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file);
 
 }  // namespace ft::models
