@@ -69,6 +69,13 @@ class BertForSequenceClassification : public nn::Module {
   std::string problem_type;
 };
 
+// Saves a Hugging Face directory that transformers' BertForSequenceClassification loads unchanged:
+// config.json (architectures, id2label/label2id — LABEL_i when the config has none — problem_type),
+// model.safetensors (the module's parameter names, f32, metadata format=pt) and, from tokenizer_dir
+// when given, the tokenizer files. Every file is written to a temporary name and renamed.
+void save_pretrained(const BertForSequenceClassification& model, const std::string& dir,
+                     const std::string& tokenizer_dir = "");
+
 // Loads checkpoint tensors into the module by name: with or without a "bert." prefix on either side, legacy
 // gamma/beta for LayerNorm weight/bias, position_ids ignored. Names the module has but the file
 // lacks are returned as missing (and left as initialised); names the file has but the module lacks

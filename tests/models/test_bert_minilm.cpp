@@ -46,6 +46,39 @@ TEST(BertGolden, MiniLmHiddenStatesMatchTransformers) {
   EXPECT_LE(e_pooled, 1e-4);
 }
 
+// A fine-tuning start: the MiniLM encoder with a new 2-label head, saved as a Hugging Face directory;
+// loading it back gives the same logits. The directory (with ftrain's logits in ftrain_check.safetensors)
+// stays in the test temp dir for tools/check_hf_load.py, which loads it with transformers.
+TEST(BertGolden, SavedDirectoryReloadsWithTheSameLogits) {
+  io::BertConfig cfg = io::BertConfig::from_json(io::read_json(data_dir() + "/minilm/config.json"), "config.json");
+  cfg.labels.id2label = {{0, "negative"}, {1, "positive"}};
+  cfg.labels.num_labels = 2;
+  cfg.labels.problem_type = "single_label_classification";
+  Generator gen(5);
+  BertForSequenceClassification model(cfg, &gen);
+  const LoadReport r = load_weights(model, io::SafetensorsReader(data_dir() + "/minilm/model.safetensors"));
+  EXPECT_EQ(r.missing, (std::vector<std::string>{"classifier.weight", "classifier.bias"}));  // the new head
+  model.eval();
+  const io::SafetensorsFile fx = io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/bert_minilm.safetensors");
+  NoGradGuard ng;
+  const Tensor logits = model.logits(fx.tensors.at("input_ids"), fx.tensors.at("token_type_ids"), fx.tensors.at("attention_mask"));
+  const std::string dir = ::testing::TempDir() + "ft_saved_bert";
+  save_pretrained(model, dir, data_dir() + "/minilm");
+  io::write_safetensors(dir + "/ftrain_check.safetensors",
+                        {{"input_ids", fx.tensors.at("input_ids")}, {"token_type_ids", fx.tensors.at("token_type_ids")},
+                         {"attention_mask", fx.tensors.at("attention_mask")}, {"logits", logits}});
+  const io::BertConfig saved = io::BertConfig::from_json(io::read_json(dir + "/config.json"), "saved");
+  EXPECT_EQ(saved.labels.id2label.at(1), "positive");
+  EXPECT_EQ(saved.architectures, (std::vector<std::string>{"BertForSequenceClassification"}));
+  BertForSequenceClassification reloaded(saved);
+  const LoadReport r2 = load_weights(reloaded, io::SafetensorsReader(dir + "/model.safetensors"));
+  EXPECT_TRUE(r2.missing.empty() && r2.unexpected.empty());
+  reloaded.eval();
+  const Tensor again = reloaded.logits(fx.tensors.at("input_ids"), fx.tensors.at("token_type_ids"), fx.tensors.at("attention_mask"));
+  EXPECT_EQ(again.to_vector<float>(), logits.to_vector<float>());
+  std::printf("[saved] %s\n", dir.c_str());
+}
+
 TEST(BertGolden, MisShapedTensorsAreNamedWithBothShapes) {
   io::BertConfig cfg = io::BertConfig::from_json(io::read_json(data_dir() + "/minilm/config.json"), "config.json");
   cfg.intermediate_size = 1000;  // does not match the checkpoint's 1536
