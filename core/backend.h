@@ -66,6 +66,15 @@ class Backend {
                                  int64_t classes, int64_t ignore_index, double smoothing, double scale,
                                  void* dlogits) = 0;
 
+  // Fused attention over contiguous [bh, t, d] q, k, v (kernels/cpu/attention.h). Backends without it
+  // report false, and the op uses its composite definition.
+  virtual bool has_fused_attention() const { return false; }
+  virtual void attention_fwd(Elem, const void*, const void*, const void*, const void*, const Strided&, int64_t, int64_t,
+                             int64_t, int64_t, int64_t, double, void*, void*) {}
+  virtual void attention_bwd(Elem, const void*, const void*, const void*, const void*, const Strided&, const void*,
+                             const void*, const void*, int64_t, int64_t, int64_t, int64_t, int64_t, double, void*, void*,
+                             void*) {}
+
   // Indexing and randomness.
   virtual void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width,
                                 int64_t skip, void* table) = 0;

@@ -3,6 +3,7 @@
 #include "core/backend.h"
 
 #include "core/error.h"
+#include "kernels/cpu/attention.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/indexing.h"
@@ -152,6 +153,23 @@ class CpuBackend final : public Backend {
       using T = decltype(tag);
       kern::cross_entropy_bwd<T>(c<T>(logits), target, c<T>(lse), rows, classes, ignore_index, smoothing, scale,
                                  m<T>(dlogits));
+    });
+  }
+  bool has_fused_attention() const override { return true; }
+  void attention_fwd(Elem t, const void* q, const void* k, const void* v, const void* mask, const Strided& mv, int64_t bh,
+                     int64_t heads, int64_t tq, int64_t tk, int64_t d, double scale, void* out, void* lse) override {
+    on_float(t, "scaled_dot_product_attention", [&](auto tag) {
+      using T = decltype(tag);
+      kern::attention_fwd<T>(c<T>(q), c<T>(k), c<T>(v), c<T>(mask), mv, bh, heads, tq, tk, d, scale, m<T>(out), m<T>(lse));
+    });
+  }
+  void attention_bwd(Elem t, const void* q, const void* k, const void* v, const void* mask, const Strided& mv,
+                     const void* out, const void* dout, const void* lse, int64_t bh, int64_t heads, int64_t tq,
+                     int64_t tk, int64_t d, double scale, void* dq, void* dk, void* dv) override {
+    on_float(t, "scaled_dot_product_attention_backward", [&](auto tag) {
+      using T = decltype(tag);
+      kern::attention_bwd<T>(c<T>(q), c<T>(k), c<T>(v), c<T>(mask), mv, c<T>(out), c<T>(dout), c<T>(lse), bh, heads, tq,
+                             tk, d, scale, m<T>(dq), m<T>(dk), m<T>(dv));
     });
   }
   void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width, int64_t skip,

@@ -70,6 +70,15 @@ Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& wei
 // Dropout with the Philox stream of `gen`; identity when !training or p == 0.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
 
+// ---- attention (core/ops/attention.cpp) ----
+// softmax(q k^T / sqrt(d) + mask) v for q [b, h, tq, d], k and v [b, h, tk, d]; mask additive and
+// broadcastable to [b, h, tq, tk] (or undefined); dropout on the probabilities when training. The
+// composite definition is attention_composite; on the CPU without dropout a fused kernel runs instead.
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
+                                    double dropout_p = 0, bool training = false, Generator* gen = nullptr);
+Tensor attention_composite(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, double dropout_p = 0,
+                           bool training = false, Generator* gen = nullptr);
+
 // ---- indexing (core/ops/indexing.cpp) ----
 Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx = -1);
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);

@@ -34,10 +34,11 @@ Tensor BertLayer::forward(const Tensor& h, const Tensor& additive_mask, Generato
   const int64_t b = h.size(0), t = h.size(1);
   auto split = [&](const Tensor& x) { return x.view({b, t, heads, head_dim}).permute({0, 2, 1, 3}); };
   const Tensor q = split(query->forward(h)), k = split(key->forward(h)), v = split(value->forward(h));
-  // Composite attention: softmax(q k^T / sqrt(d) + mask) v.
-  Tensor scores = add(mul(matmul(q, k.transpose(-1, -2)), 1.0 / std::sqrt(static_cast<double>(head_dim))), additive_mask);
-  Tensor probs = attn_probs_dropout->forward(softmax(scores, -1), gen);
-  Tensor ctx = matmul(probs, v).permute({0, 2, 1, 3}).reshape({b, t, heads * head_dim});
+  // softmax(q k^T / sqrt(d) + mask) v: fused on the CPU, composite elsewhere or with dropout.
+  Tensor ctx = scaled_dot_product_attention(q, k, v, additive_mask, attn_probs_dropout->p,
+                                            attn_probs_dropout->is_training(), gen)
+                   .permute({0, 2, 1, 3})
+                   .reshape({b, t, heads * head_dim});
   Tensor a = add_layer_norm(hidden_dropout->forward(attn_out->forward(ctx), gen), h, attn_norm->weight, attn_norm->bias,
                             attn_norm->eps);
   Tensor inter = gelu(intermediate->forward(a));

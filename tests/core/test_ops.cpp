@@ -88,6 +88,30 @@ TEST(Ops, ScatterAddBackwardIsBitwiseDeterministicAcrossThreadCounts) {
   EXPECT_EQ(one, two);
 }
 
+TEST(Ops, FusedAttentionEqualsItsCompositeForwardAndBackward) {
+  Generator g(21);
+  auto leaf = [&](Shape s) { return randn(s, DType::f64, &g).requires_grad_(); };
+  Tensor q = leaf({2, 3, 5, 8}), k = leaf({2, 3, 7, 8}), v = leaf({2, 3, 7, 8});
+  Tensor mask = mul(lt(rand({2, 1, 1, 7}, DType::f64, &g), 0.3).to(DType::f64), -1e9);
+  Tensor q2 = q.detach().requires_grad_(), k2 = k.detach().requires_grad_(), v2 = v.detach().requires_grad_();
+  Tensor fused = scaled_dot_product_attention(q, k, v, mask);
+  Tensor composite = attention_composite(q2, k2, v2, mask);
+  EXPECT_NE(fused.grad_fn()->name(), composite.grad_fn()->name());  // really two implementations
+  Tensor w = randn(fused.shape(), DType::f64, &g);
+  sum(mul(fused, w)).backward();
+  sum(mul(composite, w)).backward();
+  auto close = [](const Tensor& a, const Tensor& b) {
+    auto x = a.to_vector<double>(), y = b.to_vector<double>();
+    double worst = 0;
+    for (size_t i = 0; i < x.size(); ++i) worst = std::max(worst, std::abs(x[i] - y[i]));
+    return worst;
+  };
+  EXPECT_LT(close(fused, composite), 1e-12);
+  EXPECT_LT(close(q.grad(), q2.grad()), 1e-12);
+  EXPECT_LT(close(k.grad(), k2.grad()), 1e-12);
+  EXPECT_LT(close(v.grad(), v2.grad()), 1e-12);
+}
+
 TEST(Ops, OneHotEqAndComparisons) {
   EXPECT_EQ(one_hot(from_vector_i64({2, 0}, {2}), 3).to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 1, 1, 0, 0}));
   EXPECT_THROW(one_hot(from_vector_i64({3}, {1}), 3), Error);

@@ -6,6 +6,9 @@
 #include <cmath>
 #include <cstdio>
 
+#include <map>
+
+#include "core/optim/optimizer.h"
 #include "models/bert/bert.h"
 #if defined(FT_BERT_CUDA)
 #include "core/cuda/cuda_backend.h"
@@ -90,6 +93,56 @@ TEST_P(BertTinyGolden, LogitsLossAndEveryGradientMatchTransformers) {
   }
   std::printf("[golden] %s %d gradients, worst relative error %.3e\n", ptype.c_str(), checked, worst);
   EXPECT_EQ(checked, 41);  // 5 embedding tensors + 2 x 16 per layer + pooler 2 + classifier 2
+}
+
+// After one AdamW step in training mode, every trainable parameter had a finite, non-zero gradient
+// and moved, and a frozen one did neither. The attention key biases are the exception: their gradient
+// is exactly zero in exact arithmetic (softmax ignores a constant added to a row of scores), so they
+// must only be finite.
+TEST(BertTraining, OneAdamWStepMovesEveryTrainableParameter) {
+#if defined(FT_BERT_CUDA)
+  ASSERT_TRUE(install_cuda_backend());
+#endif
+  io::Json j = {{"vocab_size", 99}, {"hidden_size", 32}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+                {"intermediate_size", 37}, {"max_position_embeddings", 64}, {"num_labels", 3}};
+  Generator gen(11);
+  BertForSequenceClassification model(io::BertConfig::from_json(j, "tiny"), &gen);
+  model.to(kDevice);
+  model.train();
+  Tensor frozen = model.bert->token_type_embeddings->weight;
+  frozen.requires_grad_(false);
+  std::map<std::string, std::vector<double>> before;
+  for (auto& [name, p] : model.named_parameters()) before[name] = p.to_vector<double>();
+  optim::AdamW opt(optim::hf_parameter_groups(model, 1e-3, 0.01));
+  const Tensor ids = from_vector_i64({5, 17, 42, 8, 0, 0, 3, 9, 11, 64, 70, 2}, {2, 6}).to(kDevice);
+  const Tensor mask = from_vector_i64({1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1}, {2, 6}).to(kDevice);
+  const Tensor labels = from_vector_i64({2, 0}, {2}).to(kDevice);
+  Tensor loss = model.loss(model.logits(ids, Tensor(), mask, &gen), labels);
+  loss.backward();
+  for (auto& [name, p] : model.named_parameters()) {
+    if (!p.requires_grad()) continue;
+    ASSERT_TRUE(p.grad().defined()) << name;
+    double norm = 0;
+    bool finite = true;
+    for (double v : p.grad().to_vector<double>()) {
+      finite = finite && std::isfinite(v);
+      norm += v * v;
+    }
+    EXPECT_TRUE(finite) << name;
+    if (name.find("attention.self.key.bias") == std::string::npos) {
+      EXPECT_GT(norm, 0) << name;
+    }
+  }
+  opt.step();
+  for (auto& [name, p] : model.named_parameters()) {
+    const bool moved = p.to_vector<double>() != before[name];
+    if (p.same(frozen)) {
+      EXPECT_FALSE(p.grad().defined()) << name;
+      EXPECT_FALSE(moved) << name;
+    } else if (name.find("attention.self.key.bias") == std::string::npos) {
+      EXPECT_TRUE(moved) << name;  // key biases may stay put: their gradient is round-off at most
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(ProblemTypes, BertTinyGolden,

@@ -318,6 +318,34 @@ std::vector<Case> build() {
   add(cs, {"add_layer_norm", "4x9_noncontig_residual_frozen_affine",
            {in({4, 9}), in({4, 9}, Kind::real, true), Input{{9}, Kind::real, 0, false, false}, in({9})},
            [](const Ts& t) { return add_layer_norm(t[0], t[1], t[2], t[3], 1e-5); }, add_ln_ref(1e-5)});
+  // ---- attention: softmax(q k^T / sqrt(d) + mask) v, written out per (batch, head, query) ----
+  auto attention_ref = [](const Hs& h) {
+    const Host &q = h[0], &k = h[1], &v = h[2];
+    const int64_t b = q.size(0), nh = q.size(1), tq = q.size(2), d = q.size(3), tk = k.size(2);
+    Host out = host_zeros({b, nh, tq, d});
+    for (int64_t g = 0; g < b * nh; ++g)
+      for (int64_t i = 0; i < tq; ++i) {
+        std::vector<double> s(static_cast<size_t>(tk));
+        double mx = -1e300, sum = 0;
+        for (int64_t j = 0; j < tk; ++j) {
+          double dot = 0;
+          for (int64_t c = 0; c < d; ++c) dot += q.v[(g * tq + i) * d + c] * k.v[(g * tk + j) * d + c];
+          s[j] = dot / std::sqrt(static_cast<double>(d)) + (h.size() > 3 ? h[3].v[(g / nh) * tk + j] : 0.0);
+          mx = std::max(mx, s[j]);
+        }
+        for (int64_t j = 0; j < tk; ++j) sum += std::exp(s[j] - mx);
+        for (int64_t j = 0; j < tk; ++j)
+          for (int64_t c = 0; c < d; ++c)
+            out.v[(g * tq + i) * d + c] += std::exp(s[j] - mx) / sum * v.v[(g * tk + j) * d + c];
+      }
+    return out;
+  };
+  add(cs, {"scaled_dot_product_attention", "2x2x3x4_keys5_padding_mask",
+           {in({2, 2, 3, 4}), in({2, 2, 5, 4}), in({2, 2, 5, 4}), Input{{2, 1, 1, 5}, Kind::real, 0, false, false}},
+           [](const Ts& t) { return scaled_dot_product_attention(t[0], t[1], t[2], t[3]); }, attention_ref});
+  add(cs, {"scaled_dot_product_attention", "1x3x6x2_noncontig_q_no_mask",
+           {in({1, 3, 6, 2}, Kind::real, true), in({1, 3, 6, 2}), in({1, 3, 6, 2})},
+           [](const Ts& t) { return scaled_dot_product_attention(t[0], t[1], t[2], Tensor()); }, attention_ref});
   // ---- dropout: the mask is the Philox stream (seed 7, offset 0), value i kept when u_i > p ----
   auto dropout_ref = [](double p) {
     return [p](const Hs& h) {
@@ -486,7 +514,7 @@ const std::vector<std::string>& required_ops() {
       "add", "sub", "mul", "div", "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar",
       "rdiv_scalar", "neg", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "sigmoid", "relu", "gelu_erf",
       "gelu_tanh", "where", "masked_fill", "clamp", "sum", "mean", "max", "argmax", "var", "matmul", "linear",
-      "softmax", "log_softmax", "layer_norm", "add_layer_norm", "dropout", "embedding", "cross_entropy",
+      "softmax", "log_softmax", "layer_norm", "add_layer_norm", "scaled_dot_product_attention", "dropout", "embedding", "cross_entropy",
       "binary_cross_entropy_with_logits", "mse_loss", "concat", "stack", "index_select", "one_hot", "to_bf16",
       "to_f16", "permute", "transpose", "reshape", "slice", "select", "expand", "squeeze", "unsqueeze"};
   return ops;
