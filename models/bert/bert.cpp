@@ -83,6 +83,13 @@ BertOutputs BertModel::forward(const Tensor& ids, const Tensor& type_ids, const 
   return {h, pooled};
 }
 
+namespace {
+void pooler_init(const std::shared_ptr<nn::Linear>& pooler, double range, Generator* gen) {
+  pooler->weight.copy_(mul(randn(pooler->weight.shape(), DType::f32, gen), range));
+  pooler->bias.fill_(0);
+}
+}  // namespace
+
 BertForSequenceClassification::BertForSequenceClassification(const io::BertConfig& c, Generator* gen)
     : num_labels(c.labels.num_labels), problem_type(c.labels.problem_type) {
   bert = register_module("bert", std::make_shared<BertModel>(c, gen));
@@ -93,6 +100,7 @@ BertForSequenceClassification::BertForSequenceClassification(const io::BertConfi
   NoGradGuard ng;
   classifier->weight.copy_(mul(randn(classifier->weight.shape(), DType::f32, gen), c.initializer_range));
   classifier->bias.fill_(0);
+  pooler_init(bert->pooler, c.initializer_range, gen);
 }
 
 Tensor BertForSequenceClassification::logits(const Tensor& ids, const Tensor& types, const Tensor& mask,
@@ -173,6 +181,31 @@ LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file) {
   for (auto& [n, original] : by_name)
     if (!used.count(n) && n.find("position_ids") == std::string::npos) report.unexpected.push_back(original);
   return report;
+}
+
+std::string init_missing(nn::Module& module, const LoadReport& report, double initializer_range, Generator* gen) {
+  NoGradGuard ng;
+  for (const std::string& name : report.missing) {
+    Tensor p = module.parameter(name);
+    const bool norm = name.find("LayerNorm") != std::string::npos;
+    const bool bias = name.size() >= 5 && name.compare(name.size() - 5, 5, ".bias") == 0;
+    if (bias) p.fill_(0);
+    else if (norm) p.fill_(1);
+    else p.copy_(mul(randn(p.shape(), DType::f32, gen), initializer_range));
+  }
+  std::string msg;
+  auto list = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
+    return s;
+  };
+  if (!report.unexpected.empty())
+    msg += "Some weights of the checkpoint were not used: [" + list(report.unexpected) + "]\n";
+  if (!report.missing.empty())
+    msg += "Some weights were not initialized from the checkpoint and are newly initialized: [" + list(report.missing) +
+           "]\nYou should probably TRAIN this model on a down-stream task to be able to use it for predictions and "
+           "inference.\n";
+  return msg;
 }
 
 }  // namespace ft::models

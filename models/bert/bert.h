@@ -86,4 +86,9 @@ struct LoadReport {
 };
 LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file);
 
+// Initialises what a checkpoint lacked as transformers' _init_weights does (LayerNorm weight 1 and
+// bias 0, other biases 0, other weights normal(0, initializer_range)) and returns the message
+// transformers prints about it ("" when nothing was missing or unexpected).
+std::string init_missing(nn::Module& module, const LoadReport& report, double initializer_range, Generator* gen);
+
 }  // namespace ft::models

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <map>
 
 #include "core/error.h"
 #include "models/bert/bert.h"
@@ -58,6 +60,9 @@ TEST(BertGolden, SavedDirectoryReloadsWithTheSameLogits) {
   BertForSequenceClassification model(cfg, &gen);
   const LoadReport r = load_weights(model, io::SafetensorsReader(data_dir() + "/minilm/model.safetensors"));
   EXPECT_EQ(r.missing, (std::vector<std::string>{"classifier.weight", "classifier.bias"}));  // the new head
+  const std::string msg = init_missing(model, r, cfg.initializer_range, &gen);
+  EXPECT_NE(msg.find("newly initialized: [classifier.weight, classifier.bias]"), std::string::npos) << msg;
+  EXPECT_EQ(model.classifier->bias.to_vector<double>(), std::vector<double>(2, 0.0));
   model.eval();
   const io::SafetensorsFile fx = io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/bert_minilm.safetensors");
   NoGradGuard ng;
@@ -77,6 +82,28 @@ TEST(BertGolden, SavedDirectoryReloadsWithTheSameLogits) {
   const Tensor again = reloaded.logits(fx.tensors.at("input_ids"), fx.tensors.at("token_type_ids"), fx.tensors.at("attention_mask"));
   EXPECT_EQ(again.to_vector<float>(), logits.to_vector<float>());
   std::printf("[saved] %s\n", dir.c_str());
+}
+
+TEST(BertGolden, ACheckpointWithoutPoolerGetsItInitialisedAndReported) {
+  // all-MiniLM-L6-v2 without its pooler: written here with the pooler tensors dropped.
+  const io::SafetensorsReader full(data_dir() + "/minilm/model.safetensors");
+  std::map<std::string, Tensor> kept;
+  for (const io::TensorInfo& t : full.tensors())
+    if (t.name.rfind("pooler.", 0) != 0) kept[t.name] = full.load(t.name);
+  const std::string p = ::testing::TempDir() + "ft_minilm_no_pooler.safetensors";
+  io::write_safetensors(p, kept);
+  const io::BertConfig cfg = io::BertConfig::from_json(io::read_json(data_dir() + "/minilm/config.json"), "config.json");
+  Generator gen(3);
+  BertModel model(cfg, &gen);
+  const LoadReport r = load_weights(model, io::SafetensorsReader(p));
+  EXPECT_EQ(r.missing, (std::vector<std::string>{"pooler.dense.weight", "pooler.dense.bias"}));
+  const std::string msg = init_missing(model, r, cfg.initializer_range, &gen);
+  EXPECT_NE(msg.find("newly initialized: [pooler.dense.weight, pooler.dense.bias]"), std::string::npos) << msg;
+  double sq = 0;
+  const auto w = model.pooler->weight.to_vector<double>();
+  for (double x : w) sq += x * x;
+  EXPECT_NEAR(std::sqrt(sq / static_cast<double>(w.size())), 0.02, 0.002);  // normal(0, initializer_range)
+  std::remove(p.c_str());
 }
 
 TEST(BertGolden, MisShapedTensorsAreNamedWithBothShapes) {
