@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "tests/common/test_util.h"
 #include "core/nn/layers.h"
 #include "core/ops.h"
 #include "core/optim/lr_schedule.h"
@@ -16,6 +17,8 @@
 
 namespace ft {
 namespace {
+
+using test::rel_error;
 
 // The device the model trains on: the CPU, or the CUDA backend (SIMT-emulated in ft_golden_emu).
 #if defined(FT_GOLDEN_CUDA)
@@ -40,16 +43,6 @@ struct Composite : nn::Module {
   std::shared_ptr<nn::LayerNorm> ln;
   std::shared_ptr<nn::Linear> fc2;
 };
-
-double rel_error(const Tensor& got, const Tensor& want) {
-  auto g = got.to_vector<double>(), w = want.to_vector<double>();
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < w.size(); ++i) {
-    diff = std::max(diff, std::abs(g[i] - w[i]));
-    scale = std::max(scale, std::abs(w[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
 
 void expect_close(const std::string& name, const Tensor& got, const Tensor& want, double tol = 1e-5) {
   ASSERT_EQ(got.shape(), want.shape()) << name;

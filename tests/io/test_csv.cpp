@@ -4,11 +4,14 @@
 
 #include <cstdlib>
 
+#include "tests/common/test_util.h"
 #include "core/error.h"
 #include "io/csv.h"
 
 namespace ft::io {
 namespace {
+
+using test::data_dir;
 
 std::string error_of(std::string_view text, DelimitedOptions o = {}) {
   try {
@@ -46,11 +49,6 @@ TEST(Csv, MalformedRowsNameFileAndLine) {
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "data.csv: no column 'label' (columns: a, b)");
   }
-}
-
-std::string data_dir() {
-  const char* d = std::getenv("FT_DATA_DIR");
-  return d ? d : std::string(std::getenv("HOME")) + "/.cache/ftrain/data";
 }
 
 TEST(Csv, ReadsTheRealDataSets) {

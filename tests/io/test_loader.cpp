@@ -6,6 +6,7 @@
 #include <fstream>
 #include <set>
 
+#include "tests/common/test_util.h"
 #include "core/error.h"
 #include "io/collate.h"
 #include "io/csv.h"
@@ -17,10 +18,8 @@
 namespace ft::io {
 namespace {
 
-std::string data_dir() {
-  const char* d = std::getenv("FT_DATA_DIR");
-  return d ? d : std::string(std::getenv("HOME")) + "/.cache/ftrain/data";
-}
+using test::data_dir;
+
 std::string cifar_dir() {
   const char* d = std::getenv("FT_SHARED_DIR");
   return std::string(d ? d : FT_DEFAULT_SHARED_DIR) + "/data/cifar10";

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "tests/common/test_util.h"
 #include "core/error.h"
 #include "io/csv.h"
 #include "io/tokenizer.h"
@@ -16,10 +17,7 @@
 namespace ft::io {
 namespace {
 
-std::string data_dir() {
-  const char* d = std::getenv("FT_DATA_DIR");
-  return d ? d : std::string(std::getenv("HOME")) + "/.cache/ftrain/data";
-}
+using test::data_dir;
 
 uint64_t fnv1a64(const std::vector<int64_t>& ids) {
   uint64_t h = 0xCBF29CE484222325ull;

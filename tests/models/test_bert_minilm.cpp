@@ -8,26 +8,15 @@
 #include <cstdlib>
 #include <map>
 
+#include "tests/common/test_util.h"
 #include "core/error.h"
 #include "models/bert/bert.h"
 
 namespace ft::models {
 namespace {
 
-std::string data_dir() {
-  const char* d = std::getenv("FT_DATA_DIR");
-  return d ? d : std::string(std::getenv("HOME")) + "/.cache/ftrain/data";
-}
-
-double rel_error(const Tensor& got, const Tensor& want) {
-  auto g = got.to_vector<double>(), w = want.to_vector<double>();
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < w.size(); ++i) {
-    diff = std::max(diff, std::abs(g[i] - w[i]));
-    scale = std::max(scale, std::abs(w[i]));
-  }
-  return diff / scale;
-}
+using test::data_dir;
+using test::rel_error;
 
 TEST(BertGolden, MiniLmHiddenStatesMatchTransformers) {
   const io::BertConfig cfg = io::BertConfig::from_json(io::read_json(data_dir() + "/minilm/config.json"), "config.json");

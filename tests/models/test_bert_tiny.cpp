@@ -8,6 +8,7 @@
 
 #include <map>
 
+#include "tests/common/test_util.h"
 #include "core/optim/optimizer.h"
 #include "models/bert/bert.h"
 #if defined(FT_BERT_CUDA)
@@ -17,21 +18,13 @@
 namespace ft::models {
 namespace {
 
+using test::rel_error;
+
 #if defined(FT_BERT_CUDA)
 const Device kDevice(DeviceType::cuda, 0);
 #else
 const Device kDevice = kCPU;
 #endif
-
-double rel_error(const Tensor& got, const Tensor& want) {
-  auto g = got.to_vector<double>(), w = want.to_vector<double>();
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < w.size(); ++i) {
-    diff = std::max(diff, std::abs(g[i] - w[i]));
-    scale = std::max(scale, std::abs(w[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
 
 class BertTinyGolden : public ::testing::TestWithParam<std::string> {};
 

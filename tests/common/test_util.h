@@ -1,0 +1,29 @@
+// Helpers shared by tests: where the fetched data lives, and the relative error used by goldens.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+
+#include "core/tensor.h"
+
+namespace ft::test {
+
+// tools/fetch_data.sh's cache: $FT_DATA_DIR or ~/.cache/ftrain/data.
+inline std::string data_dir() {
+  const char* d = std::getenv("FT_DATA_DIR");
+  return d ? d : std::string(std::getenv("HOME")) + "/.cache/ftrain/data";
+}
+
+// max |got - want| / max |want| over the tensor (max |got - want| when want is all zeros).
+inline double rel_error(const Tensor& got, const Tensor& want) {
+  const auto g = got.to_vector<double>(), w = want.to_vector<double>();
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    diff = std::max(diff, std::abs(g[i] - w[i]));
+    scale = std::max(scale, std::abs(w[i]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+}  // namespace ft::test
