@@ -14,6 +14,11 @@ struct TextBatch {
   Tensor labels;  // i64 [batch] (single-label), f32 [batch] (regression), f32 [batch, classes] (multi-label)
 };
 
+// Pads examples encoded beforehand (truncated, unpadded; encodings[i] belongs to data.examples[i]) to
+// the longest of the batch with pad_id, attention mask 0 and token type 0.
+TextBatch collate_encoded(const std::vector<Encoding>& encodings, int64_t pad_id, const TextDataset& data,
+                          const std::vector<int64_t>& indices);
+
 TextBatch collate_text(const WordPieceTokenizer& tokenizer, const TextDataset& data, const std::vector<int64_t>& indices,
                        int64_t max_length);
 

@@ -23,4 +23,16 @@ std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool s
   return order;
 }
 
+std::vector<int64_t> length_grouped_order(const std::vector<int64_t>& lengths, int64_t batch_size, uint64_t seed,
+                                          int64_t epoch) {
+  std::vector<int64_t> order = epoch_order(static_cast<int64_t>(lengths.size()), seed, epoch, true);
+  const size_t mega = static_cast<size_t>(50 * batch_size);
+  for (size_t begin = 0; begin < order.size(); begin += mega) {
+    auto first = order.begin() + static_cast<std::ptrdiff_t>(begin);
+    auto last = order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), begin + mega));
+    std::stable_sort(first, last, [&](int64_t a, int64_t b) { return lengths[a] > lengths[b]; });
+  }
+  return order;
+}
+
 }  // namespace ft::io

@@ -21,10 +21,17 @@ struct LoaderOptions {
   uint64_t seed = 42;
   int workers = 0;   // background threads collating batches (0: on the caller's thread)
   int prefetch = 2;  // batches queued ahead per worker
+  // group_by_length: example lengths; batches then hold examples of similar length (less padding).
+  std::vector<int64_t> lengths;
 };
 
 // The order of one epoch: a Philox-keyed permutation of [0, n) (identity without shuffle).
 std::vector<int64_t> epoch_order(int64_t n, uint64_t seed, int64_t epoch, bool shuffle);
+
+// The Hugging Face LengthGroupedSampler's order: the epoch's random permutation cut into mega-batches
+// of 50 batches, each sorted by length, longest first; consecutive batches then need little padding.
+std::vector<int64_t> length_grouped_order(const std::vector<int64_t>& lengths, int64_t batch_size, uint64_t seed,
+                                          int64_t epoch);
 
 template <class Batch>
 class Loader {
@@ -42,7 +49,8 @@ class Loader {
     stop();
     epoch_ = epoch;
     step_ = step;
-    order_ = epoch_order(n_, opts_.seed, epoch_, opts_.shuffle);
+    order_ = opts_.lengths.empty() ? epoch_order(n_, opts_.seed, epoch_, opts_.shuffle)
+                                   : length_grouped_order(opts_.lengths, opts_.batch_size, opts_.seed, epoch_);
     queued_ = step_;
   }
   // The next batch of the current epoch; false at the epoch's end (then seek(epoch + 1, 0)).

@@ -53,8 +53,10 @@ std::vector<RawRow> read_rows(const std::string& path, const TextDatasetOptions&
         return j[col].get<std::string>();
       };
       RawRow r{text_of(o.text_column), o.text_pair_column.empty() ? "" : text_of(o.text_pair_column), {}, n};
-      FT_CHECK(j.contains(o.label_column), path, ":", n, ": no column '", o.label_column, "'");
-      r.label = j[o.label_column];
+      if (!o.label_column.empty()) {
+        FT_CHECK(j.contains(o.label_column), path, ":", n, ": no column '", o.label_column, "'");
+        r.label = j[o.label_column];
+      }
       rows.push_back(std::move(r));
     }
     return rows;
@@ -67,9 +69,11 @@ std::vector<RawRow> read_rows(const std::string& path, const TextDatasetOptions&
   skipped += t.skipped;
   const size_t ti = t.column(o.text_column, path);
   const size_t pi = o.text_pair_column.empty() ? 0 : t.column(o.text_pair_column, path);
-  const size_t li = t.column(o.label_column, path);
+  const bool labelled = !o.label_column.empty();
+  const size_t li = labelled ? t.column(o.label_column, path) : 0;
   for (size_t i = 0; i < t.rows.size(); ++i) {
-    RawRow r{t.rows[i][ti], o.text_pair_column.empty() ? "" : t.rows[i][pi], t.rows[i][li], t.row_lines[i]};
+    RawRow r{t.rows[i][ti], o.text_pair_column.empty() ? "" : t.rows[i][pi],
+             labelled ? nlohmann::json(t.rows[i][li]) : nlohmann::json(), t.row_lines[i]};
     rows.push_back(std::move(r));
   }
   return rows;
@@ -97,6 +101,12 @@ TextDataset load_text_dataset(const std::string& path, const TextDatasetOptions&
   TextDataset ds;
   std::vector<RawRow> rows = read_rows(path, o, ds.skipped);
   FT_CHECK(!rows.empty(), path, ": the data set is empty");
+  if (o.label_column.empty()) {  // texts only (prediction): no labels, label ids -1
+    ds.problem_type = o.problem_type;
+    if (names) ds.label_names = *names;
+    for (const RawRow& r : rows) ds.examples.push_back(TextExample{r.text, r.pair, -1, 0, {}, r.line});
+    return ds;
+  }
   // problem_type from the labels when not given: lists are multi-label, non-integer numbers are
   // regression, anything else names classes.
   ds.problem_type = o.problem_type;

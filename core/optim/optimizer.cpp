@@ -46,6 +46,12 @@ const AdamW::State* AdamW::state_of(const Tensor& p) const {
   return it == state_.end() ? nullptr : &it->second;
 }
 
+void AdamW::set_state(const Tensor& p, State s) {
+  FT_CHECK(s.exp_avg.shape() == p.shape() && s.exp_avg_sq.shape() == p.shape(), "AdamW: state of shape ",
+           shape_str(s.exp_avg.shape()), " does not match parameter ", shape_str(p.shape()));
+  state_[p.impl()] = std::move(s);
+}
+
 void AdamW::step() {
   // One multi-tensor update per (device, dtype): on CUDA a single launch for the whole model.
   std::map<std::pair<Device, DType>, std::vector<kern::AdamWTensor>, bool (*)(const std::pair<Device, DType>&,

@@ -48,6 +48,8 @@ class AdamW : public Optimizer {
     int64_t step = 0;
   };
   const State* state_of(const Tensor& p) const;
+  void set_state(const Tensor& p, State s);  // restoring a checkpoint
+  const AdamWOptions& options() const { return opts_; }
 
  private:
   AdamWOptions opts_;

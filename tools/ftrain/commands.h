@@ -1,9 +1,27 @@
-// The ftrain subcommands: each registers itself on the CLI11 app (one file per subcommand).
+// The ftrain subcommands: each registers itself on the CLI11 app (one file per subcommand), and the
+// run_* functions do the work (tests call them directly, on any device).
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include "core/device.h"
+#include "tools/ftrain/args.h"
+
 namespace ft::cli {
 
+// Turns --device (auto, cpu, cuda:N) into a device, starting the CUDA backend when needed.
+using DeviceResolver = Device (*)(const std::string& device);
+
 void add_inspect(CLI::App& app);
+void add_train(CLI::App& app, DeviceResolver resolve);
+void add_eval(CLI::App& app, DeviceResolver resolve);
+void add_predict(CLI::App& app, DeviceResolver resolve);
+
+// Exit codes: 0 done, 130 interrupted by Ctrl-C (a checkpoint was saved). Errors throw ft::Error.
+int run_train(const TrainArgs& args, Device device);
+int run_eval(const TrainArgs& args, Device device);
+int run_predict(const TrainArgs& args, Device device);
+
+// --threads: OpenMP and OpenBLAS threads (0 leaves the defaults).
+void set_cpu_threads(int threads);
 
 }  // namespace ft::cli

@@ -3,22 +3,47 @@
 #include <cstdio>
 #include <exception>
 
+#include "core/error.h"
 #include "tools/ftrain/commands.h"
+#ifdef FT_HAVE_CUDA
+#include "core/cuda/cuda_backend.h"
+#endif
 
 #ifndef FT_VERSION
 #define FT_VERSION "unknown"
 #endif
 
+namespace {
+
+ft::Device resolve_device(const std::string& name) {
+  if (name == "cpu") return ft::kCPU;
+#ifdef FT_HAVE_CUDA
+  if (name == "auto") return ft::install_cuda_backend() ? ft::Device(ft::DeviceType::cuda, 0) : ft::kCPU;
+  const ft::Device d = ft::Device::parse(name);
+  FT_CHECK(ft::install_cuda_backend(), "--device ", name, ": no CUDA device is visible (use --device cpu)");
+  return d;
+#else
+  if (name == "auto") return ft::kCPU;
+  throw ft::Error("--device " + name + ": this ftrain was built without the CUDA backend (no nvcc at build time)");
+#endif
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"ftrain: fine-tune pretrained models (BERT, ResNet) from Hugging Face checkpoints"};
   app.set_version_flag("--version", std::string("ftrain ") + FT_VERSION);
   app.require_subcommand(1);
+  ft::cli::add_train(app, resolve_device);
+  ft::cli::add_eval(app, resolve_device);
+  ft::cli::add_predict(app, resolve_device);
   ft::cli::add_inspect(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {
+    std::fflush(stdout);
     std::fprintf(stderr, "ftrain: error: %s\n", e.what());
     return 1;
   }

@@ -1,0 +1,210 @@
+// Training invariants of the Trainer, through run_train on a tiny random BERT and a small text data
+// set, on the CPU and (FT_TRAINER_CUDA) the emulated CUDA device:
+// - resume: a run of 2N steps that saved checkpoint-N, and a second run resumed from that checkpoint,
+//   end with bit-identical weights (dropout on, gradient accumulation, an epoch boundary crossed);
+// - gradient accumulation: k micro-batches of B/k make the same update as one batch of B, within f32
+//   rounding (Adam's epsilon set large so that the update is proportional to the gradient, not its sign);
+// - --freeze leaves the frozen tensors untouched; save_total_limit keeps the newest checkpoints.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/ops.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "models/bert/bert.h"
+#include "tests/common/test_util.h"
+#include "tools/ftrain/commands.h"
+#include "tools/ftrain/trainer.h"
+#if defined(FT_TRAINER_CUDA)
+#include "core/cuda/cuda_backend.h"
+#endif
+
+namespace ft::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+Device device() {
+#if defined(FT_TRAINER_CUDA)
+  EXPECT_TRUE(install_cuda_backend());
+  return Device(DeviceType::cuda, 0);
+#else
+  return kCPU;
+#endif
+}
+
+const std::vector<std::string> kWords = {"good", "great", "fun", "moving", "bad", "awful", "boring", "dull",
+                                         "the", "film", "plot", "acting", "was", "and", "very", "a"};
+
+// A tiny random BERT directory (config.json, model.safetensors without a head, vocab.txt) and
+// train.csv: 40 short reviews whose label follows the sentiment words in them.
+std::string make_workspace(const std::string& name, double dropout) {
+  const std::string dir = fs::temp_directory_path().string() + "/ft_trainer_" + name + "_" + std::to_string(getpid());
+  fs::remove_all(dir);
+  fs::create_directories(dir + "/model");
+  std::vector<std::string> vocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+  vocab.insert(vocab.end(), kWords.begin(), kWords.end());
+  {
+    std::ofstream v(dir + "/model/vocab.txt");
+    for (const std::string& w : vocab) v << w << "\n";
+    std::ofstream(dir + "/model/tokenizer_config.json") << R"({"do_lower_case": true})";
+  }
+  io::Json cfg = {{"model_type", "bert"}, {"vocab_size", vocab.size()}, {"hidden_size", 32}, {"num_hidden_layers", 2},
+                  {"num_attention_heads", 4}, {"intermediate_size", 48}, {"max_position_embeddings", 32},
+                  {"hidden_dropout_prob", dropout}, {"attention_probs_dropout_prob", dropout}};
+  io::write_json(dir + "/model/config.json", cfg);
+  Generator gen(3);
+  models::BertModel bert(io::BertConfig::from_json(cfg, "tiny"), &gen);
+  std::map<std::string, Tensor> w;
+  for (auto& [n, p] : bert.named_parameters()) w[n] = p.detach();
+  io::write_safetensors(dir + "/model/model.safetensors", w, {{"format", "pt"}});
+  std::ofstream csv(dir + "/train.csv");
+  csv << "text,label\n";
+  for (int i = 0; i < 40; ++i) {
+    const bool pos = (i * 7) % 3 != 0;
+    std::string text = "the film was ";
+    text += kWords[(pos ? 0 : 4) + i % 4];
+    text += i % 2 ? " and very " + kWords[(pos ? 0 : 4) + (i / 4) % 4] : " a " + kWords[10 + i % 2];
+    csv << text << "," << (pos ? "positive" : "negative") << "\n";
+  }
+  return dir;
+}
+
+TrainArgs tiny_args(const std::string& ws, const std::string& out) {
+  TrainArgs a;
+  a.model_name_or_path = ws + "/model";
+  a.train_file = ws + "/train.csv";
+  a.output_dir = ws + "/" + out;
+  a.per_device_train_batch_size = 4;
+  a.learning_rate = 1e-3;
+  a.max_seq_length = 32;
+  a.logging_steps = 3;
+  a.save_strategy = "no";
+  a.seed = 7;
+  a.quiet = true;
+  return a;
+}
+
+std::map<std::string, Tensor> weights(const std::string& dir) {
+  return io::read_safetensors(dir + "/model.safetensors").tensors;
+}
+
+TEST(Trainer, ResumeContinuesBitForBit) {
+  const std::string ws = make_workspace("resume", 0.1);
+  // 40 examples, batches of 4, 2 micro-batches per step: 5 steps per epoch; 14 steps cross two epoch
+  // boundaries, and the checkpoint at step 7 sits in the middle of the second epoch.
+  TrainArgs a = tiny_args(ws, "full");
+  a.gradient_accumulation_steps = 2;
+  a.max_steps = 14;
+  a.save_strategy = "steps";
+  a.save_steps = 7;
+  a.warmup_steps = 2;
+  ASSERT_EQ(run_train(a, device()), 0);
+  ASSERT_TRUE(fs::exists(a.output_dir + "/checkpoint-7/optimizer.safetensors"));
+
+  TrainArgs b = a;
+  b.output_dir = ws + "/resumed";
+  fs::create_directories(b.output_dir);
+  fs::copy(a.output_dir + "/checkpoint-7", b.output_dir + "/checkpoint-7", fs::copy_options::recursive);
+  b.resume_from_checkpoint = "latest";
+  ASSERT_EQ(run_train(b, device()), 0);
+
+  const auto wa = weights(a.output_dir), wb = weights(b.output_dir), w7 = weights(a.output_dir + "/checkpoint-7");
+  ASSERT_EQ(wa.size(), wb.size());
+  int64_t moved = 0;
+  for (auto& [name, t] : wa) {
+    const std::vector<float> x = t.to_vector<float>(), y = wb.at(name).to_vector<float>();
+    ASSERT_EQ(x.size(), y.size()) << name;
+    EXPECT_EQ(std::memcmp(x.data(), y.data(), x.size() * sizeof(float)), 0) << name << " differs after resuming";
+    moved += x != w7.at(name).to_vector<float>();
+  }
+  EXPECT_GT(moved, 0) << "the steps after the checkpoint changed nothing";
+  // The resumed run's history continues the first one's.
+  const io::Json st = io::read_json(b.output_dir + "/trainer_state.json");
+  EXPECT_EQ(st["global_step"].get<int64_t>(), 14);
+  fs::remove_all(ws);
+}
+
+TEST(Trainer, AccumulatedMicroBatchesMatchOneLargeBatch) {
+  const std::string ws = make_workspace("accum", 0.0);
+  auto run = [&](const std::string& out, int64_t batch, int64_t accum) {
+    TrainArgs a = tiny_args(ws, out);
+    a.per_device_train_batch_size = batch;
+    a.gradient_accumulation_steps = accum;
+    a.max_steps = 2;
+    a.lr_scheduler_type = "constant";
+    a.learning_rate = 1e-2;
+    a.adam_epsilon = 1.0;  // update ~ lr * m / (sqrt(v) + 1): proportional to the gradient's size
+    a.max_grad_norm = 0;   // no clipping, which would rescale both alike
+    EXPECT_EQ(run_train(a, device()), 0);
+    return weights(a.output_dir);
+  };
+  const auto one = run("one", 8, 1), four = run("accum4", 2, 4), sum_wrong = run("accum4_b4", 4, 4);
+  const io::SafetensorsFile init = io::read_safetensors(ws + "/model/model.safetensors");
+  // Errors are measured against the largest update of the whole model: rounding is relative to the
+  // size of the terms summed, and the key projections' gradients are small differences of large terms
+  // (softmax's backward), so per tensor their relative error is large even when the sums are right.
+  double diff = 0, wrong = 0, scale = 0, wmax = 0;
+  int compared = 0;
+  for (auto& [name, t] : one) {
+    if (name.rfind("bert.", 0) != 0) continue;  // the new head starts from its own draw
+    const std::vector<float> w0 = init.tensors.at(name.substr(5)).to_vector<float>(), a = t.to_vector<float>(),
+                             b = four.at(name).to_vector<float>(), c = sum_wrong.at(name).to_vector<float>();
+    for (size_t i = 0; i < a.size(); ++i) {
+      const double d1 = double(a[i]) - w0[i], d4 = double(b[i]) - w0[i], dw = double(c[i]) - w0[i];
+      scale = std::max(scale, std::abs(d1));
+      wmax = std::max(wmax, std::abs(double(w0[i])));
+      diff = std::max(diff, std::abs(d4 - d1));
+      wrong = std::max(wrong, std::abs(dw - d1));
+    }
+    ++compared;
+  }
+  ASSERT_GT(compared, 0);
+  ASSERT_GT(scale, 0);
+  std::printf("[accum] max |update(4 micro-batches of 2) - update(batch of 8)| / max |update| = %.3e; "
+              "a different batch of 16: %.3e\n", diff / scale, wrong / scale);
+  // The weights are f32: w + update is stored to half an ulp of w, so two steps may differ by a few
+  // ulps of the largest weight (|w| up to ~4 for BERT's N(0, 1) embeddings) beyond the sums' rounding.
+  const double ulp = wmax * std::ldexp(1.0, -23);
+  EXPECT_LE(diff, 1e-5 * scale + 4 * ulp) << "ulp of the largest weight " << ulp;
+  EXPECT_GT(wrong / scale, 1e-2) << "the comparison cannot tell different batches apart";
+  fs::remove_all(ws);
+}
+
+TEST(Trainer, FreezeAndCheckpointRotation) {
+  const std::string ws = make_workspace("freeze", 0.1);
+  TrainArgs a = tiny_args(ws, "out");
+  a.freeze = {"^bert\\.embeddings\\."};
+  a.max_steps = 6;
+  a.save_strategy = "steps";
+  a.save_steps = 2;
+  a.save_total_limit = 2;
+  ASSERT_EQ(run_train(a, device()), 0);
+  const auto after = weights(a.output_dir);
+  const io::SafetensorsFile init = io::read_safetensors(ws + "/model/model.safetensors");
+  for (auto& [name, t] : after) {
+    if (name.rfind("bert.embeddings.", 0) != 0) continue;
+    EXPECT_EQ(t.to_vector<float>(), init.tensors.at(name.substr(5)).to_vector<float>()) << name << " moved";
+  }
+  EXPECT_NE(after.at("bert.encoder.layer.0.output.dense.weight").to_vector<float>(),
+            init.tensors.at("encoder.layer.0.output.dense.weight").to_vector<float>());
+  const auto cps = list_checkpoints(a.output_dir);
+  ASSERT_EQ(cps.size(), 2u);
+  EXPECT_EQ(cps[0].first, 4);
+  EXPECT_EQ(cps[1].first, 6);
+  a.freeze = {"no_such_parameter"};
+  a.overwrite_output_dir = true;
+  try {
+    run_train(a, device());
+    ADD_FAILURE() << "a --freeze pattern that matches nothing was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("matches no parameter"), std::string::npos) << e.what();
+  }
+  fs::remove_all(ws);
+}
+
+}  // namespace
+}  // namespace ft::cli

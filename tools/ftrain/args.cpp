@@ -1,0 +1,232 @@
+#include "tools/ftrain/args.h"
+#include "tools/ftrain/commands.h"
+
+#include <omp.h>
+#include <yaml-cpp/yaml.h>
+
+#include "core/error.h"
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace ft::cli {
+namespace {
+
+const std::vector<std::string> kSchedulers = {"linear", "cosine", "constant", "constant_with_warmup"};
+const std::vector<std::string> kStrategies = {"no", "steps", "epoch"};
+
+}  // namespace
+
+void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
+  app->add_option("--config", a.config, "YAML or JSON file of options (keys are the option names); flags win")
+      ->group("Run");
+  app->option_defaults()->always_capture_default();
+  const bool train = cmd == Command::train;
+  const char* model_help = train ? "pretrained model directory (config.json, model.safetensors, tokenizer files)"
+                                 : "fine-tuned model directory (what ftrain train saved)";
+  const std::string md = "Model and data";
+  app->add_option("--model_name_or_path", a.model_name_or_path, model_help)->group(md);
+  app->add_option("--task", a.task, "what the model learns")
+      ->check(CLI::IsMember({"text-classification"}))->group(md);
+  if (train) {
+    app->add_option("--train_file", a.train_file, "training data: .csv, .tsv, .tab or .jsonl")->group(md);
+    app->add_option("--validation_file", a.validation_file, "evaluation data (default: a split of train_file)")->group(md);
+    app->add_option("--validation_split_percentage", a.validation_split_percentage,
+                    "percent of train_file held out for evaluation when there is no validation_file")->group(md);
+    app->add_option("--test_file", a.test_file, "data evaluated once after training")->group(md);
+    app->add_option("--problem_type", a.problem_type, "default: inferred from the labels")
+        ->check(CLI::IsMember({"", "single_label_classification", "multi_label_classification", "regression"}))
+        ->group(md);
+    app->add_option("--max_train_samples", a.max_train_samples, "use the first N training examples")->group(md);
+  } else {
+    app->add_option(cmd == Command::eval ? "--validation_file,--test_file" : "--test_file",
+                    cmd == Command::eval ? a.validation_file : a.test_file, "data file: .csv, .tsv, .tab or .jsonl")
+        ->group(md);
+  }
+  app->add_option("--text_column_name", a.text_column_name, "column with the text")->group(md);
+  app->add_option("--text_pair_column_name", a.text_pair_column_name, "column with the second text of a pair")
+      ->group(md);
+  if (cmd != Command::predict)
+    app->add_option("--label_column_name", a.label_column_name, "column with the label")->group(md);
+  app->add_option("--max_seq_length", a.max_seq_length, "longer inputs are truncated")->group(md);
+  app->add_option("--max_eval_samples", a.max_eval_samples, "use the first N evaluation examples")->group(md);
+  if (cmd == Command::predict)
+    app->add_option("--max_predict_samples", a.max_predict_samples, "use the first N examples")->group(md);
+  app->add_flag("--skip_malformed_rows", a.skip_malformed_rows, "skip (and count) malformed data rows")->group(md);
+
+  const std::string out = "Output";
+  if (cmd == Command::predict)
+    app->add_option("--output_file", a.output_file, "predictions: .csv or .jsonl")->group(out);
+  app->add_option("--output_dir", a.output_dir,
+                  train ? "where the model, checkpoints and logs go" : "where the results go (optional)")
+      ->group(out);
+  app->add_flag("--overwrite_output_dir", a.overwrite_output_dir, "allow a non-empty output_dir")->group(out);
+
+  if (train) {
+    const std::string opt = "Optimisation";
+    app->add_option("--num_train_epochs", a.num_train_epochs, "epochs (fractions allowed)")->group(opt);
+    app->add_option("--max_steps", a.max_steps, "optimizer steps; > 0 overrides num_train_epochs")->group(opt);
+    app->add_option("--per_device_train_batch_size", a.per_device_train_batch_size)->group(opt);
+    app->add_flag("--group_by_length", a.group_by_length, "batch examples of similar length together (less padding)")
+        ->group(opt);
+    app->add_option("--gradient_accumulation_steps", a.gradient_accumulation_steps,
+                    "micro-batches per optimizer step")->group(opt);
+    app->add_option("--learning_rate", a.learning_rate, "peak AdamW learning rate")->group(opt);
+    app->add_option("--weight_decay", a.weight_decay, "decoupled; not on biases and LayerNorm weights")->group(opt);
+    app->add_option("--adam_beta1", a.adam_beta1)->group(opt);
+    app->add_option("--adam_beta2", a.adam_beta2)->group(opt);
+    app->add_option("--adam_epsilon", a.adam_epsilon)->group(opt);
+    app->add_option("--max_grad_norm", a.max_grad_norm, "global L2 gradient clipping (0: off)")->group(opt);
+    app->add_option("--lr_scheduler_type", a.lr_scheduler_type)->check(CLI::IsMember(kSchedulers))->group(opt);
+    app->add_option("--warmup_ratio", a.warmup_ratio, "fraction of the steps spent warming up")->group(opt);
+    app->add_option("--warmup_steps", a.warmup_steps, "overrides warmup_ratio when > 0")->group(opt);
+    app->add_option("--label_smoothing_factor", a.label_smoothing_factor)->group(opt);
+    app->add_option("--freeze", a.freeze, "freeze parameters whose names match this regular expression (repeatable)")
+        ->group(opt);
+    app->add_flag("--skip_nonfinite_loss", a.skip_nonfinite_loss,
+                  "skip a step whose loss is NaN or infinite instead of stopping")->group(opt);
+
+    const std::string ev = "Evaluation and checkpoints";
+    app->add_option("--eval_strategy", a.eval_strategy)->check(CLI::IsMember(kStrategies))->group(ev);
+    app->add_option("--eval_steps", a.eval_steps, "default: logging_steps")->group(ev);
+    app->add_flag("--eval_on_start", a.eval_on_start, "evaluate the untrained model first (the baseline)")->group(ev);
+    app->add_option("--save_strategy", a.save_strategy)->check(CLI::IsMember(kStrategies))->group(ev);
+    app->add_option("--save_steps", a.save_steps)->group(ev);
+    app->add_option("--save_total_limit", a.save_total_limit, "keep the newest N checkpoints (and the best)")
+        ->group(ev);
+    app->add_option("--logging_steps", a.logging_steps)->group(ev);
+    app->add_flag("--logging_first_step", a.logging_first_step)->group(ev);
+    app->add_flag("--load_best_model_at_end", a.load_best_model_at_end,
+                  "end with the best checkpoint's weights (save_strategy must match eval_strategy)")->group(ev);
+    app->add_option("--metric_for_best_model", a.metric_for_best_model, "default: loss")->group(ev);
+    app->add_option("--greater_is_better", a.greater_is_better, "default: true unless the metric is a loss")
+        ->check(CLI::IsMember({"auto", "true", "false"}))->group(ev);
+    app->add_option("--early_stopping_patience", a.early_stopping_patience,
+                    "stop after N evaluations without improvement")->group(ev);
+    app->add_option("--resume_from_checkpoint", a.resume_from_checkpoint,
+                    "a checkpoint directory, or 'latest' in output_dir")->group(ev);
+  }
+  const std::string run = "Run";
+  app->add_option("--per_device_eval_batch_size", a.per_device_eval_batch_size)->group(run);
+  app->add_option("--seed", a.seed)->group(run);
+  app->add_option("--device", a.device, "auto, cpu or cuda:N")->group(run);
+  app->add_option("--threads", a.threads, "CPU threads (0: all cores)")->group(run);
+  app->add_option("--dataloader_num_workers", a.dataloader_num_workers, "threads preparing batches")->group(run);
+  app->add_flag("--disable_tqdm", a.disable_tqdm, "plain progress lines even on a terminal")->group(run);
+  app->add_flag("--quiet", a.quiet, "only errors and the final summary")->group(run);
+  app->add_option("--log_format", a.log_format, "text, or json for one JSON object per line")
+      ->check(CLI::IsMember({"text", "json"}))->group(run);
+}
+
+void apply_config(CLI::App* app, const std::string& path) {
+  if (path.empty()) return;
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw Error(cat("--config ", path, ": cannot open"));
+  } catch (const YAML::Exception& e) {
+    throw Error(cat("--config ", path, ": ", e.what()));
+  }
+  if (root.IsNull()) return;
+  FT_CHECK(root.IsMap(), "--config ", path, ": the file must map option names to values");
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    CLI::Option* op = app->get_option_no_throw("--" + key);
+    FT_CHECK(op != nullptr && key != "config", "--config ", path, ": '", key, "' is not an option of ftrain ",
+             app->get_name(), " (see ftrain ", app->get_name(), " --help)");
+    if (op->count() > 0) continue;  // given on the command line: that wins
+    std::vector<std::string> values;
+    if (kv.second.IsSequence()) {
+      for (const auto& v : kv.second) values.push_back(v.as<std::string>());
+    } else {
+      FT_CHECK(kv.second.IsScalar(), "--config ", path, ": '", key, "' must be a value or a list of values");
+      values.push_back(kv.second.as<std::string>());
+    }
+    try {
+      op->add_result(values);
+      op->run_callback();
+    } catch (const CLI::Error& e) {
+      throw Error(cat("--config ", path, ": '", key, "': ", e.what()));
+    }
+  }
+}
+
+void validate(const TrainArgs& a, Command cmd) {
+  auto given = [](const std::string& v, const char* name) { FT_CHECK(!v.empty(), "--", name, " is required"); };
+  given(a.model_name_or_path, "model_name_or_path");
+  if (cmd == Command::train) given(a.train_file, "train_file"), given(a.output_dir, "output_dir");
+  if (cmd == Command::eval) given(a.validation_file, "validation_file");
+  if (cmd == Command::predict) given(a.test_file, "test_file"), given(a.output_file, "output_file");
+  auto positive = [](int64_t v, const char* name) { FT_CHECK(v > 0, "--", name, " must be positive, got ", v); };
+  positive(a.per_device_eval_batch_size, "per_device_eval_batch_size");
+  positive(a.max_seq_length, "max_seq_length");
+  FT_CHECK(a.threads >= 0 && a.dataloader_num_workers >= 0, "--threads and --dataloader_num_workers must be >= 0");
+  FT_CHECK(a.device == "auto" || a.device == "cpu" || a.device.rfind("cuda", 0) == 0, "--device '", a.device,
+           "' is not one of auto, cpu, cuda:N");
+  if (cmd != Command::train) return;
+  positive(a.per_device_train_batch_size, "per_device_train_batch_size");
+  positive(a.gradient_accumulation_steps, "gradient_accumulation_steps");
+  positive(a.logging_steps, "logging_steps");
+  FT_CHECK(a.max_steps > 0 || a.num_train_epochs > 0, "--num_train_epochs must be positive (or give --max_steps)");
+  FT_CHECK(a.learning_rate >= 0, "--learning_rate must be >= 0, got ", a.learning_rate);
+  FT_CHECK(a.label_smoothing_factor >= 0 && a.label_smoothing_factor < 1, "--label_smoothing_factor must be in [0, 1)");
+  FT_CHECK(a.warmup_ratio >= 0 && a.warmup_ratio <= 1, "--warmup_ratio must be in [0, 1], got ", a.warmup_ratio);
+  FT_CHECK(a.validation_split_percentage > 0 && a.validation_split_percentage < 100,
+           "--validation_split_percentage must be in (0, 100)");
+  if (a.save_strategy == "steps") positive(a.save_steps, "save_steps");
+  if (a.load_best_model_at_end) {
+    FT_CHECK(a.eval_strategy != "no", "--load_best_model_at_end needs an --eval_strategy (steps or epoch)");
+    FT_CHECK(a.save_strategy == a.eval_strategy, "--load_best_model_at_end needs --save_strategy (", a.save_strategy,
+             ") equal to --eval_strategy (", a.eval_strategy, ")");
+    if (a.eval_strategy == "steps") {
+      const int64_t every = a.eval_steps > 0 ? a.eval_steps : a.logging_steps;
+      FT_CHECK(a.save_steps % every == 0, "--load_best_model_at_end needs --save_steps (", a.save_steps,
+               ") to be a multiple of --eval_steps (", every, ")");
+    }
+  }
+  FT_CHECK(a.early_stopping_patience < 0 || a.eval_strategy != "no",
+           "--early_stopping_patience needs an --eval_strategy (steps or epoch)");
+}
+
+std::string eval_key(const std::string& metric) {
+  const std::string m = metric.empty() ? "loss" : metric;
+  return m.rfind("eval_", 0) == 0 ? m : "eval_" + m;
+}
+
+bool greater_is_better(const TrainArgs& a) {
+  if (a.greater_is_better != "auto") return a.greater_is_better == "true";
+  const std::string k = eval_key(a.metric_for_best_model);
+  return !(k.size() >= 4 && k.compare(k.size() - 4, 4, "loss") == 0);
+}
+
+io::Json TrainArgs::to_json() const {
+  io::Json j;
+  j["model_name_or_path"] = model_name_or_path, j["task"] = task, j["problem_type"] = problem_type;
+  j["train_file"] = train_file, j["validation_file"] = validation_file, j["test_file"] = test_file;
+  j["text_column_name"] = text_column_name, j["text_pair_column_name"] = text_pair_column_name;
+  j["label_column_name"] = label_column_name, j["max_seq_length"] = max_seq_length;
+  j["validation_split_percentage"] = validation_split_percentage, j["max_train_samples"] = max_train_samples;
+  j["output_dir"] = output_dir, j["num_train_epochs"] = num_train_epochs, j["max_steps"] = max_steps;
+  j["per_device_train_batch_size"] = per_device_train_batch_size;
+  j["per_device_eval_batch_size"] = per_device_eval_batch_size;
+  j["gradient_accumulation_steps"] = gradient_accumulation_steps, j["learning_rate"] = learning_rate;
+  j["weight_decay"] = weight_decay, j["adam_beta1"] = adam_beta1, j["adam_beta2"] = adam_beta2;
+  j["adam_epsilon"] = adam_epsilon, j["max_grad_norm"] = max_grad_norm;
+  j["label_smoothing_factor"] = label_smoothing_factor, j["lr_scheduler_type"] = lr_scheduler_type;
+  j["warmup_ratio"] = warmup_ratio, j["warmup_steps"] = warmup_steps, j["freeze"] = freeze;
+  j["eval_strategy"] = eval_strategy, j["eval_steps"] = eval_steps, j["save_strategy"] = save_strategy;
+  j["save_steps"] = save_steps, j["save_total_limit"] = save_total_limit, j["logging_steps"] = logging_steps;
+  j["eval_on_start"] = eval_on_start, j["load_best_model_at_end"] = load_best_model_at_end, j["metric_for_best_model"] = metric_for_best_model;
+  j["greater_is_better"] = greater_is_better, j["early_stopping_patience"] = early_stopping_patience;
+  j["seed"] = seed, j["device"] = device, j["dataloader_num_workers"] = dataloader_num_workers;
+  j["group_by_length"] = group_by_length;
+  return j;
+}
+
+void set_cpu_threads(int threads) {
+  if (threads <= 0) return;
+  omp_set_num_threads(threads);
+  openblas_set_num_threads(threads);
+}
+
+}  // namespace ft::cli

@@ -1,0 +1,72 @@
+// The options of train / eval / predict, named and defaulted as Hugging Face's TrainingArguments and
+// example scripts name them (../shared/reference/hf-reference.md section 5), grouped for --help.
+// --config FILE reads YAML or JSON whose keys are these names; flags on the command line win.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/config.h"
+
+namespace ft::cli {
+
+struct TrainArgs {
+  // Model and data
+  std::string model_name_or_path, task = "text-classification", problem_type;
+  std::string train_file, validation_file, test_file;
+  std::string text_column_name = "text", text_pair_column_name, label_column_name = "label";
+  int64_t max_seq_length = 128;
+  double validation_split_percentage = 10;  // carved from train_file when no validation_file is given
+  int64_t max_train_samples = -1, max_eval_samples = -1, max_predict_samples = -1;
+  bool skip_malformed_rows = false;
+  // Output
+  std::string output_dir, output_file;
+  bool overwrite_output_dir = false;
+  // Optimisation
+  double num_train_epochs = 3.0;
+  int64_t max_steps = -1;
+  int64_t per_device_train_batch_size = 8, per_device_eval_batch_size = 8, gradient_accumulation_steps = 1;
+  double learning_rate = 5e-5, weight_decay = 0.0, adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
+  double max_grad_norm = 1.0, label_smoothing_factor = 0.0;
+  std::string lr_scheduler_type = "linear";
+  double warmup_ratio = 0.0;
+  int64_t warmup_steps = 0;
+  std::vector<std::string> freeze;  // regular expressions over parameter names
+  // Evaluation, checkpoints, best model
+  std::string eval_strategy = "no", save_strategy = "steps";
+  int64_t eval_steps = -1, save_steps = 500, save_total_limit = -1, logging_steps = 500;
+  bool logging_first_step = false, load_best_model_at_end = false, eval_on_start = false;
+  std::string metric_for_best_model, greater_is_better = "auto";
+  int64_t early_stopping_patience = -1;
+  std::string resume_from_checkpoint;
+  bool skip_nonfinite_loss = false;
+  // Runtime
+  uint64_t seed = 42;
+  std::string device = "auto";
+  int threads = 0;
+  int dataloader_num_workers = 0;
+  bool group_by_length = false;
+  bool disable_tqdm = false, quiet = false;
+  std::string log_format = "text";  // text or json (JSON lines on stdout)
+  std::string config;
+
+  io::Json to_json() const;  // what checkpoints record as training_args.json
+};
+
+enum class Command { train, eval, predict };
+
+// Registers the options that `cmd` uses on `app`, bound to `args`, plus --config.
+void add_options(CLI::App* app, TrainArgs& args, Command cmd);
+
+// Sets every option of `app` that the command line left alone from the --config file.
+void apply_config(CLI::App* app, const std::string& path);
+
+// Checks values CLI11 cannot (ranges, combinations); throws ft::Error naming the option.
+void validate(const TrainArgs& args, Command cmd);
+
+// "eval_accuracy" for "accuracy", as the Trainer prefixes metric_for_best_model.
+std::string eval_key(const std::string& metric);
+bool greater_is_better(const TrainArgs& args);
+
+}  // namespace ft::cli

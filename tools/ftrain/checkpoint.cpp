@@ -1,0 +1,138 @@
+// Training checkpoints: output_dir/checkpoint-N/ with the model as a Hugging Face directory,
+// optimizer.safetensors (AdamW's exp_avg and exp_avg_sq per parameter name, the step counts in the
+// metadata), scheduler.json, rng_state.json (dropout generator and data loader position),
+// trainer_state.json in the Trainer's shape and training_args.json. Each file is written to a
+// temporary name and renamed, and the directory is assembled as checkpoint-N.tmp and renamed when
+// complete, so a process killed while saving leaves every earlier checkpoint whole and no
+// checkpoint-N that is not.
+#include <filesystem>
+#include <regex>
+
+#include "core/error.h"
+#include "io/safetensors.h"
+#include "tools/ftrain/trainer.h"
+
+namespace ft::cli {
+
+namespace fs = std::filesystem;
+
+std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& output_dir) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  std::error_code ec;
+  if (!fs::is_directory(output_dir, ec)) return out;
+  static const std::regex name("^checkpoint-([0-9]+)$");
+  for (const auto& e : fs::directory_iterator(output_dir, ec)) {
+    std::smatch m;
+    const std::string base = e.path().filename().string();
+    if (e.is_directory() && std::regex_match(base, m, name)) out.emplace_back(std::stoll(m[1]), e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void Trainer::save_checkpoint() {
+  const std::string dir = checkpoint_dir(global_step_), tmp = dir + ".tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  FT_CHECK(!ec, tmp, ": cannot create the checkpoint directory: ", ec.message());
+  task_.save(tmp);
+  std::map<std::string, Tensor> opt;
+  std::map<std::string, std::string> meta{{"format", "ftrain-adamw"}};
+  for (size_t i = 0; i < trainable_.size(); ++i) {
+    const optim::AdamW::State* s = optimizer_->state_of(trainable_[i]);
+    if (!s) continue;
+    opt[trainable_names_[i] + ".exp_avg"] = s->exp_avg.to(kCPU);
+    opt[trainable_names_[i] + ".exp_avg_sq"] = s->exp_avg_sq.to(kCPU);
+    meta[trainable_names_[i] + ".step"] = std::to_string(s->step);
+  }
+  io::write_safetensors(tmp + "/optimizer.safetensors", opt, meta);
+  io::write_json(tmp + "/scheduler.json", io::Json{{"last_epoch", scheduler_->last_step()},
+                                                  {"lr_scheduler_type", args_.lr_scheduler_type},
+                                                  {"_last_lr", scheduler_->last_lr()}});
+  io::write_json(tmp + "/rng_state.json",
+                 io::Json{{"dropout_generator", {{"seed", gen_.seed()}, {"offset", gen_.offset()}}},
+                          {"loader", {{"epoch", epoch_}, {"batch", loader_->step()}, {"seed", args_.seed}}}});
+  if (state_["best_global_step"].is_number() && state_["best_global_step"].get<int64_t>() == global_step_)
+    state_["best_model_checkpoint"] = dir;
+  io::Json st = state_;
+  st["epoch"] = static_cast<double>(epoch_) + static_cast<double>(loader_->step()) /
+                                                  static_cast<double>(loader_->batches_per_epoch());
+  st["global_step"] = global_step_;
+  st["max_steps"] = total_steps_;
+  st["logging_steps"] = args_.logging_steps;
+  st["eval_steps"] = args_.eval_steps > 0 ? args_.eval_steps : args_.logging_steps;
+  st["save_steps"] = args_.save_steps;
+  st["train_batch_size"] = args_.per_device_train_batch_size;
+  st["num_train_epochs"] = static_cast<int64_t>(std::ceil(static_cast<double>(total_steps_) /
+                                                          static_cast<double>(steps_per_epoch_)));
+  st["num_input_tokens_seen"] = 0;
+  st["total_flos"] = 0;
+  st["is_local_process_zero"] = true;
+  st["is_world_process_zero"] = true;
+  st["is_hyper_param_search"] = false;
+  st["trial_name"] = nullptr;
+  st["trial_params"] = nullptr;
+  st["stateful_callbacks"] = {
+      {"EarlyStoppingCallback",
+       {{"args", {{"early_stopping_patience", args_.early_stopping_patience}, {"early_stopping_threshold", 0.0}}},
+        {"attributes", {{"early_stopping_patience_counter", evals_without_improvement_}}}}},
+      {"TrainerControl", {{"args", {{"should_training_stop", stop_}}}, {"attributes", io::Json::object()}}}};
+  // json.dumps(..., sort_keys=True) as the Trainer writes it: nlohmann::json keeps keys sorted.
+  io::write_json(tmp + "/trainer_state.json", io::Json(nlohmann::json(st)));
+  io::write_json(tmp + "/training_args.json", args_.to_json());
+  fs::remove_all(dir, ec);
+  fs::rename(tmp, dir, ec);
+  FT_CHECK(!ec, dir, ": cannot move the finished checkpoint into place: ", ec.message());
+  reporter_.message(cat("saved checkpoint ", dir));
+  rotate_checkpoints();
+}
+
+void Trainer::rotate_checkpoints() {
+  if (args_.save_total_limit <= 0) return;
+  auto cps = list_checkpoints(args_.output_dir);
+  const std::string best =
+      state_["best_model_checkpoint"].is_string() ? state_["best_model_checkpoint"].get<std::string>() : "";
+  // The newest save_total_limit stay; so does the best (as the Trainer keeps it for load_best_model_at_end).
+  size_t keep = static_cast<size_t>(args_.save_total_limit);
+  for (size_t i = 0; i + keep < cps.size(); ++i) {
+    if (args_.load_best_model_at_end && fs::path(cps[i].second) == fs::path(best)) continue;
+    std::error_code ec;
+    fs::remove_all(cps[i].second, ec);
+  }
+}
+
+void Trainer::load_checkpoint(const std::string& dir) {
+  for (const char* f : {"trainer_state.json", "model.safetensors", "optimizer.safetensors", "scheduler.json",
+                        "rng_state.json"})
+    FT_CHECK(fs::exists(dir + "/" + f), dir, ": not a complete ftrain checkpoint (no ", f, ")");
+  task_.load_weights_from(dir);
+  const io::SafetensorsReader opt(dir + "/optimizer.safetensors");
+  const auto& meta = opt.metadata();
+  for (size_t i = 0; i < trainable_.size(); ++i) {
+    const std::string& name = trainable_names_[i];
+    auto it = meta.find(name + ".step");
+    if (it == meta.end()) continue;  // no update yet (or frozen then)
+    optim::AdamW::State s;
+    s.exp_avg = opt.load(name + ".exp_avg").to(trainable_[i].dtype()).to(trainable_[i].device());
+    s.exp_avg_sq = opt.load(name + ".exp_avg_sq").to(trainable_[i].dtype()).to(trainable_[i].device());
+    s.step = std::stoll(it->second);
+    optimizer_->set_state(trainable_[i], std::move(s));
+  }
+  const io::Json sched = io::read_json(dir + "/scheduler.json");
+  scheduler_->set_last_step(sched.at("last_epoch").get<int64_t>());
+  const io::Json rng = io::read_json(dir + "/rng_state.json");
+  gen_.set_state(rng.at("dropout_generator").at("seed").get<uint64_t>(),
+                 rng.at("dropout_generator").at("offset").get<uint64_t>());
+  epoch_ = rng.at("loader").at("epoch").get<int64_t>();
+  loader_->seek(epoch_, rng.at("loader").at("batch").get<int64_t>());
+  const io::Json st = io::read_json(dir + "/trainer_state.json");
+  global_step_ = st.at("global_step").get<int64_t>();
+  for (const char* k : {"log_history", "best_metric", "best_global_step", "best_model_checkpoint"})
+    if (st.contains(k)) state_[k] = st[k];
+  if (st.contains("stateful_callbacks"))
+    evals_without_improvement_ = st["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"].value(
+        "early_stopping_patience_counter", int64_t{0});
+}
+
+}  // namespace ft::cli

@@ -1,0 +1,45 @@
+// ftrain eval: evaluates a fine-tuned model directory on a labelled file; prints the metrics and, with
+// --output_dir, writes eval_results.json there.
+#include <filesystem>
+
+#include "core/error.h"
+#include "tools/ftrain/commands.h"
+#include "tools/ftrain/report.h"
+#include "tools/ftrain/trainer.h"
+
+namespace ft::cli {
+
+int run_eval(const TrainArgs& args, Device device) {
+  validate(args, Command::eval);
+  Reporter rep(args, "");
+  std::string log;
+  std::unique_ptr<Task> task = make_text_classification(args, Command::eval, device, log);
+  Metrics m;
+  io::Json eval = evaluate_split(*task, Split::eval, "eval", args.per_device_eval_batch_size,
+                                 args.dataloader_num_workers, &m);
+  eval["eval_samples"] = task->size(Split::eval);
+  rep.eval_table(cat("evaluation of ", args.model_name_or_path, " on ", args.validation_file), eval, &m,
+                 task->label_names());
+  if (!m.confusion.empty()) eval["eval_confusion_matrix"] = m.confusion;
+  if (!args.output_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(args.output_dir, ec);
+    FT_CHECK(!ec, "--output_dir ", args.output_dir, ": cannot create it: ", ec.message());
+    io::write_json(args.output_dir + "/eval_results.json", eval);
+  }
+  if (args.quiet || args.log_format == "json") rep.summary("evaluation", eval);
+  return 0;
+}
+
+void add_eval(CLI::App& app, DeviceResolver resolve) {
+  auto* cmd = app.add_subcommand("eval", "Evaluate a fine-tuned model on a labelled data set");
+  auto args = std::make_shared<TrainArgs>();
+  add_options(cmd, *args, Command::eval);
+  cmd->callback([cmd, args, resolve] {
+    apply_config(cmd, args->config);
+    set_cpu_threads(args->threads);
+    run_eval(*args, resolve(args->device));
+  });
+}
+
+}  // namespace ft::cli

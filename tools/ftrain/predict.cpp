@@ -1,0 +1,124 @@
+// ftrain predict: runs a fine-tuned model over a file and writes, per example, the predicted label,
+// its probability and every class's probability (softmax; sigmoid for multi-label; the value for
+// regression) as CSV or JSON lines, chosen by --output_file's extension. The true label is kept when
+// the file has one.
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "core/error.h"
+#include "io/atomic_file.h"
+#include "io/config.h"
+#include "tools/ftrain/commands.h"
+#include "tools/ftrain/report.h"
+#include "tools/ftrain/trainer.h"
+
+namespace ft::cli {
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::vector<double> probabilities(const float* logits, int64_t c, const std::string& problem_type) {
+  std::vector<double> p(static_cast<size_t>(c));
+  if (problem_type == "multi_label_classification") {
+    for (int64_t k = 0; k < c; ++k) p[k] = 1.0 / (1.0 + std::exp(-static_cast<double>(logits[k])));
+    return p;
+  }
+  double mx = logits[0], sum = 0;
+  for (int64_t k = 1; k < c; ++k) mx = std::max(mx, static_cast<double>(logits[k]));
+  for (int64_t k = 0; k < c; ++k) sum += p[k] = std::exp(static_cast<double>(logits[k]) - mx);
+  for (double& v : p) v /= sum;
+  return p;
+}
+
+}  // namespace
+
+int run_predict(const TrainArgs& args, Device device) {
+  validate(args, Command::predict);
+  const bool jsonl = ends_with(args.output_file, ".jsonl") || ends_with(args.output_file, ".json");
+  FT_CHECK(jsonl || ends_with(args.output_file, ".csv"), "--output_file ", args.output_file,
+           ": the extension must be .csv or .jsonl");
+  Reporter rep(args, "");
+  std::string log;
+  std::unique_ptr<Task> task = make_text_classification(args, Command::predict, device, log);
+  const EvalPrediction p = run_inference(*task, Split::test, args.per_device_eval_batch_size, args.dataloader_num_workers);
+  const std::vector<std::string>& names = task->label_names();
+  const std::string pt = task->problem_type();
+  const int64_t c = p.num_labels;
+  const bool labelled = !p.label_ids.empty() || !p.targets.empty();
+  std::ostringstream out;
+  out << std::setprecision(6);
+  if (!jsonl) {
+    out << "text," << (pt == "regression" ? "prediction" : "label,score");
+    if (pt != "regression")
+      for (const std::string& n : names) out << "," << csv_field("prob_" + n);
+    if (labelled && pt == "single_label_classification") out << ",true_label";
+    out << "\n";
+  }
+  for (int64_t i = 0; i < p.n; ++i) {
+    const float* row = p.logits.data() + i * c;
+    io::Json j = io::Json::object();
+    j["text"] = task->example_text(Split::test, i);
+    std::string label;
+    double score = 0;
+    std::vector<double> prob;
+    if (pt == "regression") {
+      j["prediction"] = row[0];
+    } else {
+      prob = probabilities(row, c, pt);
+      if (pt == "multi_label_classification") {
+        io::Json labels = io::Json::array();
+        for (int64_t k = 0; k < c; ++k)
+          if (prob[k] > 0.5) labels.push_back(names[k]), label += (label.empty() ? "" : ";") + names[k];
+        j["labels"] = labels;
+      } else {
+        const int64_t k = std::max_element(prob.begin(), prob.end()) - prob.begin();
+        label = names[k], score = prob[k];
+        j["label"] = label;
+        j["score"] = score;
+      }
+      io::Json probs = io::Json::object();
+      for (int64_t k = 0; k < c; ++k) probs[names[k]] = prob[k];
+      j["probabilities"] = probs;
+    }
+    if (labelled && pt == "single_label_classification") j["true_label"] = names[p.label_ids[i]];
+    if (jsonl) {
+      out << j.dump() << "\n";
+      continue;
+    }
+    out << csv_field(j["text"].get<std::string>());
+    if (pt == "regression") {
+      out << "," << row[0];
+    } else {
+      out << "," << csv_field(label) << "," << score;
+      for (double v : prob) out << "," << v;
+    }
+    if (labelled && pt == "single_label_classification") out << "," << csv_field(names[p.label_ids[i]]);
+    out << "\n";
+  }
+  io::write_file_atomically(args.output_file, [&](std::ostream& o) { o << out.str(); });
+  rep.message(cat("predictions for ", p.n, " examples written to ", args.output_file));
+  return 0;
+}
+
+void add_predict(CLI::App& app, DeviceResolver resolve) {
+  auto* cmd = app.add_subcommand("predict", "Predict labels and probabilities with a fine-tuned model");
+  auto args = std::make_shared<TrainArgs>();
+  add_options(cmd, *args, Command::predict);
+  cmd->callback([cmd, args, resolve] {
+    apply_config(cmd, args->config);
+    set_cpu_threads(args->threads);
+    run_predict(*args, resolve(args->device));
+  });
+}
+
+}  // namespace ft::cli

@@ -1,0 +1,48 @@
+// What the Trainer needs from a task (text classification now, image classification with ResNet):
+// the model, the examples of each split as batches, the forward pass, the loss, and saving. The
+// Trainer itself knows nothing of tokenizers or images.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/nn/module.h"
+#include "core/random.h"
+#include "core/tensor.h"
+#include "tools/ftrain/args.h"
+
+namespace ft::cli {
+
+enum class Split { train, eval, test };
+
+struct Batch {
+  std::vector<Tensor> inputs;  // CPU tensors; the task moves them to the model's device
+  Tensor labels;               // undefined when the data has no labels (predict)
+  int64_t size = 0;
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+  virtual nn::Module& model() = 0;
+  virtual std::string problem_type() const = 0;
+  virtual int64_t num_labels() const = 0;
+  virtual const std::vector<std::string>& label_names() const = 0;
+  virtual int64_t size(Split s) const = 0;
+  virtual Batch collate(Split s, const std::vector<int64_t>& indices) const = 0;
+  // Per-example lengths for --group_by_length (empty: all alike).
+  virtual std::vector<int64_t> lengths(Split s) const = 0;
+  virtual Tensor logits(const Batch& b, Generator* gen) = 0;
+  virtual Tensor loss(const Tensor& logits, const Batch& b, double label_smoothing) = 0;
+  // The model as a Hugging Face directory (config, weights, tokenizer or preprocessor files).
+  virtual void save(const std::string& dir) const = 0;
+  // Replaces the weights with a saved directory's (load_best_model_at_end).
+  virtual void load_weights_from(const std::string& dir) = 0;
+  // Text of an example for prediction output.
+  virtual std::string example_text(Split s, int64_t i) const = 0;
+};
+
+// Loads the model and the data the command needs (messages about missing/new weights go to `log`).
+std::unique_ptr<Task> make_text_classification(const TrainArgs& args, Command cmd, Device device, std::string& log);
+
+}  // namespace ft::cli

@@ -1,0 +1,175 @@
+// Text classification with BERT: a tokenizer and a BertForSequenceClassification from a Hugging Face
+// directory, data sets tokenized once up front (truncated to max_seq_length, unpadded), batches padded
+// to their own longest example.
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/ops.h"
+#include "io/collate.h"
+#include "io/config.h"
+#include "io/safetensors.h"
+#include "io/text_dataset.h"
+#include "io/tokenizer.h"
+#include "models/bert/bert.h"
+#include "tools/ftrain/task.h"
+
+namespace ft::cli {
+namespace {
+
+struct Data {
+  io::TextDataset set;
+  std::vector<io::Encoding> enc;
+};
+
+class TextClassification : public Task {
+ public:
+  TextClassification(const TrainArgs& a, Command cmd, Device device, std::string& log) : args_(a), device_(device) {
+    const std::string dir = a.model_name_or_path;
+    FT_CHECK(std::filesystem::is_directory(dir), dir, ": not a model directory (config.json, model.safetensors, tokenizer)");
+    tokenizer_ = io::WordPieceTokenizer::from_path(dir);
+    tokenizer_.set_truncation(io::TruncationConfig{a.max_seq_length, "longest_first"});
+    tokenizer_.set_padding(std::nullopt);
+    pad_id_ = std::max<int64_t>(0, tokenizer_.token_id("[PAD]"));
+    io::BertConfig config = io::BertConfig::from_json(io::read_json(dir + "/config.json"), dir + "/config.json");
+    FT_CHECK(a.max_seq_length <= config.max_position_embeddings, "--max_seq_length ", a.max_seq_length,
+             " exceeds the model's max_position_embeddings ", config.max_position_embeddings);
+
+    io::TextDatasetOptions o;
+    o.text_column = a.text_column_name;
+    o.text_pair_column = a.text_pair_column_name;
+    o.label_column = a.label_column_name;
+    o.skip_malformed = a.skip_malformed_rows;
+    if (cmd == Command::train) {
+      o.problem_type = a.problem_type;
+      train_.set = io::load_text_dataset(a.train_file, o);
+      label_names_ = train_.set.label_names;
+      problem_type_ = train_.set.problem_type;
+      if (!a.validation_file.empty()) {
+        eval_.set = load(a.validation_file, o);
+      } else if (a.eval_strategy != "no" || a.load_best_model_at_end) {
+        eval_.set = io::split_validation(train_.set, a.validation_split_percentage / 100.0, a.seed);
+        log += cat("validation: ", eval_.set.examples.size(), " examples held out of ", a.train_file,
+                   " (--validation_split_percentage ", a.validation_split_percentage, ")\n");
+      }
+      if (!a.test_file.empty()) test_.set = load(a.test_file, o);
+      truncate(train_.set, a.max_train_samples);
+      config.labels = io::LabelConfig{};
+      config.labels.problem_type = problem_type_;
+      config.labels.num_labels = problem_type_ == "regression" ? 1 : static_cast<int64_t>(label_names_.size());
+      for (size_t i = 0; i < label_names_.size() && problem_type_ != "regression"; ++i) {
+        config.labels.id2label[static_cast<int64_t>(i)] = label_names_[i];
+        config.labels.label2id[label_names_[i]] = static_cast<int64_t>(i);
+      }
+    } else {
+      // The fine-tuned model's labels define the ids; a label outside them is an error naming the row.
+      problem_type_ = config.labels.problem_type.empty() ? "single_label_classification" : config.labels.problem_type;
+      for (auto& [id, name] : config.labels.id2label) label_names_.push_back(name);
+      o.problem_type = problem_type_;
+      if (cmd == Command::eval) {
+        eval_.set = load(a.validation_file, o);
+      } else {
+        test_.set = load_unlabelled(a.test_file, o);
+      }
+    }
+    truncate(eval_.set, a.max_eval_samples);
+    truncate(test_.set, a.max_predict_samples);
+    for (Data* d : {&train_, &eval_, &test_}) encode(*d);
+
+    Generator init(a.seed);
+    model_ = std::make_unique<models::BertForSequenceClassification>(config, &init);
+    const io::SafetensorsReader file(dir + "/model.safetensors");
+    const models::LoadReport report = models::load_weights(*model_, file);
+    if (cmd != Command::train)
+      FT_CHECK(report.missing.empty(), dir, ": the checkpoint lacks ", report.missing.size(), " of the model's tensors (",
+               report.missing[0], ", ...): evaluate a fine-tuned model directory");
+    log += models::init_missing(*model_, report, config.initializer_range, &init);
+    model_->to(device_);
+    tokenizer_dir_ = dir;
+  }
+
+  nn::Module& model() override { return *model_; }
+  std::string problem_type() const override { return problem_type_; }
+  int64_t num_labels() const override { return model_->num_labels; }
+  const std::vector<std::string>& label_names() const override { return label_names_; }
+  int64_t size(Split s) const override { return static_cast<int64_t>(data(s).set.examples.size()); }
+
+  Batch collate(Split s, const std::vector<int64_t>& indices) const override {
+    const Data& d = data(s);
+    io::TextBatch t = io::collate_encoded(d.enc, pad_id_, d.set, indices);
+    return Batch{{t.input_ids, t.token_type_ids, t.attention_mask}, s == Split::test && unlabelled_ ? Tensor() : t.labels,
+                 static_cast<int64_t>(indices.size())};
+  }
+
+  std::vector<int64_t> lengths(Split s) const override {
+    std::vector<int64_t> out;
+    for (const io::Encoding& e : data(s).enc) out.push_back(static_cast<int64_t>(e.ids.size()));
+    return out;
+  }
+
+  Tensor logits(const Batch& b, Generator* gen) override {
+    return model_->logits(b.inputs[0].to(device_), b.inputs[1].to(device_), b.inputs[2].to(device_), gen);
+  }
+
+  Tensor loss(const Tensor& logits, const Batch& b, double label_smoothing) override {
+    const Tensor y = b.labels.to(device_);
+    if (label_smoothing > 0 && problem_type_ == "single_label_classification")
+      return cross_entropy(logits, y, -100, label_smoothing);
+    return model_->loss(logits, y);
+  }
+
+  void save(const std::string& dir) const override { models::save_pretrained(*model_, dir, tokenizer_dir_); }
+
+  void load_weights_from(const std::string& dir) override {
+    const models::LoadReport r = models::load_weights(*model_, io::SafetensorsReader(dir + "/model.safetensors"));
+    FT_CHECK(r.missing.empty(), dir, ": the checkpoint lacks ", r.missing.size(), " tensors");
+  }
+
+  std::string example_text(Split s, int64_t i) const override { return data(s).set.examples[static_cast<size_t>(i)].text; }
+
+ private:
+  const Data& data(Split s) const { return s == Split::train ? train_ : s == Split::eval ? eval_ : test_; }
+
+  io::TextDataset load(const std::string& path, const io::TextDatasetOptions& o) const {
+    return io::load_text_dataset(path, o, &label_names_);
+  }
+  // predict: the label column is optional; without it the examples are texts only.
+  io::TextDataset load_unlabelled(const std::string& path, io::TextDatasetOptions o) {
+    try {
+      return load(path, o);
+    } catch (const Error& e) {
+      if (std::string(e.what()).find("no column '" + o.label_column + "'") == std::string::npos) throw;
+    }
+    o.label_column.clear();
+    unlabelled_ = true;
+    return load(path, o);
+  }
+  static void truncate(io::TextDataset& d, int64_t n) {
+    if (n >= 0 && n < static_cast<int64_t>(d.examples.size())) d.examples.resize(static_cast<size_t>(n));
+  }
+  void encode(Data& d) const {
+    std::vector<std::string> texts, pairs;
+    for (const io::TextExample& e : d.set.examples) {
+      texts.push_back(e.text);
+      pairs.push_back(e.text_pair);
+    }
+    d.enc = tokenizer_.encode_batch(texts, args_.text_pair_column_name.empty() ? nullptr : &pairs);
+  }
+
+  TrainArgs args_;
+  Device device_;
+  io::WordPieceTokenizer tokenizer_;
+  int64_t pad_id_ = 0;
+  std::string tokenizer_dir_, problem_type_;
+  std::vector<std::string> label_names_;
+  Data train_, eval_, test_;
+  bool unlabelled_ = false;
+  std::unique_ptr<models::BertForSequenceClassification> model_;
+};
+
+}  // namespace
+
+std::unique_ptr<Task> make_text_classification(const TrainArgs& args, Command cmd, Device device, std::string& log) {
+  return std::make_unique<TextClassification>(args, cmd, device, log);
+}
+
+}  // namespace ft::cli

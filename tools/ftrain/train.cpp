@@ -1,0 +1,104 @@
+// ftrain train: fine-tunes a pretrained model on a data set and leaves in --output_dir the model (a
+// Hugging Face directory), checkpoint-N directories, metrics.jsonl, train/eval/all_results.json,
+// trainer_state.json, a TensorBoard event file under runs/ and training_curves.svg.
+#include <filesystem>
+
+#include "core/error.h"
+#include "io/config.h"
+#include "tools/ftrain/commands.h"
+#include "tools/ftrain/report.h"
+#include "tools/ftrain/trainer.h"
+
+namespace ft::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void check_output_dir(const TrainArgs& a) {
+  std::error_code ec;
+  if (fs::exists(a.output_dir, ec)) {
+    FT_CHECK(fs::is_directory(a.output_dir, ec), "--output_dir ", a.output_dir, " exists and is not a directory");
+    const bool empty = fs::directory_iterator(a.output_dir, ec) == fs::directory_iterator();
+    FT_CHECK(empty || a.overwrite_output_dir || !a.resume_from_checkpoint.empty(), "--output_dir ", a.output_dir,
+             " is not empty; pass --overwrite_output_dir to write into it, or --resume_from_checkpoint latest to "
+             "continue a run saved there");
+  }
+  fs::create_directories(a.output_dir, ec);
+  FT_CHECK(!ec, "--output_dir ", a.output_dir, ": cannot create it: ", ec.message());
+}
+
+io::Json merged(std::initializer_list<const io::Json*> parts) {
+  io::Json j = io::Json::object();
+  for (const io::Json* p : parts)
+    for (auto& [k, v] : p->items()) j[k] = v;
+  return j;
+}
+
+}  // namespace
+
+int run_train(const TrainArgs& args, Device device) {
+  validate(args, Command::train);
+  check_output_dir(args);
+  Reporter rep(args, args.output_dir);
+  std::string log;
+  std::unique_ptr<Task> task = make_text_classification(args, Command::train, device, log);
+  if (!log.empty()) rep.message(log.substr(0, log.size() - 1));
+  rep.message(cat("model ", args.model_name_or_path, " (", task->problem_type(), ", ", task->num_labels(),
+                  " labels) on ", device.str()));
+  Trainer trainer(args, *task, rep);
+  const bool has_eval = task->size(Split::eval) > 0;
+  io::Json before = io::Json::object();
+  if (args.eval_on_start && has_eval) {
+    Metrics m;
+    before = evaluate_split(*task, Split::eval, "eval", args.per_device_eval_batch_size, args.dataloader_num_workers, &m);
+    rep.eval_table("evaluation before training", before, &m, task->label_names());
+  }
+  const io::Json train = trainer.train();
+  if (trainer.interrupted()) return 130;
+  io::write_json(args.output_dir + "/train_results.json", train);
+  io::Json eval = io::Json::object(), test = io::Json::object();
+  if (has_eval) {
+    Metrics m;
+    eval = evaluate_split(*task, Split::eval, "eval", args.per_device_eval_batch_size, args.dataloader_num_workers, &m);
+    eval["epoch"] = trainer.state()["log_history"].back().value("epoch", 0.0);
+    rep.eval_table("final evaluation", eval, &m, task->label_names());
+    if (!m.confusion.empty()) eval["eval_confusion_matrix"] = m.confusion;
+    io::write_json(args.output_dir + "/eval_results.json", eval);
+  }
+  if (task->size(Split::test) > 0) {
+    Metrics m;
+    test = evaluate_split(*task, Split::test, "test", args.per_device_eval_batch_size, args.dataloader_num_workers, &m);
+    rep.eval_table("test set", test, &m, task->label_names());
+    if (!m.confusion.empty()) test["test_confusion_matrix"] = m.confusion;
+    io::write_json(args.output_dir + "/test_results.json", test);
+  }
+  io::write_json(args.output_dir + "/all_results.json", merged({&train, &eval, &test}));
+  std::string plot_metric;
+  if (has_eval)
+    plot_metric = !args.metric_for_best_model.empty() ? eval_key(args.metric_for_best_model)
+                  : task->problem_type() == "single_label_classification" ? "eval_accuracy"
+                                                                          : "eval_loss";
+  write_training_plot(args.output_dir + "/training_curves.svg", trainer.state()["log_history"], plot_metric);
+  io::Json summary = train;
+  if (has_eval && !plot_metric.empty() && eval.contains(plot_metric)) {
+    if (before.contains(plot_metric)) summary[plot_metric + " (before training)"] = before[plot_metric];
+    summary[plot_metric] = eval[plot_metric];
+  }
+  rep.summary(cat("done: ", trainer.global_step(), " steps; model saved to ", args.output_dir), summary);
+  return 0;
+}
+
+void add_train(CLI::App& app, DeviceResolver resolve) {
+  auto* cmd = app.add_subcommand("train", "Fine-tune a pretrained model on a data set");
+  auto args = std::make_shared<TrainArgs>();
+  add_options(cmd, *args, Command::train);
+  cmd->callback([cmd, args, resolve] {
+    apply_config(cmd, args->config);
+    set_cpu_threads(args->threads);
+    const int rc = run_train(*args, resolve(args->device));
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
+}
+
+}  // namespace ft::cli

@@ -1,0 +1,78 @@
+// The training loop with the Hugging Face Trainer's semantics (../shared/reference/hf-reference.md
+// section 5): AdamW with the Trainer's weight-decay groups, a scheduler by name, gradient
+// accumulation (each micro-batch's loss weighted by its share of the examples of the optimizer step,
+// so k micro-batches make the same update as one batch k times as large), global-norm clipping,
+// evaluation and checkpoints by steps or epochs, best-model tracking, early stopping, exact resume,
+// NaN/inf detection, and Ctrl-C saving a checkpoint. Task-agnostic: the Task supplies model and data.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/optim/lr_schedule.h"
+#include "core/optim/optimizer.h"
+#include "io/config.h"
+#include "io/loader.h"
+#include "tools/ftrain/metrics.h"
+#include "tools/ftrain/report.h"
+#include "tools/ftrain/task.h"
+
+namespace ft::cli {
+
+class Trainer {
+ public:
+  Trainer(const TrainArgs& args, Task& task, Reporter& reporter);
+  ~Trainer();
+  // Trains (resuming when asked), saves the final model to output_dir and returns the train metrics
+  // (train_runtime, train_loss, ...). interrupted() tells whether Ctrl-C ended it early.
+  io::Json train();
+  bool interrupted() const { return interrupted_; }
+  // Evaluates a split: "<prefix>_loss" and "<prefix>_<metric>" (+ runtime), and the predictions.
+  io::Json evaluate(Split s, const std::string& prefix, Metrics* metrics = nullptr);
+  const io::Json& state() const { return state_; }  // trainer_state.json
+  int64_t global_step() const { return global_step_; }
+
+ private:
+  struct StepResult {
+    double loss = 0, grad_norm = 0;
+    bool skipped = false, epoch_end = false;
+  };
+  StepResult train_step();
+  void log(io::Json entry);
+  bool maybe_evaluate_and_save(bool epoch_end, bool last);
+  void save_checkpoint();
+  void load_checkpoint(const std::string& dir);
+  void rotate_checkpoints();
+  std::string checkpoint_dir(int64_t step) const;
+
+  TrainArgs args_;
+  Task& task_;
+  Reporter& reporter_;
+  std::vector<Tensor> trainable_;
+  std::vector<std::string> trainable_names_;
+  std::unique_ptr<optim::AdamW> optimizer_;
+  std::unique_ptr<optim::LrScheduler> scheduler_;
+  std::unique_ptr<io::Loader<Batch>> loader_;
+  Generator gen_;
+  int64_t steps_per_epoch_ = 0, total_steps_ = 0, global_step_ = 0, epoch_ = 0;
+  int64_t examples_seen_ = 0;
+  double window_loss_ = 0;
+  int64_t window_steps_ = 0;
+  double total_loss_ = 0;
+  int64_t total_loss_steps_ = 0;
+  io::Json state_;  // trainer_state.json: log_history, best_metric, best_model_checkpoint, ...
+  io::Json last_eval_;
+  int64_t evals_without_improvement_ = 0;
+  bool stop_ = false, interrupted_ = false;
+};
+
+// Runs the model over a split without gradients: logits and labels, and the summed loss when labelled.
+EvalPrediction run_inference(Task& task, Split s, int64_t batch_size, int workers, double* loss_sum = nullptr);
+// "<prefix>_loss", "<prefix>_<metric>", runtime and throughput of one pass over a labelled split.
+io::Json evaluate_split(Task& task, Split s, const std::string& prefix, int64_t batch_size, int workers,
+                        Metrics* metrics = nullptr);
+
+// output_dir/checkpoint-N directories, sorted by N.
+std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& output_dir);
+
+}  // namespace ft::cli
