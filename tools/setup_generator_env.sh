@@ -8,4 +8,6 @@ if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install -q torch==2.15.0 safetensors==0.8.0 numpy
+# tools/check_tensorboard.py reads ftrain's event files with TensorBoard's own loader.
+"$venv/bin/pip" install -q tensorboard
 echo "generator environment ready: $venv/bin/python tests/golden/gen_core_golden.py"

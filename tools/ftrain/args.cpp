@@ -17,9 +17,10 @@ const std::vector<std::string> kStrategies = {"no", "steps", "epoch"};
 }  // namespace
 
 void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
+  // A repeated option takes its last value, as argparse (and so the Hugging Face scripts) does.
+  app->option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app->add_option("--config", a.config, "YAML or JSON file of options (keys are the option names); flags win")
       ->group("Run");
-  app->option_defaults()->always_capture_default();
   const bool train = cmd == Command::train;
   const char* model_help = train ? "pretrained model directory (config.json, model.safetensors, tokenizer files)"
                                  : "fine-tuned model directory (what ftrain train saved)";
@@ -81,7 +82,7 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
     app->add_option("--warmup_steps", a.warmup_steps, "overrides warmup_ratio when > 0")->group(opt);
     app->add_option("--label_smoothing_factor", a.label_smoothing_factor)->group(opt);
     app->add_option("--freeze", a.freeze, "freeze parameters whose names match this regular expression (repeatable)")
-        ->group(opt);
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->group(opt);
     app->add_flag("--skip_nonfinite_loss", a.skip_nonfinite_loss,
                   "skip a step whose loss is NaN or infinite instead of stopping")->group(opt);
 

@@ -60,9 +60,14 @@ int run_train(const TrainArgs& args, Device device) {
   io::Json eval = io::Json::object(), test = io::Json::object();
   if (has_eval) {
     Metrics m;
-    eval = evaluate_split(*task, Split::eval, "eval", args.per_device_eval_batch_size, args.dataloader_num_workers, &m);
+    if (const io::Json* done = trainer.final_evaluation(&m)) {
+      eval = *done;  // made at the last step with these weights
+    } else {
+      eval = evaluate_split(*task, Split::eval, "eval", args.per_device_eval_batch_size, args.dataloader_num_workers,
+                            &m);
+      rep.eval_table("final evaluation", eval, &m, task->label_names());
+    }
     eval["epoch"] = trainer.state()["log_history"].back().value("epoch", 0.0);
-    rep.eval_table("final evaluation", eval, &m, task->label_names());
     if (!m.confusion.empty()) eval["eval_confusion_matrix"] = m.confusion;
     io::write_json(args.output_dir + "/eval_results.json", eval);
   }

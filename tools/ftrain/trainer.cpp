@@ -255,6 +255,7 @@ bool Trainer::maybe_evaluate_and_save(bool epoch_end, bool last) {
   if (do_eval) {
     Metrics m;
     io::Json metrics = evaluate(Split::eval, "eval", &m);
+    last_eval_ = metrics, last_metrics_ = m, last_eval_step_ = global_step_;
     log(metrics);
     reporter_.eval_table(cat("evaluation at step ", global_step_), metrics, &m, task_.label_names());
     const std::string key = eval_key(args_.metric_for_best_model);
@@ -364,6 +365,7 @@ io::Json Trainer::train() {
   if (args_.load_best_model_at_end && state_["best_model_checkpoint"].is_string()) {
     const std::string best = state_["best_model_checkpoint"].get<std::string>();
     task_.load_weights_from(best);
+    weights_replaced_ = true;
     reporter_.message(cat("loaded the best model from ", best, " (", eval_key(args_.metric_for_best_model), " ",
                           state_["best_metric"].get<double>(), ")"));
   }

@@ -31,6 +31,12 @@ class Trainer {
   io::Json evaluate(Split s, const std::string& prefix, Metrics* metrics = nullptr);
   const io::Json& state() const { return state_; }  // trainer_state.json
   int64_t global_step() const { return global_step_; }
+  // The evaluation made at the final step with the final weights, if any (so it need not be repeated).
+  const io::Json* final_evaluation(Metrics* m) const {
+    if (last_eval_step_ != global_step_ || weights_replaced_) return nullptr;
+    *m = last_metrics_;
+    return &last_eval_;
+  }
 
  private:
   struct StepResult {
@@ -62,6 +68,9 @@ class Trainer {
   int64_t total_loss_steps_ = 0;
   io::Json state_;  // trainer_state.json: log_history, best_metric, best_model_checkpoint, ...
   io::Json last_eval_;
+  Metrics last_metrics_;
+  int64_t last_eval_step_ = -1;
+  bool weights_replaced_ = false;
   int64_t evals_without_improvement_ = 0;
   bool stop_ = false, interrupted_ = false;
 };
