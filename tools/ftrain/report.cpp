@@ -52,7 +52,7 @@ std::string format_duration(double s) {
 Reporter::Reporter(const TrainArgs& a, const std::string& output_dir)
     : quiet_(a.quiet), json_(a.log_format == "json"), tty_(isatty(STDOUT_FILENO) && !a.disable_tqdm),
       output_dir_(output_dir) {
-  if (!output_dir.empty()) tb_ = std::make_unique<io::EventWriter>(run_dir(output_dir));
+  if (!output_dir.empty()) tb_dir_ = run_dir(output_dir);  // created with the first entry
 }
 
 Reporter::~Reporter() = default;
@@ -108,6 +108,7 @@ void Reporter::log(const io::Json& entry) {
     std::ofstream f(output_dir_ + "/metrics.jsonl", std::ios::app);
     f << entry.dump() << "\n";
   }
+  if (!tb_ && !tb_dir_.empty()) tb_ = std::make_unique<io::EventWriter>(tb_dir_);
   if (tb_)
     for (auto& [k, v] : entry.items())
       if (v.is_number() && k != "step") tb_->add_scalar(tb_tag(k), v.get<double>(), step);

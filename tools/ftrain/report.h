@@ -37,7 +37,7 @@ class Reporter {
   bool text() const { return !quiet_ && !json_; }
   void clear_bar();
   bool quiet_, json_, tty_;
-  std::string output_dir_;
+  std::string output_dir_, tb_dir_;
   std::unique_ptr<io::EventWriter> tb_;
   bool bar_shown_ = false;
   double last_speed_ = 0, last_eta_ = 0;
