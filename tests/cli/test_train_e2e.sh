@@ -50,8 +50,11 @@ printf 'text\nA triumph.\nDull and lifeless.\n' > "$tmp/unlabelled.csv"
 # ---- resume through the CLI: 6 steps saved at 3, resumed from checkpoint-3, equals 6 uninterrupted
 "$ftrain" train "${small[@]}" --output_dir "$tmp/a" --max_steps 6 --save_steps 3 --quiet > /dev/null 2>&1 || fail "run a"
 mkdir -p "$tmp/b" && cp -r "$tmp/a/checkpoint-3" "$tmp/b/"
+# What a process killed while saving leaves behind: a half-written checkpoint-5.tmp, which "latest" ignores.
+mkdir -p "$tmp/b/checkpoint-5.tmp" && head -c 100 "$tmp/a/model.safetensors" > "$tmp/b/checkpoint-5.tmp/model.safetensors"
 "$ftrain" train "${small[@]}" --output_dir "$tmp/b" --max_steps 6 --save_steps 3 --resume_from_checkpoint latest \
-  --quiet > "$tmp/b.log" 2>&1 || { cat "$tmp/b.log"; fail "resumed run"; }
+  > "$tmp/b.log" 2>&1 || { cat "$tmp/b.log"; fail "resumed run"; }
+grep -q "resumed from $tmp/b/checkpoint-3 at step 3" "$tmp/b.log" || fail "did not resume from checkpoint-3: $(head -3 "$tmp/b.log")"
 cmp -s "$tmp/a/model.safetensors" "$tmp/b/model.safetensors" || fail "resumed weights differ from the uninterrupted run"
 
 # ---- bad input: one error line, exit status 1 (CLI11's own parse errors: 105-109)

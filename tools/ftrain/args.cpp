@@ -19,8 +19,6 @@ const std::vector<std::string> kStrategies = {"no", "steps", "epoch"};
 void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
   // A repeated option takes its last value, as argparse (and so the Hugging Face scripts) does.
   app->option_defaults()->always_capture_default()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app->add_option("--config", a.config, "YAML or JSON file of options (keys are the option names); flags win")
-      ->group("Run");
   const bool train = cmd == Command::train;
   const char* model_help = train ? "pretrained model directory (config.json, model.safetensors, tokenizer files)"
                                  : "fine-tuned model directory (what ftrain train saved)";
@@ -107,6 +105,8 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
                     "a checkpoint directory, or 'latest' in output_dir")->group(ev);
   }
   const std::string run = "Run";
+  app->add_option("--config", a.config, "YAML or JSON file of options (keys are the option names); flags win")
+      ->group(run);
   app->add_option("--per_device_eval_batch_size", a.per_device_eval_batch_size)->group(run);
   app->add_option("--seed", a.seed)->group(run);
   app->add_option("--device", a.device, "auto, cpu or cuda:N")->group(run);
@@ -222,6 +222,18 @@ io::Json TrainArgs::to_json() const {
   j["seed"] = seed, j["device"] = device, j["dataloader_num_workers"] = dataloader_num_workers;
   j["group_by_length"] = group_by_length;
   return j;
+}
+
+void add_command(CLI::App& app, const char* name, const char* help, Command cmd, RunFn run, DeviceResolver resolve) {
+  CLI::App* sub = app.add_subcommand(name, help);
+  auto args = std::make_shared<TrainArgs>();
+  add_options(sub, *args, cmd);
+  sub->callback([sub, args, run, resolve] {
+    apply_config(sub, args->config);
+    set_cpu_threads(args->threads);
+    const int rc = run(*args, resolve(args->device));
+    if (rc != 0) throw CLI::RuntimeError(rc);
+  });
 }
 
 void set_cpu_threads(int threads) {

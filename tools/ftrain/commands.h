@@ -11,15 +11,15 @@ namespace ft::cli {
 // Turns --device (auto, cpu, cuda:N) into a device, starting the CUDA backend when needed.
 using DeviceResolver = Device (*)(const std::string& device);
 
-void add_inspect(CLI::App& app);
-void add_train(CLI::App& app, DeviceResolver resolve);
-void add_eval(CLI::App& app, DeviceResolver resolve);
-void add_predict(CLI::App& app, DeviceResolver resolve);
-
 // Exit codes: 0 done, 130 interrupted by Ctrl-C (a checkpoint was saved). Errors throw ft::Error.
-int run_train(const TrainArgs& args, Device device);
-int run_eval(const TrainArgs& args, Device device);
-int run_predict(const TrainArgs& args, Device device);
+int run_train(const TrainArgs& args, Device device);  // train.cpp
+int run_eval(const TrainArgs& args, Device device);   // eval.cpp
+int run_predict(const TrainArgs& args, Device device);  // predict.cpp
+using RunFn = int (*)(const TrainArgs& args, Device device);
+
+void add_inspect(CLI::App& app);
+// A subcommand taking the options of `cmd`: --config applied, --threads set, the device resolved, `run`.
+void add_command(CLI::App& app, const char* name, const char* help, Command cmd, RunFn run, DeviceResolver resolve);
 
 // --threads: OpenMP and OpenBLAS threads (0 leaves the defaults).
 void set_cpu_threads(int threads);

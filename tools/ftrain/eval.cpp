@@ -31,15 +31,4 @@ int run_eval(const TrainArgs& args, Device device) {
   return 0;
 }
 
-void add_eval(CLI::App& app, DeviceResolver resolve) {
-  auto* cmd = app.add_subcommand("eval", "Evaluate a fine-tuned model on a labelled data set");
-  auto args = std::make_shared<TrainArgs>();
-  add_options(cmd, *args, Command::eval);
-  cmd->callback([cmd, args, resolve] {
-    apply_config(cmd, args->config);
-    set_cpu_threads(args->threads);
-    run_eval(*args, resolve(args->device));
-  });
-}
-
 }  // namespace ft::cli

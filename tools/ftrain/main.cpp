@@ -34,9 +34,13 @@ int main(int argc, char** argv) {
   CLI::App app{"ftrain: fine-tune pretrained models (BERT, ResNet) from Hugging Face checkpoints"};
   app.set_version_flag("--version", std::string("ftrain ") + FT_VERSION);
   app.require_subcommand(1);
-  ft::cli::add_train(app, resolve_device);
-  ft::cli::add_eval(app, resolve_device);
-  ft::cli::add_predict(app, resolve_device);
+  using ft::cli::Command;
+  ft::cli::add_command(app, "train", "Fine-tune a pretrained model on a data set", Command::train, ft::cli::run_train,
+                       resolve_device);
+  ft::cli::add_command(app, "eval", "Evaluate a fine-tuned model on a labelled data set", Command::eval,
+                       ft::cli::run_eval, resolve_device);
+  ft::cli::add_command(app, "predict", "Predict labels and probabilities with a fine-tuned model", Command::predict,
+                       ft::cli::run_predict, resolve_device);
   ft::cli::add_inspect(app);
   try {
     app.parse(argc, argv);

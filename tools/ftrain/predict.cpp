@@ -110,15 +110,4 @@ int run_predict(const TrainArgs& args, Device device) {
   return 0;
 }
 
-void add_predict(CLI::App& app, DeviceResolver resolve) {
-  auto* cmd = app.add_subcommand("predict", "Predict labels and probabilities with a fine-tuned model");
-  auto args = std::make_shared<TrainArgs>();
-  add_options(cmd, *args, Command::predict);
-  cmd->callback([cmd, args, resolve] {
-    apply_config(cmd, args->config);
-    set_cpu_threads(args->threads);
-    run_predict(*args, resolve(args->device));
-  });
-}
-
 }  // namespace ft::cli

@@ -94,16 +94,4 @@ int run_train(const TrainArgs& args, Device device) {
   return 0;
 }
 
-void add_train(CLI::App& app, DeviceResolver resolve) {
-  auto* cmd = app.add_subcommand("train", "Fine-tune a pretrained model on a data set");
-  auto args = std::make_shared<TrainArgs>();
-  add_options(cmd, *args, Command::train);
-  cmd->callback([cmd, args, resolve] {
-    apply_config(cmd, args->config);
-    set_cpu_threads(args->threads);
-    const int rc = run_train(*args, resolve(args->device));
-    if (rc != 0) throw CLI::RuntimeError(rc);
-  });
-}
-
 }  // namespace ft::cli
