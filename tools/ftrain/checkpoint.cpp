@@ -5,8 +5,8 @@
 // temporary name and renamed, and the directory is assembled as checkpoint-N.tmp and renamed when
 // complete, so a process killed while saving leaves every earlier checkpoint whole and no
 // checkpoint-N that is not.
+#include <algorithm>
 #include <filesystem>
-#include <regex>
 
 #include "core/error.h"
 #include "io/safetensors.h"
@@ -20,11 +20,15 @@ std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string&
   std::vector<std::pair<int64_t, std::string>> out;
   std::error_code ec;
   if (!fs::is_directory(output_dir, ec)) return out;
-  static const std::regex name("^checkpoint-([0-9]+)$");
+  // Names ^checkpoint-[0-9]+$ only, as the Trainer's get_last_checkpoint: not checkpoint-N.tmp.
+  const std::string prefix = "checkpoint-";
   for (const auto& e : fs::directory_iterator(output_dir, ec)) {
-    std::smatch m;
     const std::string base = e.path().filename().string();
-    if (e.is_directory() && std::regex_match(base, m, name)) out.emplace_back(std::stoll(m[1]), e.path().string());
+    const std::string digits = base.substr(std::min(base.size(), prefix.size()));
+    if (!e.is_directory() || base.rfind(prefix, 0) != 0 || digits.empty() || digits.size() > 18 ||
+        digits.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    out.emplace_back(std::stoll(digits), e.path().string());
   }
   std::sort(out.begin(), out.end());
   return out;

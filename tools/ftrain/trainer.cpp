@@ -11,6 +11,12 @@
 #include "core/error.h"
 #include "core/ops.h"
 
+// GCC 12 reports a false -Wmaybe-uninitialized inside libstdc++'s <regex> when sanitizers are on
+// (GCC PR 105562); --freeze needs std::regex.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 namespace ft::cli {
 namespace {
 
