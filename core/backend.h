@@ -10,6 +10,7 @@
 #include "core/dtype.h"
 #include "kernels/common/ops.h"
 #include "kernels/common/strided.h"
+#include "kernels/common/unfold.h"
 
 namespace ft {
 
@@ -74,6 +75,11 @@ class Backend {
   virtual void attention_bwd(Elem, const void*, const void*, const void*, const void*, const Strided&, const void*,
                              const void*, const void*, int64_t, int64_t, int64_t, int64_t, int64_t, double, void*, void*,
                              void*) {}
+
+  // Sliding windows over NCHW data (kernels/common/unfold.h): im2col reads `pad` outside the image;
+  // col2im is its adjoint and overwrites dx.
+  virtual void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols) = 0;
+  virtual void col2im(Elem t, const void* cols, const kern::UnfoldGeom& g, void* dx) = 0;
 
   // Indexing and randomness.
   virtual void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width,

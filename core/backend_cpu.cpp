@@ -7,6 +7,7 @@
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/indexing.h"
+#include "kernels/cpu/unfold.h"
 #include "kernels/cpu/layer_norm.h"
 #include "kernels/cpu/optim.h"
 #include "kernels/cpu/reduce.h"
@@ -170,6 +171,18 @@ class CpuBackend final : public Backend {
       using T = decltype(tag);
       kern::attention_bwd<T>(c<T>(q), c<T>(k), c<T>(v), c<T>(mask), mv, c<T>(out), c<T>(dout), c<T>(lse), bh, heads, tq,
                              tk, d, scale, m<T>(dq), m<T>(dk), m<T>(dv));
+    });
+  }
+  void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols) override {
+    on_float(t, "im2col", [&](auto tag) {
+      using T = decltype(tag);
+      kern::im2col<T>(c<T>(x), g, static_cast<T>(pad), m<T>(cols));
+    });
+  }
+  void col2im(Elem t, const void* cols, const kern::UnfoldGeom& g, void* dx) override {
+    on_float(t, "col2im", [&](auto tag) {
+      using T = decltype(tag);
+      kern::col2im<T>(c<T>(cols), g, m<T>(dx));
     });
   }
   void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width, int64_t skip,

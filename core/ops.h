@@ -2,6 +2,7 @@
 // where the shape/dtype rules, the dispatch to the device kernel and the backward formula sit
 // together. Floating ops run in f32 and f64 on the CPU; another dtype or device is a clear error.
 #pragma once
+#include <array>
 #include <limits>
 #include <optional>
 #include <utility>
@@ -85,6 +86,27 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);
 Tensor one_hot(const Tensor& ids, int64_t num_classes);  // i64 result
 Tensor concat(const std::vector<Tensor>& tensors, int64_t dim);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);
+
+// ---- sliding windows over NCHW tensors (core/ops/conv.cpp) ----
+using Pair2 = std::array<int64_t, 2>;
+struct Window2d {
+  int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+};
+// [n, c*kh*kw, oh*ow] (torch.nn.functional.unfold), positions outside the image read pad_value.
+Tensor im2col(const Tensor& x, const Window2d& w, double pad_value = 0);
+// torch.nn.functional.conv2d: weight [out, in / groups, kh, kw], bias [out] or undefined.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(), Pair2 stride = {1, 1},
+              Pair2 padding = {0, 0}, Pair2 dilation = {1, 1}, int64_t groups = 1);
+// Pooling; a zero stride means the kernel size (torch's default).
+Tensor max_pool2d(const Tensor& x, Pair2 kernel, Pair2 stride = {0, 0}, Pair2 padding = {0, 0});
+Tensor avg_pool2d(const Tensor& x, Pair2 kernel, Pair2 stride = {0, 0}, Pair2 padding = {0, 0},
+                  bool count_include_pad = true);
+Tensor adaptive_avg_pool2d(const Tensor& x, Pair2 output_size);
+// torch.nn.functional.batch_norm over dim 1 of [N, C, ...]: batch statistics in training (running_mean
+// and running_var, when defined, updated in place with momentum and the unbiased variance), the
+// running statistics in evaluation.
+Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum = 0.1, double eps = 1e-5);
 
 // ---- losses (core/ops/loss.cpp), mean reduction ----
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index = -100,

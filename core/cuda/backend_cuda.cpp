@@ -80,6 +80,10 @@ class CudaBackend final : public Backend {
                          void* dlogits) override {
     cuda::cross_entropy_bwd(t, logits, target, lse, rows, classes, ignore_index, smoothing, scale, dlogits);
   }
+  void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols) override {
+    cuda::im2col(t, x, g, pad, cols);
+  }
+  void col2im(Elem t, const void* cols, const kern::UnfoldGeom& g, void* dx) override { cuda::col2im(t, cols, g, dx); }
   void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width, int64_t skip,
                         void* table) override {
     cuda::scatter_add_rows(t, src, idx, count, width, skip, table);

@@ -7,6 +7,7 @@
 
 #include "kernels/common/ops.h"
 #include "kernels/common/strided.h"
+#include "kernels/common/unfold.h"
 
 namespace ft::cuda {
 
@@ -54,6 +55,10 @@ void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, cons
 void gather_rows(const void* table, const int64_t* idx, int64_t count, int64_t row_bytes, void* out);
 void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width, int64_t skip,
                       void* table);
+
+// unfold.cu: cols [n, c*kh*kw, oh*ow] from NCHW x (pad outside the image), and its adjoint (dx overwritten).
+void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols);
+void col2im(Elem t, const void* cols, const kern::UnfoldGeom& g, void* dx);
 
 // optim.cu
 void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, const kern::AdamWArgs& a);

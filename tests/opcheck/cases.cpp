@@ -499,6 +499,7 @@ std::vector<Case> build() {
            [](const Hs& h) { return map1(h[0], [](double x) { return round_to_bits(static_cast<float>(x), 11, -14); }); }, false});
   add(cs, {"to_f16", "tiny_subnormals_6x5", {in({6, 5})}, [](const Ts& t) { return mul(t[0], 1e-6).to(DType::f16).to(t[0].dtype()); },
            [](const Hs& h) { return map1(h[0], [](double x) { return round_to_bits(static_cast<float>(x * 1e-6), 11, -14); }); }, false});
+  conv_cases(cs);
   return cs;
 }
 
@@ -516,7 +517,8 @@ const std::vector<std::string>& required_ops() {
       "gelu_tanh", "where", "masked_fill", "clamp", "sum", "mean", "max", "argmax", "var", "matmul", "linear",
       "softmax", "log_softmax", "layer_norm", "add_layer_norm", "scaled_dot_product_attention", "dropout", "embedding", "cross_entropy",
       "binary_cross_entropy_with_logits", "mse_loss", "concat", "stack", "index_select", "one_hot", "to_bf16",
-      "to_f16", "permute", "transpose", "reshape", "slice", "select", "expand", "squeeze", "unsqueeze"};
+      "to_f16", "permute", "transpose", "reshape", "slice", "select", "expand", "squeeze", "unsqueeze",
+      "im2col", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm"};
   return ops;
 }
 

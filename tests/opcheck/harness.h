@@ -31,6 +31,7 @@ enum class Kind {
   target,    // class indices in [0, limit) with one -100 (ignored) entry
   boolean,   // 0/1
   prob,      // uniform in [0, 1] (binary targets)
+  distinct,  // distinct multiples of 1/16, exact in bf16 and f16: no ties (max pooling in low precision)
 };
 
 struct Input {
@@ -52,6 +53,7 @@ struct Case {
 };
 
 const std::vector<Case>& all_cases();
+void conv_cases(std::vector<Case>& cases);  // cases_conv.cpp
 // The ops the engine-core issue lists; every one must appear in all_cases().
 const std::vector<std::string>& required_ops();
 

@@ -3,6 +3,7 @@
 // real GPU). One gtest per case; each prints a line per device, dtype and check.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -57,7 +58,9 @@ uint64_t seed_of(const std::string& s) {
   return h;
 }
 
-bool is_float_kind(Kind k) { return k == Kind::real || k == Kind::positive || k == Kind::nonzero || k == Kind::prob; }
+bool is_float_kind(Kind k) {
+  return k == Kind::real || k == Kind::positive || k == Kind::nonzero || k == Kind::prob || k == Kind::distinct;
+}
 
 Host generate(const Input& in, Generator& gen) {
   const int64_t n = shape_numel(in.shape);
@@ -71,7 +74,15 @@ Host generate(const Input& in, Generator& gen) {
       case Kind::index: case Kind::target: h.v[i] = std::floor(u[i] * static_cast<double>(in.limit) * 0.999999); break;
       case Kind::boolean: h.v[i] = u[i] < 0.5 ? 1 : 0; break;
       case Kind::prob: h.v[i] = u[i]; break;
+      case Kind::distinct: break;
     }
+  }
+  if (in.kind == Kind::distinct) {
+    // A random permutation of (i - n/2) / 16: distinct values exact in every dtype (n <= 4096).
+    std::vector<std::pair<double, int64_t>> order;
+    for (int64_t i = 0; i < n; ++i) order.emplace_back(u[i], i);
+    std::sort(order.begin(), order.end());
+    for (int64_t i = 0; i < n; ++i) h.v[order[i].second] = static_cast<double>(i - n / 2) / 16.0;
   }
   if (in.kind == Kind::target && n > 1) h.v[1] = -100;
   return h;

@@ -1,0 +1,52 @@
+// What the op table does not cover for the window ops: batch_norm's running statistics (momentum,
+// unbiased variance, untouched in evaluation) and the shape errors users hit first.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "core/ops.h"
+
+namespace ft {
+namespace {
+
+TEST(BatchNorm, RunningStatisticsFollowTorch) {
+  Generator gen(5);
+  const Tensor x = randn({4, 2, 3, 3}, DType::f64, &gen);
+  Tensor rm = from_vector({0.5, -1.0}, {2}, DType::f64), rv = from_vector({2.0, 0.25}, {2}, DType::f64);
+  batch_norm(x, Tensor(), Tensor(), rm, rv, true, 0.1, 1e-5);
+  const auto v = x.to_vector<double>();
+  for (int64_t c = 0; c < 2; ++c) {
+    double s = 0, q = 0;
+    const int64_t count = 4 * 9;
+    for (int64_t b = 0; b < 4; ++b)
+      for (int64_t e = 0; e < 9; ++e) s += v[(b * 2 + c) * 9 + e];
+    const double mu = s / count;
+    for (int64_t b = 0; b < 4; ++b)
+      for (int64_t e = 0; e < 9; ++e) q += std::pow(v[(b * 2 + c) * 9 + e] - mu, 2);
+    EXPECT_NEAR(rm.to_vector<double>()[c], 0.9 * (c ? -1.0 : 0.5) + 0.1 * mu, 1e-12);
+    EXPECT_NEAR(rv.to_vector<double>()[c], 0.9 * (c ? 0.25 : 2.0) + 0.1 * q / (count - 1), 1e-12);  // unbiased
+  }
+  const auto before = rm.to_vector<double>();
+  batch_norm(x, Tensor(), Tensor(), rm, rv, false, 0.1, 1e-5);
+  EXPECT_EQ(rm.to_vector<double>(), before) << "evaluation must not move the running mean";
+}
+
+TEST(Conv2d, ShapeErrorsNameBothShapes) {
+  const Tensor x = zeros({2, 3, 8, 8}), w = zeros({4, 2, 3, 3});
+  try {
+    conv2d(x, w);
+    ADD_FAILURE() << "a weight for 2 input channels accepted 3";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("weight [4, 2, 3, 3] expects 2 input channels, the input [2, 3, 8, 8] has 3"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(conv2d(x, zeros({4, 3, 9, 9})), Error);  // kernel larger than the image
+  EXPECT_THROW(max_pool2d(x, {3, 3}, {2, 2}, {2, 2}), Error);  // padding more than half the kernel
+  EXPECT_EQ(conv2d(x, zeros({4, 3, 3, 3}), Tensor(), {2, 2}, {1, 1}).shape(), (Shape{2, 4, 4, 4}));
+  EXPECT_EQ(max_pool2d(x, {3, 3}, {2, 2}, {1, 1}).shape(), (Shape{2, 3, 4, 4}));
+}
+
+}  // namespace
+}  // namespace ft
