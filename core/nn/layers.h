@@ -36,6 +36,30 @@ class LayerNorm : public Module {
   double eps;
 };
 
+class Conv2d : public Module {
+ public:
+  // weight [out, in / groups, k, k] and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as torch.nn.Conv2d.
+  Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride = 1, int64_t padding = 0,
+         bool bias = true, int64_t groups = 1, Generator* gen = nullptr, DType dtype = DType::f32);
+  std::string type_name() const override { return "Conv2d"; }
+  Tensor forward(const Tensor& x) const {
+    return conv2d(x, weight, bias, {stride, stride}, {padding, padding}, {1, 1}, groups);
+  }
+  Tensor weight, bias;
+  int64_t stride, padding, groups;
+};
+
+// torch.nn.BatchNorm2d: weight 1, bias 0; buffers running_mean 0, running_var 1 and the i64 scalar
+// num_batches_tracked, which counts training forwards.
+class BatchNorm2d : public Module {
+ public:
+  explicit BatchNorm2d(int64_t channels, double eps = 1e-5, double momentum = 0.1, DType dtype = DType::f32);
+  std::string type_name() const override { return "BatchNorm2d"; }
+  Tensor forward(const Tensor& x) const;
+  Tensor weight, bias, running_mean, running_var, num_batches_tracked;
+  double eps, momentum;
+};
+
 class Dropout : public Module {
  public:
   explicit Dropout(double p = 0.1) : p(p) {}

@@ -9,14 +9,32 @@ Tensor& Module::register_parameter(const std::string& name, Tensor t) {
   return params_.back().second;
 }
 
-void Module::collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const {
-  for (const auto& [name, t] : params_) out.emplace_back(prefix + name, t);
-  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+Tensor& Module::register_buffer(const std::string& name, Tensor t) {
+  for (auto& b : buffers_) FT_CHECK(b.first != name, type_name(), ": buffer '", name, "' registered twice");
+  buffers_.emplace_back(name, std::move(t));
+  return buffers_.back().second;
+}
+
+void Module::collect(const std::string& prefix, bool buffers, std::vector<std::pair<std::string, Tensor>>& out) const {
+  for (const auto& [name, t] : buffers ? buffers_ : params_) out.emplace_back(prefix + name, t);
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", buffers, out);
 }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
   std::vector<std::pair<std::string, Tensor>> out;
-  collect("", out);
+  collect("", false, out);
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  collect("", true, out);
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::state_dict() const {
+  std::vector<std::pair<std::string, Tensor>> out = named_parameters();
+  for (auto& b : named_buffers()) out.push_back(std::move(b));
   return out;
 }
 
@@ -52,14 +70,14 @@ void replace_data(const Tensor& p, const Tensor& data) {
 }  // namespace
 
 void Module::to(Device device) {
-  for (auto& [name, p] : named_parameters()) replace_data(p, p.detach().contiguous().to(device));
+  for (auto& [name, p] : state_dict()) replace_data(p, p.detach().contiguous().to(device));
 }
 
 void Module::to(DType dtype) {
-  for (auto& [name, p] : named_parameters()) {
-    FT_CHECK(is_floating(dtype), type_name(), ".to: parameters must stay floating, not ", dtype);
-    replace_data(p, p.detach().to(dtype).contiguous());
-  }
+  FT_CHECK(is_floating(dtype), type_name(), ".to: parameters must stay floating, not ", dtype);
+  for (auto& [name, p] : named_parameters()) replace_data(p, p.detach().to(dtype).contiguous());
+  for (auto& [name, b] : named_buffers())  // integer buffers (counters) keep their type
+    if (is_floating(b.dtype())) replace_data(b, b.detach().to(dtype).contiguous());
 }
 
 void Module::train(bool on) {

@@ -17,6 +17,10 @@ class Module {
 
   std::vector<std::pair<std::string, Tensor>> named_parameters() const;
   std::vector<Tensor> parameters() const;
+  // Buffers: state saved and moved with the module but not trained (BatchNorm's running statistics).
+  std::vector<std::pair<std::string, Tensor>> named_buffers() const;
+  // Parameters, then buffers: what a PyTorch state_dict holds.
+  std::vector<std::pair<std::string, Tensor>> state_dict() const;
   // This module and every submodule, with dotted paths ("" for this one).
   std::vector<std::pair<std::string, const Module*>> named_modules() const;
   // The parameter with this dotted name; throws ft::Error naming it when absent.
@@ -35,6 +39,7 @@ class Module {
 
  protected:
   Tensor& register_parameter(const std::string& name, Tensor t);
+  Tensor& register_buffer(const std::string& name, Tensor t);
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     children_.emplace_back(name, m);
@@ -42,8 +47,8 @@ class Module {
   }
 
  private:
-  void collect(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
-  std::vector<std::pair<std::string, Tensor>> params_;
+  void collect(const std::string& prefix, bool buffers, std::vector<std::pair<std::string, Tensor>>& out) const;
+  std::vector<std::pair<std::string, Tensor>> params_, buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };

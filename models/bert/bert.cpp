@@ -11,6 +11,7 @@
 
 #include "core/ops.h"
 #include "io/atomic_file.h"
+#include "models/common/heads.h"
 
 namespace ft::models {
 
@@ -109,20 +110,11 @@ Tensor BertForSequenceClassification::logits(const Tensor& ids, const Tensor& ty
 }
 
 std::string BertForSequenceClassification::problem_type_for(const Tensor& labels) const {
-  if (!problem_type.empty()) return problem_type;
-  if (num_labels == 1) return "regression";
-  if (labels.dtype() == DType::i64 || labels.dtype() == DType::i32) return "single_label_classification";
-  return "multi_label_classification";
+  return models::problem_type_for(problem_type, num_labels, labels);
 }
 
 Tensor BertForSequenceClassification::loss(const Tensor& logits, const Tensor& labels) const {
-  const std::string pt = problem_type_for(labels);
-  if (pt == "regression") {
-    const Tensor y = labels.to(logits.dtype());
-    return num_labels == 1 ? mse_loss(logits.reshape({-1}), y.reshape({-1})) : mse_loss(logits, y);
-  }
-  if (pt == "single_label_classification") return cross_entropy(logits.reshape({-1, num_labels}), labels.reshape({-1}));
-  return binary_cross_entropy_with_logits(logits, labels.to(logits.dtype()));
+  return classification_loss(logits, labels, num_labels, problem_type);
 }
 
 void save_pretrained(const BertForSequenceClassification& model, const std::string& dir, const std::string& tokenizer_dir) {

@@ -1,0 +1,227 @@
+#include "models/resnet/resnet.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+
+#include "core/autograd.h"
+#include "core/ops.h"
+#include "io/atomic_file.h"
+#include "models/common/heads.h"
+
+namespace ft::models {
+
+ResNetConvLayer::ResNetConvLayer(int64_t in, int64_t out, int64_t kernel, int64_t stride, bool act_, Generator* gen)
+    : act(act_) {
+  convolution = register_module("convolution", std::make_shared<nn::Conv2d>(in, out, kernel, stride, kernel / 2, false, 1, gen));
+  normalization = register_module("normalization", std::make_shared<nn::BatchNorm2d>(out));
+  // transformers' _init_weights: kaiming_normal_(mode="fan_out", nonlinearity="relu").
+  NoGradGuard ng;
+  const double std = std::sqrt(2.0 / static_cast<double>(out * kernel * kernel));
+  convolution->weight.copy_(mul(randn(convolution->weight.shape(), DType::f32, gen), std));
+}
+
+Tensor ResNetConvLayer::forward(const Tensor& x) const {
+  Tensor y = normalization->forward(convolution->forward(x));
+  return act ? relu(y) : y;
+}
+
+ResNetLayer::ResNetLayer(const io::ResNetConfig& c, int64_t in, int64_t out, int64_t stride, Generator* gen) {
+  auto conv = [&](int64_t i, int64_t o, int64_t k, int64_t s, bool act) {
+    layer.push_back(register_module("layer." + std::to_string(layer.size()),
+                                    std::make_shared<ResNetConvLayer>(i, o, k, s, act, gen)));
+  };
+  if (in != out || stride != 1)
+    shortcut = register_module("shortcut", std::make_shared<ResNetConvLayer>(in, out, 1, stride, false, gen));
+  if (c.layer_type == "basic") {
+    conv(in, out, 3, stride, true);
+    conv(out, out, 3, 1, false);
+  } else {
+    const int64_t r = out / 4;  // reduction 4
+    conv(in, r, 1, c.downsample_in_bottleneck ? stride : 1, true);
+    conv(r, r, 3, c.downsample_in_bottleneck ? 1 : stride, true);
+    conv(r, out, 1, 1, false);
+  }
+}
+
+Tensor ResNetLayer::forward(const Tensor& x) const {
+  Tensor h = x;
+  for (const auto& l : layer) h = l->forward(h);
+  return relu(add(h, shortcut ? shortcut->forward(x) : x));
+}
+
+ResNetModel::ResNetModel(const io::ResNetConfig& c, Generator* gen) : config_(c) {
+  FT_CHECK(c.hidden_act == "relu", "ResNetModel: hidden_act '", c.hidden_act, "' is not supported (relu is)");
+  FT_CHECK(!c.depths.empty(), "ResNetModel: the config has no stages");
+  embedder = register_module("embedder.embedder",
+                             std::make_shared<ResNetConvLayer>(c.num_channels, c.embedding_size, 7, 2, true, gen));
+  int64_t in = c.embedding_size;
+  for (size_t s = 0; s < c.depths.size(); ++s) {
+    const int64_t out = c.hidden_sizes[s], stride = s == 0 ? (c.downsample_in_first_stage ? 2 : 1) : 2;
+    std::vector<std::shared_ptr<ResNetLayer>> layers;
+    for (int64_t j = 0; j < c.depths[s]; ++j) {
+      const std::string name = "encoder.stages." + std::to_string(s) + ".layers." + std::to_string(j);
+      layers.push_back(register_module(name, std::make_shared<ResNetLayer>(c, j == 0 ? in : out, out,
+                                                                           j == 0 ? stride : 1, gen)));
+    }
+    stages.push_back(std::move(layers));
+    in = out;
+  }
+}
+
+Tensor ResNetModel::forward(const Tensor& pixel_values) const {
+  FT_CHECK(pixel_values.dim() == 4 && pixel_values.size(1) == config_.num_channels, "ResNetModel: pixel_values must be [batch, ",
+           config_.num_channels, ", height, width], got ", shape_str(pixel_values.shape()));
+  Tensor h = max_pool2d(embedder->forward(pixel_values), {3, 3}, {2, 2}, {1, 1});
+  for (const auto& stage : stages)
+    for (const auto& l : stage) h = l->forward(h);
+  return adaptive_avg_pool2d(h, {1, 1}).reshape({h.size(0), h.size(1)});
+}
+
+ResNetForImageClassification::ResNetForImageClassification(const io::ResNetConfig& c, Generator* gen)
+    : num_labels(c.labels.num_labels), problem_type(c.labels.problem_type) {
+  resnet = register_module("resnet", std::make_shared<ResNetModel>(c, gen));
+  classifier = register_module("classifier.1", std::make_shared<nn::Linear>(c.hidden_sizes.back(), num_labels, true, gen));
+}
+
+Tensor ResNetForImageClassification::logits(const Tensor& pixel_values) const {
+  return classifier->forward(resnet->forward(pixel_values));
+}
+
+std::string ResNetForImageClassification::problem_type_for(const Tensor& labels) const {
+  return models::problem_type_for(problem_type, num_labels, labels);
+}
+
+Tensor ResNetForImageClassification::loss(const Tensor& logits, const Tensor& labels) const {
+  return classification_loss(logits, labels, num_labels, problem_type);
+}
+
+namespace {
+
+// Splits "a.b.c" at dots.
+std::vector<std::string> split_dots(const std::string& n) {
+  std::vector<std::string> parts{""};
+  for (char ch : n) {
+    if (ch == '.') parts.emplace_back();
+    else parts.back().push_back(ch);
+  }
+  return parts;
+}
+
+bool all_digits(const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; }
+
+// timm/torchvision name -> Hugging Face name ("" when the name has no counterpart): conv1/bn1/fc, and
+// layer{S}.{J}.conv{K}|bn{K}.X or layer{S}.{J}.downsample.{0|1}.X.
+std::string hf_from_timm(const std::string& n) {
+  if (n.rfind("conv1.", 0) == 0) return "resnet.embedder.embedder.convolution." + n.substr(6);
+  if (n.rfind("bn1.", 0) == 0) return "resnet.embedder.embedder.normalization." + n.substr(4);
+  if (n.rfind("fc.", 0) == 0) return "classifier.1." + n.substr(3);
+  const std::vector<std::string> p = split_dots(n);
+  if (p.size() < 4 || p[0].rfind("layer", 0) != 0 || !all_digits(p[0].substr(5)) || !all_digits(p[1])) return "";
+  const std::string head = "resnet.encoder.stages." + std::to_string(std::stoll(p[0].substr(5)) - 1) + ".layers." + p[1];
+  std::string rest;
+  for (size_t i = 3; i < p.size(); ++i) rest += (i > 3 ? "." : "") + p[i];
+  if (p[2] == "downsample" && p.size() >= 5 && (p[3] == "0" || p[3] == "1")) {
+    rest = rest.substr(2);
+    return head + ".shortcut." + (p[3] == "0" ? "convolution." : "normalization.") + rest;
+  }
+  for (const char* kind : {"conv", "bn"}) {
+    const std::string k = kind;
+    if (p[2].rfind(k, 0) == 0 && all_digits(p[2].substr(k.size())))
+      return head + ".layer." + std::to_string(std::stoll(p[2].substr(k.size())) - 1) +
+             (k == "conv" ? ".convolution." : ".normalization.") + rest;
+  }
+  return "";
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
+  return s;
+}
+
+}  // namespace
+
+ResNetLoadReport load_weights(ResNetForImageClassification& model, const io::SafetensorsReader& file) {
+  ResNetLoadReport r;
+  for (const io::TensorInfo& t : file.tensors()) r.timm = r.timm || t.name == "conv1.weight" || t.name == "fc.weight";
+  // Hugging Face name -> the file's name.
+  std::map<std::string, std::string> by_name;
+  for (const io::TensorInfo& t : file.tensors()) {
+    std::string n = r.timm ? hf_from_timm(t.name) : t.name;
+    if (!r.timm && n.rfind("resnet.", 0) != 0 && n.rfind("classifier.", 0) != 0) n = "resnet." + n;  // a ResNetModel file
+    if (!n.empty()) by_name[n] = t.name;
+  }
+  std::set<std::string> used;
+  std::string mismatch_lines;
+  NoGradGuard ng;
+  for (auto& [name, p] : model.state_dict()) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      r.missing.push_back(name);
+      continue;
+    }
+    used.insert(it->second);
+    const io::TensorInfo& info = file.info(it->second);
+    if (info.shape != p.shape()) {
+      FT_CHECK(name.rfind("classifier.", 0) == 0, file.path(), ": tensor '", it->second, "' has shape ",
+               shape_str(info.shape), " but the model's '", name, "' is ", shape_str(p.shape()));
+      r.mismatched.push_back(name);
+      mismatch_lines += cat("- ", name, ": found shape ", shape_str(info.shape), " in the checkpoint and ",
+                            shape_str(p.shape()), " in the model instantiated\n");
+      continue;
+    }
+    Tensor dst = p;
+    dst.copy_(file.load(it->second).to(p.device()));
+  }
+  for (const io::TensorInfo& t : file.tensors())
+    if (!used.count(t.name)) r.unexpected.push_back(t.name);
+  const std::string where = file.path();
+  if (!r.unexpected.empty())
+    r.message += cat("Some weights of the model checkpoint at ", where,
+                     " were not used when initializing ResNetForImageClassification: [", join(r.unexpected), "]\n");
+  if (!r.missing.empty())
+    r.message += cat("Some weights of ResNetForImageClassification were not initialized from the model checkpoint at ",
+                     where, " and are newly initialized: [", join(r.missing), "]\n");
+  if (!r.mismatched.empty())
+    r.message += cat("Some weights of ResNetForImageClassification were not initialized from the model checkpoint at ",
+                     where, " and are newly initialized because the shapes did not match:\n", mismatch_lines);
+  if (!r.missing.empty() || !r.mismatched.empty())
+    r.message += "You should probably TRAIN this model on a down-stream task to be able to use it for predictions and "
+                 "inference.\n";
+  return r;
+}
+
+void save_pretrained(const ResNetForImageClassification& model, const std::string& dir,
+                     const std::string& preprocessor_dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  FT_CHECK(!ec, dir, ": cannot create the directory: ", ec.message());
+  io::ResNetConfig c = model.resnet->config();
+  if (c.labels.id2label.empty())
+    for (int64_t i = 0; i < model.num_labels; ++i) c.labels.id2label[i] = "LABEL_" + std::to_string(i);
+  c.labels.label2id.clear();
+  for (auto& [i, name] : c.labels.id2label) c.labels.label2id[name] = i;
+  c.labels.num_labels = model.num_labels;
+  c.labels.problem_type = model.problem_type;
+  c.architectures = {"ResNetForImageClassification"};
+  io::Json j = c.to_json();
+  j.erase("num_labels");  // transformers derives it from id2label
+  io::write_json(dir + "/config.json", j);
+  std::map<std::string, Tensor> tensors;
+  for (auto& [name, t] : model.state_dict()) {
+    Tensor cpu = t.detach().to(kCPU);
+    tensors[name] = (is_floating(cpu.dtype()) ? cpu.to(DType::f32) : cpu).contiguous();
+  }
+  io::write_safetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
+  if (preprocessor_dir.empty()) return;
+  std::ifstream in(preprocessor_dir + "/preprocessor_config.json", std::ios::binary);
+  if (!in.good()) return;
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  io::write_file_atomically(dir + "/preprocessor_config.json", [&](std::ostream& out) { out << bytes; });
+}
+
+}  // namespace ft::models
