@@ -1,45 +1,74 @@
 """Loads a directory saved by `ftrain train` with transformers (BertForSequenceClassification and its
-tokenizer), predicts the texts of a CSV file, and compares with what `ftrain predict` wrote for the
-same file: every predicted label must agree and the probabilities must match to 1e-3.
+tokenizer, or ResNetForImageClassification and its preprocessor config), predicts the inputs listed in
+what `ftrain predict` wrote (the `text` or `image` column), and compares: every predicted label must
+agree and every class probability must match to 1e-3. Prints transformers' accuracy when the
+predictions carry the true labels.
 
 Usage (a venv with torch and transformers: tools/setup_generator_env.sh):
-  ftrain predict --model_name_or_path DIR --test_file DATA.csv --output_file PRED.csv
-  HF_HUB_OFFLINE=1 python tools/check_hf_predictions.py DIR DATA.csv PRED.csv
+  ftrain predict --model_name_or_path DIR --test_file DATA.csv --output_file PRED.csv   (or --test_dir)
+  HF_HUB_OFFLINE=1 python tools/check_hf_predictions.py DIR PRED.csv
 """
 import csv
+import json
 import sys
 
+import numpy as np
 import torch
-from transformers import AutoTokenizer, BertForSequenceClassification
+from PIL import Image
+
+
+def text_probabilities(model_dir, texts):
+    from transformers import AutoTokenizer, BertForSequenceClassification
+    model = BertForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(texts), 64):
+            enc = tok(texts[start:start + 64], padding=True, truncation=True, max_length=128, return_tensors="pt")
+            out.append(torch.softmax(model(**enc).logits, dim=-1))
+    return model, torch.cat(out)
+
+
+def image_probabilities(model_dir, paths):
+    from transformers import ResNetForImageClassification
+    model = ResNetForImageClassification.from_pretrained(model_dir).eval()
+    with open(f"{model_dir}/preprocessor_config.json") as f:
+        pre = json.load(f)
+    assert not pre.get("do_resize"), "this check applies the saved normalisation only (no resize)"
+    mean, std = np.array(pre["image_mean"]), np.array(pre["image_std"])
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(paths), 128):
+            arrs = [(np.asarray(Image.open(p).convert("RGB"), dtype=np.float64) * pre["rescale_factor"] - mean) / std
+                    for p in paths[start:start + 128]]
+            x = torch.tensor(np.stack(arrs).transpose(0, 3, 1, 2), dtype=torch.float32)
+            out.append(torch.softmax(model(pixel_values=x).logits, dim=-1))
+    return model, torch.cat(out)
 
 
 def main() -> int:
-    model_dir, data_csv, pred_csv = sys.argv[1:4]
-    model = BertForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    with open(data_csv, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    model_dir, pred_csv = sys.argv[1:3]
     with open(pred_csv, newline="", encoding="utf-8") as f:
         ours = list(csv.DictReader(f))
-    assert len(rows) == len(ours), f"{len(rows)} data rows but {len(ours)} predictions"
+    column = "image" if "image" in ours[0] else "text"
+    inputs = [r[column] for r in ours]
+    model, prob = (image_probabilities if column == "image" else text_probabilities)(model_dir, inputs)
     names = [model.config.id2label[i] for i in range(model.config.num_labels)]
     agree, max_diff, correct = 0, 0.0, 0
-    with torch.no_grad():
-        for start in range(0, len(rows), 64):
-            batch = rows[start:start + 64]
-            enc = tok([r["text"] for r in batch], padding=True, truncation=True, max_length=128, return_tensors="pt")
-            prob = torch.softmax(model(**enc).logits, dim=-1)
-            for i, r in enumerate(batch):
-                o = ours[start + i]
-                hf_label = names[int(prob[i].argmax())]
-                agree += hf_label == o["label"]
-                correct += "label" in r and hf_label == r["label"]
-                for k, n in enumerate(names):
-                    max_diff = max(max_diff, abs(float(prob[i, k]) - float(o["prob_" + n])))
-    print(f"transformers loaded {model_dir}: labels {names}, problem_type {model.config.problem_type}")
-    print(f"{len(rows)} texts: transformers and ftrain agree on {agree} predicted labels; "
-          f"max |probability difference| {max_diff:.2e}; transformers' accuracy {correct / len(rows):.4f}")
-    return 0 if agree == len(rows) and max_diff <= 1e-3 else 1
+    for i, o in enumerate(ours):
+        hf_label = names[int(prob[i].argmax())]
+        agree += hf_label == o["label"]
+        correct += hf_label == o.get("true_label")
+        for k, n in enumerate(names):
+            max_diff = max(max_diff, abs(float(prob[i, k]) - float(o["prob_" + n])))
+    print(f"transformers loaded {model_dir} ({type(model).__name__}): {len(names)} labels, "
+          f"problem_type {model.config.problem_type}")
+    line = (f"{len(ours)} {column}s: transformers and ftrain agree on {agree} predicted labels; "
+            f"max |probability difference| {max_diff:.2e}")
+    if "true_label" in ours[0]:
+        line += f"; transformers' accuracy {correct / len(ours):.4f}"
+    print(line)
+    return 0 if agree == len(ours) and max_diff <= 1e-3 else 1
 
 
 if __name__ == "__main__":

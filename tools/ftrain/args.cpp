@@ -24,10 +24,16 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
                                  : "fine-tuned model directory (what ftrain train saved)";
   const std::string md = "Model and data";
   app->add_option("--model_name_or_path", a.model_name_or_path, model_help)->group(md);
-  app->add_option("--task", a.task, "what the model learns")
-      ->check(CLI::IsMember({"text-classification"}))->group(md);
+  app->add_option("--task", a.task, "what the model learns (auto: from the model's config)")
+      ->check(CLI::IsMember({"auto", "text-classification", "image-classification"}))->group(md);
   if (train) {
-    app->add_option("--train_file", a.train_file, "training data: .csv, .tsv, .tab or .jsonl")->group(md);
+    app->add_option("--config_name", a.config_name, "a config (file or directory) to train from random initialisation")
+        ->group(md);
+    app->add_option("--train_file", a.train_file, "training data: .csv, .tsv, .tab or .jsonl (images: a CSV manifest)")
+        ->group(md);
+    app->add_option("--train_dir", a.train_dir, "training images: a folder of class folders")->group(md);
+    app->add_option("--validation_dir", a.validation_dir, "evaluation images: a folder of class folders")->group(md);
+    app->add_option("--test_dir", a.test_dir, "images evaluated once after training")->group(md);
     app->add_option("--validation_file", a.validation_file, "evaluation data (default: a split of train_file)")->group(md);
     app->add_option("--validation_split_percentage", a.validation_split_percentage,
                     "percent of train_file held out for evaluation when there is no validation_file")->group(md);
@@ -37,6 +43,9 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
         ->group(md);
     app->add_option("--max_train_samples", a.max_train_samples, "use the first N training examples")->group(md);
   } else {
+    app->add_option(cmd == Command::eval ? "--validation_dir,--test_dir" : "--test_dir",
+                    cmd == Command::eval ? a.validation_dir : a.test_dir, "images: a folder of class folders")
+        ->group(md);
     app->add_option(cmd == Command::eval ? "--validation_file,--test_file" : "--test_file",
                     cmd == Command::eval ? a.validation_file : a.test_file, "data file: .csv, .tsv, .tab or .jsonl")
         ->group(md);
@@ -47,6 +56,14 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
   if (cmd != Command::predict)
     app->add_option("--label_column_name", a.label_column_name, "column with the label")->group(md);
   app->add_option("--max_seq_length", a.max_seq_length, "longer inputs are truncated")->group(md);
+  app->add_option("--image_column_name", a.image_column_name, "image manifests: the column with the file path")
+      ->group(md);
+  app->add_option("--image_size", a.image_size, "resize images to N x N (default: the preprocessor's size)")->group(md);
+  if (train) {
+    app->add_option("--random_resized_crop_min_scale", a.random_resized_crop_min_scale,
+                    "training images: RandomResizedCrop's smallest area fraction (0: no random crop)")->group(md);
+    app->add_option("--horizontal_flip_probability", a.horizontal_flip_probability, "training images")->group(md);
+  }
   app->add_option("--max_eval_samples", a.max_eval_samples, "use the first N evaluation examples")->group(md);
   if (cmd == Command::predict)
     app->add_option("--max_predict_samples", a.max_predict_samples, "use the first N examples")->group(md);
@@ -154,10 +171,18 @@ void apply_config(CLI::App* app, const std::string& path) {
 
 void validate(const TrainArgs& a, Command cmd) {
   auto given = [](const std::string& v, const char* name) { FT_CHECK(!v.empty(), "--", name, " is required"); };
-  given(a.model_name_or_path, "model_name_or_path");
-  if (cmd == Command::train) given(a.train_file, "train_file"), given(a.output_dir, "output_dir");
-  if (cmd == Command::eval) given(a.validation_file, "validation_file");
-  if (cmd == Command::predict) given(a.test_file, "test_file"), given(a.output_file, "output_file");
+  auto either = [](const std::string& x, const std::string& y, const char* what) {
+    FT_CHECK(!x.empty() || !y.empty(), what, " is required");
+  };
+  if (cmd == Command::train) {
+    either(a.model_name_or_path, a.config_name, "--model_name_or_path (or --config_name to train from scratch)");
+    either(a.train_file, a.train_dir, "--train_file (or --train_dir for images)");
+    given(a.output_dir, "output_dir");
+  } else {
+    given(a.model_name_or_path, "model_name_or_path");
+  }
+  if (cmd == Command::eval) either(a.validation_file, a.validation_dir, "--validation_file (or --validation_dir)");
+  if (cmd == Command::predict) either(a.test_file, a.test_dir, "--test_file (or --test_dir)"), given(a.output_file, "output_file");
   auto positive = [](int64_t v, const char* name) { FT_CHECK(v > 0, "--", name, " must be positive, got ", v); };
   positive(a.per_device_eval_batch_size, "per_device_eval_batch_size");
   positive(a.max_seq_length, "max_seq_length");
@@ -202,7 +227,11 @@ bool greater_is_better(const TrainArgs& a) {
 
 io::Json TrainArgs::to_json() const {
   io::Json j;
-  j["model_name_or_path"] = model_name_or_path, j["task"] = task, j["problem_type"] = problem_type;
+  j["model_name_or_path"] = model_name_or_path, j["config_name"] = config_name, j["task"] = task;
+  j["problem_type"] = problem_type, j["train_dir"] = train_dir, j["validation_dir"] = validation_dir;
+  j["test_dir"] = test_dir, j["image_column_name"] = image_column_name, j["image_size"] = image_size;
+  j["random_resized_crop_min_scale"] = random_resized_crop_min_scale;
+  j["horizontal_flip_probability"] = horizontal_flip_probability;
   j["train_file"] = train_file, j["validation_file"] = validation_file, j["test_file"] = test_file;
   j["text_column_name"] = text_column_name, j["text_pair_column_name"] = text_pair_column_name;
   j["label_column_name"] = label_column_name, j["max_seq_length"] = max_seq_length;

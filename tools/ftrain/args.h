@@ -13,9 +13,13 @@ namespace ft::cli {
 
 struct TrainArgs {
   // Model and data
-  std::string model_name_or_path, task = "text-classification", problem_type;
+  std::string model_name_or_path, config_name, task = "auto", problem_type;
   std::string train_file, validation_file, test_file;
   std::string text_column_name = "text", text_pair_column_name, label_column_name = "label";
+  // Images: folders (root/<class>/<file>) or CSV manifests (image_column_name, label_column_name).
+  std::string train_dir, validation_dir, test_dir, image_column_name = "image";
+  int64_t image_size = 0;  // 0: the preprocessor's size, or the images' own
+  double random_resized_crop_min_scale = 0.08, horizontal_flip_probability = 0.5;
   int64_t max_seq_length = 128;
   double validation_split_percentage = 10;  // carved from train_file when no validation_file is given
   int64_t max_train_samples = -1, max_eval_samples = -1, max_predict_samples = -1;

@@ -129,6 +129,7 @@ void Trainer::load_checkpoint(const std::string& dir) {
   gen_.set_state(rng.at("dropout_generator").at("seed").get<uint64_t>(),
                  rng.at("dropout_generator").at("offset").get<uint64_t>());
   epoch_ = rng.at("loader").at("epoch").get<int64_t>();
+  task_.set_epoch(epoch_);
   loader_->seek(epoch_, rng.at("loader").at("batch").get<int64_t>());
   const io::Json st = io::read_json(dir + "/trainer_state.json");
   global_step_ = st.at("global_step").get<int64_t>();

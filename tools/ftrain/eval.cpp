@@ -13,7 +13,7 @@ int run_eval(const TrainArgs& args, Device device) {
   validate(args, Command::eval);
   Reporter rep(args, "");
   std::string log;
-  std::unique_ptr<Task> task = make_text_classification(args, Command::eval, device, log);
+  std::unique_ptr<Task> task = make_task(args, Command::eval, device, log);
   Metrics m;
   io::Json eval = evaluate_split(*task, Split::eval, "eval", args.per_device_eval_batch_size,
                                  args.dataloader_num_workers, &m);

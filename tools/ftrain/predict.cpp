@@ -49,7 +49,7 @@ int run_predict(const TrainArgs& args, Device device) {
            ": the extension must be .csv or .jsonl");
   Reporter rep(args, "");
   std::string log;
-  std::unique_ptr<Task> task = make_text_classification(args, Command::predict, device, log);
+  std::unique_ptr<Task> task = make_task(args, Command::predict, device, log);
   const EvalPrediction p = run_inference(*task, Split::test, args.per_device_eval_batch_size, args.dataloader_num_workers);
   const std::vector<std::string>& names = task->label_names();
   const std::string pt = task->problem_type();
@@ -58,7 +58,7 @@ int run_predict(const TrainArgs& args, Device device) {
   std::ostringstream out;
   out << std::setprecision(6);
   if (!jsonl) {
-    out << "text," << (pt == "regression" ? "prediction" : "label,score");
+    out << task->input_name() << "," << (pt == "regression" ? "prediction" : "label,score");
     if (pt != "regression")
       for (const std::string& n : names) out << "," << csv_field("prob_" + n);
     if (labelled && pt == "single_label_classification") out << ",true_label";
@@ -67,7 +67,7 @@ int run_predict(const TrainArgs& args, Device device) {
   for (int64_t i = 0; i < p.n; ++i) {
     const float* row = p.logits.data() + i * c;
     io::Json j = io::Json::object();
-    j["text"] = task->example_text(Split::test, i);
+    j[task->input_name()] = task->example_text(Split::test, i);
     std::string label;
     double score = 0;
     std::vector<double> prob;
@@ -95,7 +95,7 @@ int run_predict(const TrainArgs& args, Device device) {
       out << j.dump() << "\n";
       continue;
     }
-    out << csv_field(j["text"].get<std::string>());
+    out << csv_field(j[task->input_name()].get<std::string>());
     if (pt == "regression") {
       out << "," << row[0];
     } else {

@@ -30,6 +30,8 @@ class Task {
   virtual const std::vector<std::string>& label_names() const = 0;
   virtual int64_t size(Split s) const = 0;
   virtual Batch collate(Split s, const std::vector<int64_t>& indices) const = 0;
+  // The training epoch about to be collated (random augmentation draws depend on it).
+  virtual void set_epoch(int64_t) {}
   // Per-example lengths for --group_by_length (empty: all alike).
   virtual std::vector<int64_t> lengths(Split s) const = 0;
   virtual Tensor logits(const Batch& b, Generator* gen) = 0;
@@ -38,11 +40,15 @@ class Task {
   virtual void save(const std::string& dir) const = 0;
   // Replaces the weights with a saved directory's (load_best_model_at_end).
   virtual void load_weights_from(const std::string& dir) = 0;
-  // Text of an example for prediction output.
+  // An example as prediction output names it (its text, its image path) and that column's name.
   virtual std::string example_text(Split s, int64_t i) const = 0;
+  virtual std::string input_name() const { return "text"; }
 };
 
 // Loads the model and the data the command needs (messages about missing/new weights go to `log`).
 std::unique_ptr<Task> make_text_classification(const TrainArgs& args, Command cmd, Device device, std::string& log);
+std::unique_ptr<Task> make_image_classification(const TrainArgs& args, Command cmd, Device device, std::string& log);
+// By --task, or for eval and predict by the model's config (model_type resnet: images).
+std::unique_ptr<Task> make_task(const TrainArgs& args, Command cmd, Device device, std::string& log);
 
 }  // namespace ft::cli

@@ -42,7 +42,7 @@ int run_train(const TrainArgs& args, Device device) {
   check_output_dir(args);
   Reporter rep(args, args.output_dir);
   std::string log;
-  std::unique_ptr<Task> task = make_text_classification(args, Command::train, device, log);
+  std::unique_ptr<Task> task = make_task(args, Command::train, device, log);
   if (!log.empty()) rep.message(log.substr(0, log.size() - 1));
   rep.message(cat("model ", args.model_name_or_path, " (", task->problem_type(), ", ", task->num_labels(),
                   " labels) on ", device.str()));

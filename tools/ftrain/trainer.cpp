@@ -186,7 +186,10 @@ std::string Trainer::checkpoint_dir(int64_t step) const {
 
 Trainer::StepResult Trainer::train_step() {
   StepResult r;
-  if (loader_->step() >= loader_->batches_per_epoch()) loader_->seek(++epoch_, 0);
+  if (loader_->step() >= loader_->batches_per_epoch()) {
+    task_.set_epoch(++epoch_);
+    loader_->seek(epoch_, 0);
+  }
   // The micro-batches of this optimizer step; an epoch's last step may have fewer.
   std::vector<Batch> micro;
   while (static_cast<int64_t>(micro.size()) < args_.gradient_accumulation_steps) {
@@ -305,6 +308,7 @@ io::Json Trainer::train() {
     reporter_.message(cat("resumed from ", dir, " at step ", global_step_, " (epoch ", epoch_ + 1, ", batch ",
                           loader_->step(), ")"));
   } else {
+    task_.set_epoch(0);
     loader_->seek(0, 0);
   }
   const int64_t n = task_.size(Split::train);
