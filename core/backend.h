@@ -81,6 +81,20 @@ class Backend {
   virtual void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols) = 0;
   virtual void col2im(Elem t, const void* cols, const kern::UnfoldGeom& g, void* dx) = 0;
 
+  // cuDNN convolution and spatial batch norm (kernels/cuda/cudnn.h): only the real CUDA backend
+  // built with cuDNN has them; elsewhere has_cudnn() is false and the ops use their own kernels.
+  virtual bool has_cudnn() const { return false; }
+  virtual void cudnn_conv2d_fwd(Elem, const kern::UnfoldGeom&, int64_t /*out_channels*/, int64_t /*groups*/,
+                                const void* /*x*/, const void* /*w*/, void* /*y*/) {}
+  virtual void cudnn_conv2d_bwd_data(Elem, const kern::UnfoldGeom&, int64_t, int64_t, const void* /*w*/,
+                                     const void* /*dy*/, void* /*dx*/) {}
+  virtual void cudnn_conv2d_bwd_filter(Elem, const kern::UnfoldGeom&, int64_t, int64_t, const void* /*x*/,
+                                       const void* /*dy*/, void* /*dw*/) {}
+  virtual void cudnn_batch_norm_fwd_train(Elem, int64_t, int64_t, int64_t, const void*, const void*, const void*, double,
+                                          double, void*, void*, void*, void*, void*) {}
+  virtual void cudnn_batch_norm_bwd(Elem, int64_t, int64_t, int64_t, const void*, const void*, const void*, double,
+                                    const void*, const void*, void*, void*, void*) {}
+
   // Indexing and randomness.
   virtual void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width,
                                 int64_t skip, void* table) = 0;

@@ -102,6 +102,9 @@ Tensor max_pool2d(const Tensor& x, Pair2 kernel, Pair2 stride = {0, 0}, Pair2 pa
 Tensor avg_pool2d(const Tensor& x, Pair2 kernel, Pair2 stride = {0, 0}, Pair2 padding = {0, 0},
                   bool count_include_pad = true);
 Tensor adaptive_avg_pool2d(const Tensor& x, Pair2 output_size);
+// conv2d and training-mode batch_norm on CUDA: "auto" (cuDNN where the backend has it, the default),
+// "cudnn" (an error where it has not) or "native" (our im2col + GEMM kernels and composites).
+void set_conv_implementation(const std::string& name);
 // torch.nn.functional.batch_norm over dim 1 of [N, C, ...]: batch statistics in training (running_mean
 // and running_var, when defined, updated in place with momentum and the unbiased variance), the
 // running statistics in evaluation.

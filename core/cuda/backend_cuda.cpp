@@ -4,6 +4,9 @@
 #include "core/cuda/cuda_backend.h"
 #include "core/error.h"
 #include "kernels/cuda/launchers.h"
+#if defined(FT_CUDNN)
+#include "kernels/cuda/cudnn.h"
+#endif
 #include "kernels/cuda/runtime.h"
 
 namespace ft {
@@ -80,6 +83,30 @@ class CudaBackend final : public Backend {
                          void* dlogits) override {
     cuda::cross_entropy_bwd(t, logits, target, lse, rows, classes, ignore_index, smoothing, scale, dlogits);
   }
+#if defined(FT_CUDNN)
+  bool has_cudnn() const override { return true; }
+  void cudnn_conv2d_fwd(Elem t, const kern::UnfoldGeom& g, int64_t o, int64_t groups, const void* x, const void* w,
+                        void* y) override {
+    cuda::cudnn_conv2d_fwd(t, cuda::ConvGeom{g, o, groups}, x, w, y);
+  }
+  void cudnn_conv2d_bwd_data(Elem t, const kern::UnfoldGeom& g, int64_t o, int64_t groups, const void* w, const void* dy,
+                             void* dx) override {
+    cuda::cudnn_conv2d_bwd_data(t, cuda::ConvGeom{g, o, groups}, w, dy, dx);
+  }
+  void cudnn_conv2d_bwd_filter(Elem t, const kern::UnfoldGeom& g, int64_t o, int64_t groups, const void* x,
+                               const void* dy, void* dw) override {
+    cuda::cudnn_conv2d_bwd_filter(t, cuda::ConvGeom{g, o, groups}, x, dy, dw);
+  }
+  void cudnn_batch_norm_fwd_train(Elem t, int64_t n, int64_t c, int64_t hw, const void* x, const void* scale,
+                                  const void* bias, double momentum, double eps, void* rm, void* rv, void* y, void* sm,
+                                  void* si) override {
+    cuda::cudnn_batch_norm_fwd_train(t, n, c, hw, x, scale, bias, momentum, eps, rm, rv, y, sm, si);
+  }
+  void cudnn_batch_norm_bwd(Elem t, int64_t n, int64_t c, int64_t hw, const void* x, const void* dy, const void* scale,
+                            double eps, const void* sm, const void* si, void* dx, void* ds, void* db) override {
+    cuda::cudnn_batch_norm_bwd(t, n, c, hw, x, dy, scale, eps, sm, si, dx, ds, db);
+  }
+#endif
   void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols) override {
     cuda::im2col(t, x, g, pad, cols);
   }

@@ -33,7 +33,8 @@ for f in config.json model.safetensors preprocessor_config.json all_results.json
 done
 grep -q '"ResNetForImageClassification"' "$out/config.json" && grep -q '"airplane"' "$out/config.json" \
   || fail "config.json lacks the architecture or the classes"
-"$ftrain" inspect "$out" | grep -qE "num_batches_tracked +I64" || fail "model.safetensors lacks the BatchNorm counters"
+listing=$("$ftrain" inspect "$out") || fail "inspect failed"  # grep -q on a pipe could SIGPIPE inspect
+grep -qE "num_batches_tracked +I64" <<< "$listing" || fail "model.safetensors lacks the BatchNorm counters"
 
 "$ftrain" eval --model_name_or_path "$out" --validation_dir "$tmp/data/test" > "$tmp/eval.log" 2>&1 \
   || { cat "$tmp/eval.log"; fail "eval exited $?"; }

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/error.h"
+#include "core/ops.h"
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -128,6 +129,9 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
   app->add_option("--seed", a.seed)->group(run);
   app->add_option("--device", a.device, "auto, cpu or cuda:N")->group(run);
   app->add_option("--threads", a.threads, "CPU threads (0: all cores)")->group(run);
+  app->add_option("--conv_implementation", a.conv_implementation,
+                  "CUDA convolution and batch norm: auto (cuDNN where present), cudnn, or native kernels")
+      ->check(CLI::IsMember({"auto", "cudnn", "native"}))->group(run);
   app->add_option("--dataloader_num_workers", a.dataloader_num_workers, "threads preparing batches")->group(run);
   app->add_flag("--disable_tqdm", a.disable_tqdm, "plain progress lines even on a terminal")->group(run);
   app->add_flag("--quiet", a.quiet, "only errors and the final summary")->group(run);
@@ -260,6 +264,7 @@ void add_command(CLI::App& app, const char* name, const char* help, Command cmd,
   sub->callback([sub, args, run, resolve] {
     apply_config(sub, args->config);
     set_cpu_threads(args->threads);
+    set_conv_implementation(args->conv_implementation);
     const int rc = run(*args, resolve(args->device));
     if (rc != 0) throw CLI::RuntimeError(rc);
   });
