@@ -6,12 +6,15 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stb_image.h>
 
 #include <set>
 
 #include "core/error.h"
 #include "io/csv.h"
+#include "io/jpeg.h"
 
 namespace ft::io {
 namespace {
@@ -44,8 +47,19 @@ bool is_image_name(std::string n) {
 }  // namespace
 
 Image load_image(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  FT_CHECK(f.good(), path, ": cannot open image: ", std::strerror(errno));
+  const std::string bytes((std::istreambuf_iterator<char>(f)), {});
+  const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data());
+  if (bytes.size() >= 3 && raw[0] == 0xFF && raw[1] == 0xD8 && raw[2] == 0xFF) {  // JPEG: as Pillow decodes it
+    Image img;
+    std::string message;
+    const JpegResult r = decode_jpeg(raw, bytes.size(), img, message);
+    FT_CHECK(r != JpegResult::error, path, ": cannot decode image: ", message);
+    if (r == JpegResult::ok) return img;
+  }
   int w = 0, h = 0, c = 0;
-  unsigned char* data = stbi_load(path.c_str(), &w, &h, &c, 3);
+  unsigned char* data = stbi_load_from_memory(raw, static_cast<int>(bytes.size()), &w, &h, &c, 3);
   FT_CHECK(data != nullptr, path, ": cannot decode image: ", stbi_failure_reason() ? stbi_failure_reason() : "unknown");
   Image img;
   img.height = h;

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "core/error.h"
+#include "io/image.h"
 #include "io/safetensors.h"
 #include "io/transforms.h"
 
@@ -16,6 +17,19 @@ Image from_tensor(const Tensor& t) {
   Image img{t.size(0), t.size(1), t.size(2), {}};
   for (int64_t v : t.to_vector<int64_t>()) img.pixels.push_back(static_cast<uint8_t>(v));
   return img;
+}
+
+// The fixture's input is Pillow's decoding of CIFAR-10 train/airplane/0000.jpg: ftrain's libjpeg
+// path must give the same bytes (stb_image's decoder did not).
+TEST(Transforms, JpegDecodingMatchesPillow) {
+  const char* d = std::getenv("FT_SHARED_DIR");
+  const std::string path = std::string(d ? d : FT_DEFAULT_SHARED_DIR) + "/data/cifar10/train/airplane/0000.jpg";
+  SafetensorsReader r(std::string(FT_FIXTURES_DIR) + "/pillow_resize.safetensors");
+  const Image want = from_tensor(r.load("input"));
+  const Image got = load_image(path);
+  ASSERT_EQ(got.height, want.height);
+  ASSERT_EQ(got.width, want.width);
+  EXPECT_EQ(got.pixels, want.pixels);
 }
 
 TEST(Transforms, ResizeMatchesPillowBitForBit) {

@@ -1,6 +1,6 @@
 // ftrain predict: runs a fine-tuned model over a file and writes, per example, the predicted label,
 // its probability and every class's probability (softmax; sigmoid for multi-label; the value for
-// regression) as CSV or JSON lines, chosen by --output_file's extension. The true label is kept when
+// regression) as CSV or JSON lines (which also carry the logits), chosen by --output_file's extension. The true label is kept when
 // the file has one.
 #include <cmath>
 #include <iomanip>
@@ -89,6 +89,7 @@ int run_predict(const TrainArgs& args, Device device) {
       io::Json probs = io::Json::object();
       for (int64_t k = 0; k < c; ++k) probs[names[k]] = prob[k];
       j["probabilities"] = probs;
+      j["logits"] = std::vector<float>(row, row + c);
     }
     if (labelled && pt == "single_label_classification") j["true_label"] = names[p.label_ids[i]];
     if (jsonl) {
