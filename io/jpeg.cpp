@@ -16,7 +16,7 @@ struct ErrorManager {
   int warnings;
 };
 
-// libjpeg's default error_exit calls exit(): jump back instead.
+// libjpeg's default error handler ends the process: jump back to decode_jpeg instead.
 extern "C" void on_error(j_common_ptr cinfo) {
   auto* e = reinterpret_cast<ErrorManager*>(cinfo->err);
   (*cinfo->err->format_message)(cinfo, e->message);

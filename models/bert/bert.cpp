@@ -5,13 +5,9 @@
 #include <map>
 #include <set>
 
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
-
 #include "core/ops.h"
-#include "io/atomic_file.h"
 #include "models/common/heads.h"
+#include "models/common/pretrained.h"
 
 namespace ft::models {
 
@@ -118,26 +114,12 @@ Tensor BertForSequenceClassification::loss(const Tensor& logits, const Tensor& l
 }
 
 void save_pretrained(const BertForSequenceClassification& model, const std::string& dir, const std::string& tokenizer_dir) {
-  FT_CHECK(std::system(("mkdir -p '" + dir + "'").c_str()) == 0, dir, ": cannot create the directory");
   io::BertConfig c = model.bert->config();
-  if (c.labels.id2label.empty())
-    for (int64_t i = 0; i < model.num_labels; ++i) c.labels.id2label[i] = "LABEL_" + std::to_string(i);
-  c.labels.num_labels = model.num_labels;
-  c.labels.problem_type = model.problem_type;
+  set_head_labels(c.labels, model.num_labels, model.problem_type);
   c.architectures = {"BertForSequenceClassification"};
-  io::Json j = c.to_json();
-  j.erase("num_labels");  // transformers derives it from id2label
-  io::write_json(dir + "/config.json", j);
-  std::map<std::string, Tensor> tensors;
-  for (auto& [name, p] : model.named_parameters()) tensors[name] = p.detach().to(kCPU).to(DType::f32).contiguous();
-  io::write_safetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
-  if (tokenizer_dir.empty()) return;
-  for (const char* f : {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"}) {
-    std::ifstream in(tokenizer_dir + "/" + f, std::ios::binary);
-    if (!in.good()) continue;
-    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-    io::write_file_atomically(dir + "/" + f, [&](std::ostream& out) { out << bytes; });
-  }
+  write_config(dir, c.to_json());
+  write_state_dict(model, dir);
+  copy_files(tokenizer_dir, dir, {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"});
 }
 
 LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file) {

@@ -1,16 +1,13 @@
 #include "models/resnet/resnet.h"
 
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <set>
 
 #include "core/autograd.h"
 #include "core/ops.h"
-#include "io/atomic_file.h"
 #include "models/common/heads.h"
+#include "models/common/pretrained.h"
 
 namespace ft::models {
 
@@ -197,31 +194,12 @@ ResNetLoadReport load_weights(ResNetForImageClassification& model, const io::Saf
 
 void save_pretrained(const ResNetForImageClassification& model, const std::string& dir,
                      const std::string& preprocessor_dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  FT_CHECK(!ec, dir, ": cannot create the directory: ", ec.message());
   io::ResNetConfig c = model.resnet->config();
-  if (c.labels.id2label.empty())
-    for (int64_t i = 0; i < model.num_labels; ++i) c.labels.id2label[i] = "LABEL_" + std::to_string(i);
-  c.labels.label2id.clear();
-  for (auto& [i, name] : c.labels.id2label) c.labels.label2id[name] = i;
-  c.labels.num_labels = model.num_labels;
-  c.labels.problem_type = model.problem_type;
+  set_head_labels(c.labels, model.num_labels, model.problem_type);
   c.architectures = {"ResNetForImageClassification"};
-  io::Json j = c.to_json();
-  j.erase("num_labels");  // transformers derives it from id2label
-  io::write_json(dir + "/config.json", j);
-  std::map<std::string, Tensor> tensors;
-  for (auto& [name, t] : model.state_dict()) {
-    Tensor cpu = t.detach().to(kCPU);
-    tensors[name] = (is_floating(cpu.dtype()) ? cpu.to(DType::f32) : cpu).contiguous();
-  }
-  io::write_safetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
-  if (preprocessor_dir.empty()) return;
-  std::ifstream in(preprocessor_dir + "/preprocessor_config.json", std::ios::binary);
-  if (!in.good()) return;
-  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
-  io::write_file_atomically(dir + "/preprocessor_config.json", [&](std::ostream& out) { out << bytes; });
+  write_config(dir, c.to_json());
+  write_state_dict(model, dir);
+  copy_files(preprocessor_dir, dir, {"preprocessor_config.json"});
 }
 
 }  // namespace ft::models
