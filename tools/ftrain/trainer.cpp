@@ -5,17 +5,10 @@
 #include <csignal>
 #include <filesystem>
 #include <limits>
-#include <regex>
 
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
-
-// GCC 12 reports a false -Wmaybe-uninitialized inside libstdc++'s <regex> when sanitizers are on
-// (GCC PR 105562); --freeze needs std::regex.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 
 namespace ft::cli {
 namespace {
@@ -124,28 +117,15 @@ io::Json evaluate_split(Task& task, Split s, const std::string& prefix, int64_t 
 Trainer::Trainer(const TrainArgs& a, Task& task, Reporter& reporter)
     : args_(a), task_(task), reporter_(reporter), gen_(a.seed) {
   nn::Module& model = task.model();
-  // --freeze: each pattern must match some parameter (a typo would silently train everything).
-  std::vector<std::regex> freeze;
-  for (const std::string& f : a.freeze) {
-    try {
-      freeze.emplace_back(f);
-    } catch (const std::regex_error& e) {
-      throw Error(cat("--freeze '", f, "' is not a valid regular expression: ", e.what()));
-    }
-  }
-  std::vector<int64_t> hits(freeze.size(), 0);
   const auto named = model.named_parameters();
-  for (auto& [name, p] : named) {
-    bool frozen = false;
-    for (size_t i = 0; i < freeze.size(); ++i)
-      if (std::regex_search(name, freeze[i])) frozen = true, ++hits[i];
-    Tensor t = p;
-    t.requires_grad_(!frozen);
-    if (!frozen) trainable_.push_back(p), trainable_names_.push_back(name);
+  std::vector<std::string> names;
+  for (auto& [name, p] : named) names.push_back(name);
+  const std::vector<bool> frozen = frozen_parameters(a.freeze, names);
+  for (size_t i = 0; i < named.size(); ++i) {
+    Tensor t = named[i].second;
+    t.requires_grad_(!frozen[i]);
+    if (!frozen[i]) trainable_.push_back(t), trainable_names_.push_back(names[i]);
   }
-  for (size_t i = 0; i < freeze.size(); ++i)
-    FT_CHECK(hits[i] > 0, "--freeze '", a.freeze[i], "' matches no parameter (names look like '", named.front().first,
-             "')");
   FT_CHECK(!trainable_.empty(), "--freeze leaves no parameter to train");
   // The Trainer's weight-decay groups, without the frozen parameters.
   std::vector<optim::ParamGroup> groups;

@@ -81,6 +81,10 @@ EvalPrediction run_inference(Task& task, Split s, int64_t batch_size, int worker
 io::Json evaluate_split(Task& task, Split s, const std::string& prefix, int64_t batch_size, int workers,
                         Metrics* metrics = nullptr);
 
+// --freeze (freeze.cpp): which of `names` match one of the regular expressions; a pattern that is
+// invalid or matches nothing is an ft::Error.
+std::vector<bool> frozen_parameters(const std::vector<std::string>& patterns, const std::vector<std::string>& names);
+
 // output_dir/checkpoint-N directories, sorted by N.
 std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& output_dir);
 
