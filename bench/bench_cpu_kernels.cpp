@@ -10,6 +10,7 @@
 #include "kernels/cpu/layer_norm.h"
 #include "kernels/cpu/optim.h"
 #include "kernels/cpu/softmax.h"
+#include "kernels/cpu/unfold.h"
 
 namespace ft {
 namespace {
@@ -122,6 +123,44 @@ void BM_cross_entropy(benchmark::State& st) {
   report_bytes(st, 3.0 * rows * c * 4);
 }
 BENCHMARK(BM_cross_entropy)->Args({512, 30522})->Unit(benchmark::kMillisecond);
+
+
+// ResNet-18 on 32x32 images, batch 64: stage-1 3x3 convolutions see [64, 64, 8, 8].
+kern::UnfoldGeom resnet_geom(int64_t n, int64_t c, int64_t hw) {
+  kern::UnfoldGeom g;
+  g.n = n, g.c = c, g.h = g.w = hw, g.kh = g.kw = 3, g.ph = g.pw = 1, g.oh = g.ow = hw;
+  return g;
+}
+
+void BM_im2col(benchmark::State& st) {
+  const kern::UnfoldGeom g = resnet_geom(st.range(0), st.range(1), st.range(2));
+  Tensor x = ones({g.n, g.c, g.h, g.w}), cols = empty({g.cols_numel()});
+  for (auto _ : st) kern::im2col<float>(x.data<float>(), g, 0.f, cols.data<float>());
+  report_bytes(st, 4.0 * static_cast<double>(g.input_numel() + g.cols_numel()));
+}
+BENCHMARK(BM_im2col)->Args({64, 64, 8})->Args({64, 128, 4})->Unit(benchmark::kMillisecond);
+
+void BM_col2im(benchmark::State& st) {
+  const kern::UnfoldGeom g = resnet_geom(st.range(0), st.range(1), st.range(2));
+  Tensor cols = ones({g.cols_numel()}), dx = empty({g.n, g.c, g.h, g.w});
+  for (auto _ : st) kern::col2im<float>(cols.data<float>(), g, dx.data<float>());
+  report_bytes(st, 4.0 * static_cast<double>(g.input_numel() + g.cols_numel()));
+}
+BENCHMARK(BM_col2im)->Args({64, 64, 8})->Args({64, 128, 4})->Unit(benchmark::kMillisecond);
+
+// The conv2d op (im2col, layout copy, GEMM, bias-free) forward and backward, as ResNet training runs it.
+void BM_conv2d_train(benchmark::State& st) {
+  const int64_t n = st.range(0), c = st.range(1), hw = st.range(2);
+  Generator g(2);
+  Tensor x = randn({n, c, hw, hw}, DType::f32, &g).requires_grad_(), w = randn({c, c, 3, 3}, DType::f32, &g).requires_grad_();
+  for (auto _ : st) {
+    Tensor y = conv2d(x, w, Tensor(), {1, 1}, {1, 1});
+    y.backward(ones(y.shape()));
+    x.zero_grad(), w.zero_grad();
+  }
+  report_flops(st, 3 * 2.0 * n * c * hw * hw * c * 9);  // forward, data gradient, weight gradient
+}
+BENCHMARK(BM_conv2d_train)->Args({64, 64, 8})->Args({64, 128, 4})->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace ft

@@ -56,6 +56,16 @@ def torch_cases():
         loss = F.cross_entropy(z, t)
         torch.autograd.grad(loss, z)
     cases["BM_cross_entropy/512/30522"] = ce
+    for nb, ch, hw in [(64, 64, 8), (64, 128, 4)]:
+        ix = r(nb, ch, hw, hw)
+        cases[f"BM_im2col/{nb}/{ch}/{hw}"] = lambda ix=ix: F.unfold(ix, 3, padding=1)
+        cols = r(nb, ch * 9, hw * hw)
+        cases[f"BM_col2im/{nb}/{ch}/{hw}"] = lambda cols=cols, hw=hw: F.fold(cols, (hw, hw), 3, padding=1)
+        cx, cw = r(nb, ch, hw, hw).requires_grad_(), r(ch, ch, 3, 3).requires_grad_()
+        def conv(cx=cx, cw=cw):
+            y = F.conv2d(cx, cw, padding=1)
+            torch.autograd.grad(y, (cx, cw), torch.ones_like(y))
+        cases[f"BM_conv2d_train/{nb}/{ch}/{hw}"] = conv
     return cases
 
 
