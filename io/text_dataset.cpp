@@ -20,13 +20,11 @@ struct RawRow {
   int64_t line;
 };
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::vector<RawRow> read_rows(const std::string& path, const TextDatasetOptions& o, int64_t& skipped) {
+// `labelled` starts as whether labels are wanted and ends as whether the file has them: with
+// label_optional, a CSV/TSV without the column, or JSON lines whose first object lacks it, are texts only.
+std::vector<RawRow> read_rows(const std::string& path, const TextDatasetOptions& o, int64_t& skipped, bool& labelled) {
   std::vector<RawRow> rows;
-  if (ends_with(path, ".jsonl") || ends_with(path, ".json")) {
+  if (path.ends_with(".jsonl") || path.ends_with(".json")) {
     std::ifstream f(path);
     FT_CHECK(f.good(), path, ": cannot open");
     std::string line;
@@ -53,7 +51,8 @@ std::vector<RawRow> read_rows(const std::string& path, const TextDatasetOptions&
         return j[col].get<std::string>();
       };
       RawRow r{text_of(o.text_column), o.text_pair_column.empty() ? "" : text_of(o.text_pair_column), {}, n};
-      if (!o.label_column.empty()) {
+      if (rows.empty() && labelled && o.label_optional && !j.contains(o.label_column)) labelled = false;
+      if (labelled) {
         FT_CHECK(j.contains(o.label_column), path, ":", n, ": no column '", o.label_column, "'");
         r.label = j[o.label_column];
       }
@@ -62,14 +61,15 @@ std::vector<RawRow> read_rows(const std::string& path, const TextDatasetOptions&
     return rows;
   }
   DelimitedOptions d;
-  d.delimiter = ends_with(path, ".csv") ? ',' : '\t';
-  d.header_rows = ends_with(path, ".tab") ? 3 : 1;
+  d.delimiter = path.ends_with(".csv") ? ',' : '\t';
+  d.header_rows = path.ends_with(".tab") ? 3 : 1;
   d.skip_malformed = o.skip_malformed;
   const Table t = read_delimited(path, d);
   skipped += t.skipped;
   const size_t ti = t.column(o.text_column, path);
   const size_t pi = o.text_pair_column.empty() ? 0 : t.column(o.text_pair_column, path);
-  const bool labelled = !o.label_column.empty();
+  if (labelled && o.label_optional)
+    labelled = std::find(t.columns.begin(), t.columns.end(), o.label_column) != t.columns.end();
   const size_t li = labelled ? t.column(o.label_column, path) : 0;
   for (size_t i = 0; i < t.rows.size(); ++i) {
     RawRow r{t.rows[i][ti], o.text_pair_column.empty() ? "" : t.rows[i][pi],
@@ -99,9 +99,11 @@ std::string label_key(const nlohmann::json& v) { return v.is_string() ? v.get<st
 TextDataset load_text_dataset(const std::string& path, const TextDatasetOptions& o,
                               const std::vector<std::string>* names) {
   TextDataset ds;
-  std::vector<RawRow> rows = read_rows(path, o, ds.skipped);
+  bool labelled = !o.label_column.empty();
+  std::vector<RawRow> rows = read_rows(path, o, ds.skipped, labelled);
   FT_CHECK(!rows.empty(), path, ": the data set is empty");
-  if (o.label_column.empty()) {  // texts only (prediction): no labels, label ids -1
+  ds.labelled = labelled;
+  if (!labelled) {  // texts only (prediction): no labels, label ids -1
     ds.problem_type = o.problem_type;
     if (names) ds.label_names = *names;
     for (const RawRow& r : rows) ds.examples.push_back(TextExample{r.text, r.pair, -1, 0, {}, r.line});

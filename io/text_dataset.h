@@ -22,6 +22,7 @@ struct TextDatasetOptions {
   std::string text_column = "text";
   std::string text_pair_column;  // empty: single texts
   std::string label_column = "label";  // empty: unlabelled texts (label -1)
+  bool label_optional = false;         // a file without the label column loads as unlabelled texts
   std::string problem_type;      // "", "single_label_classification", "multi_label_classification", "regression"
   bool skip_malformed = false;
 };
@@ -31,6 +32,7 @@ struct TextDataset {
   std::vector<std::string> label_names;  // id -> name (classification)
   std::string problem_type;
   int64_t skipped = 0;
+  bool labelled = true;  // false: texts only, label ids -1
 };
 
 // label_names: an existing mapping to reuse (a validation file must use the training file's ids);

@@ -6,10 +6,8 @@
 # Usage: bash tools/demo.sh [OUTPUT_DIR] [extra ftrain train options]   (default output: runs/rotten_tomatoes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh
+bash tools/build_ftrain.sh
 bash tools/fetch_data.sh
-cmake -S . -B build -G Ninja -DFT_CUDA=AUTO >/dev/null
-cmake --build build -j "${FT_JOBS:-$(nproc)}" --target ftrain
 data="${FT_DATA_DIR:-$HOME/.cache/ftrain/data}"
 out="${1:-runs/rotten_tomatoes}"
 shift $(( $# > 0 ? 1 : 0 ))

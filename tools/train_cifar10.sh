@@ -5,9 +5,7 @@
 # Usage: bash tools/train_cifar10.sh [OUTPUT_DIR] [extra ftrain train options]   (default: runs/cifar10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash tools/setup.sh
-cmake -S . -B build -G Ninja -DFT_CUDA=AUTO >/dev/null
-cmake --build build -j "${FT_JOBS:-$(nproc)}" --target ftrain
+bash tools/build_ftrain.sh
 data="${FT_SHARED_DIR:-$(pwd)/../shared}/data/cifar10"
 out="${1:-runs/cifar10}"
 shift $(( $# > 0 ? 1 : 0 ))

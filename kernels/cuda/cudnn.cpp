@@ -55,11 +55,16 @@ void* workspace(size_t bytes) {
 
 cudnnDataType_t data_type(Elem t) {
   switch (t) {
-    case Elem::f32: return CUDNN_DATA_FLOAT;
-    case Elem::f64: return CUDNN_DATA_DOUBLE;
-    case Elem::f16: return CUDNN_DATA_HALF;
-    case Elem::bf16: return CUDNN_DATA_BFLOAT16;
-    default: throw Error(cat("cuDNN: unsupported dtype ", kern::elem_name(t)));
+    case Elem::f32:
+      return CUDNN_DATA_FLOAT;
+    case Elem::f64:
+      return CUDNN_DATA_DOUBLE;
+    case Elem::f16:
+      return CUDNN_DATA_HALF;
+    case Elem::bf16:
+      return CUDNN_DATA_BFLOAT16;
+    default:
+      throw Error(cat("cuDNN: unsupported dtype ", kern::elem_name(t)));
   }
 }
 
@@ -67,7 +72,8 @@ struct Tensor4d {
   cudnnTensorDescriptor_t d = nullptr;
   Tensor4d(Elem t, int64_t n, int64_t c, int64_t h, int64_t w) {
     FT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&d));
-    FT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, data_type(t), as_int(n), as_int(c), as_int(h), as_int(w)));
+    FT_CUDNN_CHECK(
+        cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, data_type(t), as_int(n), as_int(c), as_int(h), as_int(w)));
   }
   ~Tensor4d() { cudnnDestroyTensorDescriptor(d); }
   Tensor4d(const Tensor4d&) = delete;
@@ -84,12 +90,12 @@ struct Conv {
     const kern::UnfoldGeom& g = cg.g;
     FT_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
     FT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w, data_type(t), CUDNN_TENSOR_NCHW, as_int(cg.out_channels),
-                                        as_int(g.c / cg.groups), as_int(g.kh), as_int(g.kw)));
+                                              as_int(g.c / cg.groups), as_int(g.kh), as_int(g.kw)));
     FT_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
     // f32 compute for f32/f16/bf16 data, f64 for f64.
     FT_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(conv, as_int(g.ph), as_int(g.pw), as_int(g.sh), as_int(g.sw),
-                                             as_int(g.dh), as_int(g.dw), CUDNN_CROSS_CORRELATION,
-                                             t == Elem::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT));
+                                                   as_int(g.dh), as_int(g.dw), CUDNN_CROSS_CORRELATION,
+                                                   t == Elem::f64 ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT));
     FT_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv, as_int(cg.groups)));
   }
   ~Conv() {
@@ -106,12 +112,26 @@ struct Conv {
   }
 };
 
-using Key = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
-                       int64_t, int64_t, int64_t, bool>;
+using Key = std::tuple<int, int, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t,
+                       int64_t, int64_t, int64_t, int64_t, bool>;
 Key key_of(int which, Elem t, const ConvGeom& cg) {
   const kern::UnfoldGeom& g = cg.g;
-  return {which, static_cast<int>(t), g.n, g.c, g.h, g.w, g.kh, g.kw, g.sh, g.sw, g.ph, g.pw, g.dh,
-          g.dw * 1000003 + cg.groups, cg.out_channels, allow_tf32()};
+  return {which,
+          static_cast<int>(t),
+          g.n,
+          g.c,
+          g.h,
+          g.w,
+          g.kh,
+          g.kw,
+          g.sh,
+          g.sw,
+          g.ph,
+          g.pw,
+          g.dh,
+          g.dw * 1000003 + cg.groups,
+          cg.out_channels,
+          allow_tf32()};
 }
 
 struct Choice {
@@ -144,7 +164,8 @@ Choice choose(const Key& key, const char* what, Query query, Size size_of) {
     g_cache[key] = c;
     return c;
   }
-  throw Error(cat("cuDNN: no deterministic ", what, " algorithm within ", kWorkspaceBudget >> 20, " MiB for this shape"));
+  throw Error(
+      cat("cuDNN: no deterministic ", what, " algorithm within ", kWorkspaceBudget >> 20, " MiB for this shape"));
 }
 
 // alpha/beta are float for float, half and bf16 data, double for double data.
@@ -170,13 +191,14 @@ void cudnn_conv2d_fwd(Elem t, const ConvGeom& cg, const void* x, const void* w, 
         c.set_math(m, t);
         size_t bytes = 0;
         FT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, c.x.d, c.w, c.conv, c.y.d,
-                                                         static_cast<cudnnConvolutionFwdAlgo_t>(algo), &bytes));
+                                                               static_cast<cudnnConvolutionFwdAlgo_t>(algo), &bytes));
         return bytes;
       });
   c.set_math(ch.math, t);
   const Scalars s{.t = t};
-  FT_CUDNN_CHECK(cudnnConvolutionForward(h, s.one(), c.x.d, x, c.w, w, c.conv, static_cast<cudnnConvolutionFwdAlgo_t>(ch.algo),
-                                   ch.workspace ? workspace(ch.workspace) : nullptr, ch.workspace, s.zero(), c.y.d, y));
+  FT_CUDNN_CHECK(
+      cudnnConvolutionForward(h, s.one(), c.x.d, x, c.w, w, c.conv, static_cast<cudnnConvolutionFwdAlgo_t>(ch.algo),
+                              ch.workspace ? workspace(ch.workspace) : nullptr, ch.workspace, s.zero(), c.y.d, y));
 }
 
 void cudnn_conv2d_bwd_data(Elem t, const ConvGeom& cg, const void* w, const void* dy, void* dx) {
@@ -190,16 +212,15 @@ void cudnn_conv2d_bwd_data(Elem t, const ConvGeom& cg, const void* w, const void
       [&](int algo, cudnnMathType_t m) {
         c.set_math(m, t);
         size_t bytes = 0;
-        FT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, c.w, c.y.d, c.conv, c.x.d,
-                                                              static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), &bytes));
+        FT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
+            h, c.w, c.y.d, c.conv, c.x.d, static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), &bytes));
         return bytes;
       });
   c.set_math(ch.math, t);
   const Scalars s{.t = t};
-  FT_CUDNN_CHECK(cudnnConvolutionBackwardData(h, s.one(), c.w, w, c.y.d, dy, c.conv,
-                                        static_cast<cudnnConvolutionBwdDataAlgo_t>(ch.algo),
-                                        ch.workspace ? workspace(ch.workspace) : nullptr, ch.workspace, s.zero(), c.x.d,
-                                        dx));
+  FT_CUDNN_CHECK(cudnnConvolutionBackwardData(
+      h, s.one(), c.w, w, c.y.d, dy, c.conv, static_cast<cudnnConvolutionBwdDataAlgo_t>(ch.algo),
+      ch.workspace ? workspace(ch.workspace) : nullptr, ch.workspace, s.zero(), c.x.d, dx));
 }
 
 void cudnn_conv2d_bwd_filter(Elem t, const ConvGeom& cg, const void* x, const void* dy, void* dw) {
@@ -219,10 +240,9 @@ void cudnn_conv2d_bwd_filter(Elem t, const ConvGeom& cg, const void* x, const vo
       });
   c.set_math(ch.math, t);
   const Scalars s{.t = t};
-  FT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h, s.one(), c.x.d, x, c.y.d, dy, c.conv,
-                                          static_cast<cudnnConvolutionBwdFilterAlgo_t>(ch.algo),
-                                          ch.workspace ? workspace(ch.workspace) : nullptr, ch.workspace, s.zero(), c.w,
-                                          dw));
+  FT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
+      h, s.one(), c.x.d, x, c.y.d, dy, c.conv, static_cast<cudnnConvolutionBwdFilterAlgo_t>(ch.algo),
+      ch.workspace ? workspace(ch.workspace) : nullptr, ch.workspace, s.zero(), c.w, dw));
 }
 
 namespace {
@@ -240,9 +260,9 @@ void cudnn_batch_norm_fwd_train(Elem t, int64_t n, int64_t c, int64_t hw, const 
                                 void* y, void* save_mean, void* save_invstd) {
   BnDescs d(t, n, c, hw);
   const Scalars s{.t = t};
-  FT_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(handle(), CUDNN_BATCHNORM_SPATIAL, s.one(), s.zero(), d.x.d, x, d.x.d,
-                                                  y, d.p.d, scale, bias, momentum, running_mean, running_var, eps,
-                                                  save_mean, save_invstd));
+  FT_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(handle(), CUDNN_BATCHNORM_SPATIAL, s.one(), s.zero(), d.x.d, x,
+                                                        d.x.d, y, d.p.d, scale, bias, momentum, running_mean,
+                                                        running_var, eps, save_mean, save_invstd));
 }
 
 void cudnn_batch_norm_fwd_eval(Elem t, int64_t n, int64_t c, int64_t hw, const void* x, const void* scale,
@@ -250,7 +270,7 @@ void cudnn_batch_norm_fwd_eval(Elem t, int64_t n, int64_t c, int64_t hw, const v
   BnDescs d(t, n, c, hw);
   const Scalars s{.t = t};
   FT_CUDNN_CHECK(cudnnBatchNormalizationForwardInference(handle(), CUDNN_BATCHNORM_SPATIAL, s.one(), s.zero(), d.x.d, x,
-                                                   d.x.d, y, d.p.d, scale, bias, mean, var, eps));
+                                                         d.x.d, y, d.p.d, scale, bias, mean, var, eps));
 }
 
 void cudnn_batch_norm_bwd(Elem t, int64_t n, int64_t c, int64_t hw, const void* x, const void* dy, const void* scale,
@@ -258,9 +278,9 @@ void cudnn_batch_norm_bwd(Elem t, int64_t n, int64_t c, int64_t hw, const void* 
                           void* dbias) {
   BnDescs d(t, n, c, hw);
   const Scalars s{.t = t};
-  FT_CUDNN_CHECK(cudnnBatchNormalizationBackward(handle(), CUDNN_BATCHNORM_SPATIAL, s.one(), s.zero(), s.one(), s.zero(),
-                                           d.x.d, x, d.x.d, dy, d.x.d, dx, d.p.d, scale, dscale, dbias, eps, save_mean,
-                                           save_invstd));
+  FT_CUDNN_CHECK(cudnnBatchNormalizationBackward(handle(), CUDNN_BATCHNORM_SPATIAL, s.one(), s.zero(), s.one(),
+                                                 s.zero(), d.x.d, x, d.x.d, dy, d.x.d, dx, d.p.d, scale, dscale, dbias,
+                                                 eps, save_mean, save_invstd));
 }
 
 }  // namespace ft::cuda

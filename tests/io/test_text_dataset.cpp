@@ -28,6 +28,22 @@ TEST(TextDataset, StringAndIntegerLabelsMapInSortedOrder) {
   EXPECT_EQ(i.examples[0].label, 2);
 }
 
+TEST(TextDataset, OptionalLabelsLoadTextsOnly) {
+  TextDatasetOptions o;
+  o.label_optional = true;
+  const TextDataset c = load_text_dataset(write_temp("u.csv", "text\nfine\nawful\n"), o);
+  EXPECT_FALSE(c.labelled);
+  ASSERT_EQ(c.examples.size(), 2u);
+  EXPECT_EQ(c.examples[1].label, -1);
+  const TextDataset j = load_text_dataset(write_temp("u.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"}\n"), o);
+  EXPECT_FALSE(j.labelled);
+  const TextDataset l = load_text_dataset(write_temp("l.csv", "text,label\nfine,pos\n"), o);
+  EXPECT_TRUE(l.labelled);
+  EXPECT_EQ(l.examples[0].label, 0);
+  // Without label_optional a missing label column stays an error naming the columns.
+  EXPECT_THROW(load_text_dataset(write_temp("u2.csv", "text\nfine\n"), {}), Error);
+}
+
 TEST(TextDataset, RegressionMultiLabelAndPairsFromJsonl) {
   TextDatasetOptions o;
   o.text_pair_column = "hypothesis";

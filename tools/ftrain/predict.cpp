@@ -16,10 +16,6 @@
 namespace ft::cli {
 namespace {
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string q = "\"";
@@ -44,8 +40,8 @@ std::vector<double> probabilities(const float* logits, int64_t c, const std::str
 
 int run_predict(const TrainArgs& args, Device device) {
   validate(args, Command::predict);
-  const bool jsonl = ends_with(args.output_file, ".jsonl") || ends_with(args.output_file, ".json");
-  FT_CHECK(jsonl || ends_with(args.output_file, ".csv"), "--output_file ", args.output_file,
+  const bool jsonl = args.output_file.ends_with(".jsonl") || args.output_file.ends_with(".json");
+  FT_CHECK(jsonl || args.output_file.ends_with(".csv"), "--output_file ", args.output_file,
            ": the extension must be .csv or .jsonl");
   Reporter rep(args, "");
   std::string log;

@@ -134,14 +134,10 @@ class TextClassification : public Task {
   }
   // predict: the label column is optional; without it the examples are texts only.
   io::TextDataset load_unlabelled(const std::string& path, io::TextDatasetOptions o) {
-    try {
-      return load(path, o);
-    } catch (const Error& e) {
-      if (std::string(e.what()).find("no column '" + o.label_column + "'") == std::string::npos) throw;
-    }
-    o.label_column.clear();
-    unlabelled_ = true;
-    return load(path, o);
+    o.label_optional = true;
+    io::TextDataset d = load(path, o);
+    unlabelled_ = !d.labelled;
+    return d;
   }
   static void truncate(io::TextDataset& d, int64_t n) {
     if (n >= 0 && n < static_cast<int64_t>(d.examples.size())) d.examples.resize(static_cast<size_t>(n));
