@@ -4,6 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace ft {
 
@@ -27,6 +29,23 @@ std::string cat(const Args&... args) {
   std::ostringstream os;
   detail::append(os, args...);
   return os.str();
+}
+
+// User input quoted in a message, cut to about `max` bytes (on a UTF-8 character boundary) with the
+// rest counted, so that a 10 MB header line or a binary blob never floods the terminal.
+inline std::string clip(std::string_view s, size_t max = 160) {
+  if (s.size() <= max) return std::string(s);
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  return cat(s.substr(0, end), "... (", s.size() - end, " more bytes)");
+}
+
+// The first few names of a list and how many more there are: "a, b, c, d, e and 96 more".
+inline std::string name_list(const std::vector<std::string>& names, size_t first = 5) {
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < first; ++i) out += (i ? ", " : "") + clip(names[i], 80);
+  if (names.size() > first) out += cat(" and ", names.size() - first, " more");
+  return out;
 }
 
 }  // namespace ft

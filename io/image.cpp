@@ -8,13 +8,13 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <stb_image.h>
 
 #include <set>
 
 #include "core/error.h"
 #include "io/csv.h"
 #include "io/jpeg.h"
+#include "io/stb_decode.h"
 
 namespace ft::io {
 namespace {
@@ -46,26 +46,43 @@ bool is_image_name(std::string n) {
 
 }  // namespace
 
-Image load_image(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
+Image load_image(const std::string& path, int64_t max_pixels) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
   FT_CHECK(f.good(), path, ": cannot open image: ", std::strerror(errno));
-  const std::string bytes((std::istreambuf_iterator<char>(f)), {});
+  const auto size = static_cast<uint64_t>(f.tellg());
+  // No image within the limit needs more bytes than 8 per pixel (16-bit RGBA, uncompressed) plus
+  // its metadata; a larger file is not read into memory.
+  const uint64_t max_bytes = max_pixels > (int64_t{1} << 56) ? UINT64_MAX : static_cast<uint64_t>(max_pixels) * 8 + (64u << 20);
+  FT_CHECK(max_pixels <= 0 || size <= max_bytes, path, ": the file has ", size, " bytes, more than an image of ",
+           max_pixels, " pixels (--max_image_pixels) can take");
+  std::string bytes(size, '\0');
+  f.seekg(0);
+  f.read(bytes.data(), static_cast<std::streamsize>(size));
+  FT_CHECK(f.gcount() == static_cast<std::streamsize>(size), path, ": cannot read image: ", std::strerror(errno));
   const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (bytes.size() >= 3 && raw[0] == 0xFF && raw[1] == 0xD8 && raw[2] == 0xFF) {  // JPEG: as Pillow decodes it
-    Image img;
-    std::string message;
-    const JpegResult r = decode_jpeg(raw, bytes.size(), img, message);
-    FT_CHECK(r != JpegResult::error, path, ": cannot decode image: ", message);
-    if (r == JpegResult::ok) return img;
-  }
-  int w = 0, h = 0, c = 0;
-  unsigned char* data = stbi_load_from_memory(raw, static_cast<int>(bytes.size()), &w, &h, &c, 3);
-  FT_CHECK(data != nullptr, path, ": cannot decode image: ", stbi_failure_reason() ? stbi_failure_reason() : "unknown");
+  auto too_large = [&](int64_t w, int64_t h) {
+    return Error(cat(path, ": the image is ", w, "x", h, " = ", w * h, " pixels, more than --max_image_pixels ",
+                     max_pixels, " (a decompression bomb? raise the limit if the image is genuine)"));
+  };
   Image img;
-  img.height = h;
-  img.width = w;
-  img.pixels.assign(data, data + static_cast<size_t>(w) * h * 3);
-  stbi_image_free(data);
+  std::string message;
+  if (size >= 3 && raw[0] == 0xFF && raw[1] == 0xD8 && raw[2] == 0xFF) {  // JPEG: as Pillow decodes it
+    const JpegResult r = decode_jpeg(raw, size, max_pixels, img, message);
+    if (r == JpegResult::too_large) throw too_large(img.width, img.height);
+    FT_CHECK(r == JpegResult::ok, path, ": cannot decode image: ", message);
+    return img;
+  }
+  int64_t w = 0, h = 0;
+  FT_CHECK(stb_dimensions(raw, size, &w, &h), path, ": cannot decode image: not a JPEG, PNG or BMP file");
+  if (max_pixels > 0 && w * h > max_pixels) throw too_large(w, h);
+  // What stb_image may allocate: the 8-bit result, a 16-bit intermediate of up to four channels with
+  // a filter byte per row, and room for its zlib and row buffers.
+  const size_t budget = static_cast<size_t>(w * h) * (3 + 8 * 2) + static_cast<size_t>(h) * 2 + (16u << 20);
+  bool over = false;
+  if (!stb_decode(raw, size, budget, img, message, over))
+    throw Error(over ? cat(path, ": cannot decode image: its data expands to more than a ", w, "x", h,
+                           " image can hold (a decompression bomb?)")
+                     : cat(path, ": cannot decode image: ", message));
   return img;
 }
 
@@ -87,17 +104,15 @@ ImageFolder list_image_folder(const std::string& root) {
   return f;
 }
 
-int64_t check_images(ImageFolder& folder, bool skip_undecodable) {
+int64_t check_images(ImageFolder& folder, bool skip_undecodable, int64_t max_pixels) {
   ImageFolder kept;
   kept.classes = folder.classes;
   int64_t skipped = 0;
   for (size_t i = 0; i < folder.paths.size(); ++i) {
-    int w = 0, h = 0, c = 0;
-    unsigned char* data = stbi_load(folder.paths[i].c_str(), &w, &h, &c, 3);
-    const bool ok = data != nullptr;
-    stbi_image_free(data);
-    if (!ok) {
-      if (!skip_undecodable) load_image(folder.paths[i]);  // throws with the decoder's reason
+    try {
+      load_image(folder.paths[i], max_pixels);
+    } catch (const Error&) {
+      if (!skip_undecodable) throw;
       ++skipped;
       continue;
     }

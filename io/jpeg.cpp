@@ -5,15 +5,21 @@
 #include <cstring>
 
 #include <jpeglib.h>
+#include <jerror.h>
 
 namespace ft::io {
 namespace {
 
+// A progressive file with thousands of scans costs minutes to decode; real ones have about ten.
+// (libjpeg-turbo's djpeg offers the same guard as -maxscans.)
+constexpr int kMaxScans = 1000;
+
 struct ErrorManager {
   jpeg_error_mgr pub;
+  jpeg_progress_mgr progress;
   std::jmp_buf jump;
   char message[JMSG_LENGTH_MAX];
-  int warnings;
+  bool truncated;
 };
 
 // libjpeg's default error handler ends the process: jump back to decode_jpeg instead.
@@ -23,16 +29,33 @@ extern "C" void on_error(j_common_ptr cinfo) {
   std::longjmp(e->jump, 1);
 }
 
-// Warnings (level -1: corrupt data) are kept, not printed; trace messages ignored.
+// Warnings (level -1) are what Pillow ignores, except the end of the data arriving before the
+// image's: Pillow's reader then reports the file as truncated.
 extern "C" void on_message(j_common_ptr cinfo, int level) {
   auto* e = reinterpret_cast<ErrorManager*>(cinfo->err);
-  if (level < 0 && e->warnings++ == 0) (*cinfo->err->format_message)(cinfo, e->message);
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF) e->truncated = true;
+}
+
+extern "C" void on_progress(j_common_ptr cinfo) {
+  auto* e = reinterpret_cast<ErrorManager*>(cinfo->err);
+  if (cinfo->is_decompressor && reinterpret_cast<j_decompress_ptr>(cinfo)->input_scan_number > kMaxScans) {
+    std::snprintf(e->message, sizeof(e->message), "more than %d progressive scans", kMaxScans);
+    std::longjmp(e->jump, 1);
+  }
+}
+
+// Pillow's ImagingConvert CMYK -> RGB: each channel is (255 - K) minus C scaled by (255 - K) / 255,
+// rounded as its MULDIV255 rounds; the CMYK values are the inverted ones of Adobe's files.
+inline unsigned char cmyk_channel(int c, int nk) {
+  const int t = c * nk + 128;
+  const int v = nk - (((t >> 8) + t) >> 8);
+  return static_cast<unsigned char>(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
 }  // namespace
 
 // No object with a destructor lives in this frame between setjmp and a longjmp out of libjpeg.
-JpegResult decode_jpeg(const unsigned char* data, size_t size, Image& out, std::string& message) {
+JpegResult decode_jpeg(const unsigned char* data, size_t size, int64_t max_pixels, Image& out, std::string& message) {
   jpeg_decompress_struct cinfo;
   ErrorManager err;
   std::memset(&err, 0, sizeof(err));
@@ -45,28 +68,46 @@ JpegResult decode_jpeg(const unsigned char* data, size_t size, Image& out, std::
     return JpegResult::error;
   }
   jpeg_create_decompress(&cinfo);
+  err.progress.progress_monitor = on_progress;
+  cinfo.progress = &err.progress;
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
-  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+  out.height = cinfo.image_height;
+  out.width = cinfo.image_width;
+  out.channels = 3;
+  if (max_pixels > 0 && out.height * out.width > max_pixels) {
     jpeg_destroy_decompress(&cinfo);
-    return JpegResult::unsupported;
+    return JpegResult::too_large;
   }
-  cinfo.out_color_space = JCS_RGB;
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   cinfo.dct_method = JDCT_ISLOW;
   cinfo.do_fancy_upsampling = TRUE;
   jpeg_start_decompress(&cinfo);
   out.height = cinfo.output_height;
   out.width = cinfo.output_width;
-  out.channels = 3;
   out.pixels.resize(static_cast<size_t>(out.height * out.width * 3));
-  while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = out.pixels.data() + static_cast<size_t>(cinfo.output_scanline) * out.width * 3;
-    jpeg_read_scanlines(&cinfo, &row, 1);
+  JSAMPARRAY cmyk_row =
+      cmyk ? (*cinfo.mem->alloc_sarray)(reinterpret_cast<j_common_ptr>(&cinfo), JPOOL_IMAGE, cinfo.output_width * 4, 1)
+           : nullptr;
+  while (cinfo.output_scanline < cinfo.output_height && !err.truncated) {
+    unsigned char* rgb = out.pixels.data() + static_cast<size_t>(cinfo.output_scanline) * out.width * 3;
+    if (!cmyk) {
+      JSAMPROW row = rgb;
+      jpeg_read_scanlines(&cinfo, &row, 1);
+      continue;
+    }
+    jpeg_read_scanlines(&cinfo, cmyk_row, 1);
+    for (int64_t x = 0; x < out.width; ++x) {
+      const unsigned char* p = cmyk_row[0] + 4 * x;
+      const int nk = p[3];  // 255 - K of the inverted value 255 - p[3]
+      for (int ch = 0; ch < 3; ++ch) rgb[3 * x + ch] = cmyk_channel(255 - p[ch], nk);
+    }
   }
-  jpeg_finish_decompress(&cinfo);
+  if (!err.truncated) jpeg_finish_decompress(&cinfo);  // reads up to the end marker, which may be missing
   jpeg_destroy_decompress(&cinfo);
-  if (err.warnings > 0) {
-    message = err.message;
+  if (err.truncated) {
+    message = "the file is truncated (the data ends before the image does)";
     return JpegResult::error;
   }
   return JpegResult::ok;

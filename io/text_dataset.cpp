@@ -99,6 +99,7 @@ std::string label_key(const nlohmann::json& v) { return v.is_string() ? v.get<st
 TextDataset load_text_dataset(const std::string& path, const TextDatasetOptions& o,
                               const std::vector<std::string>* names) {
   TextDataset ds;
+  ds.path = path;
   bool labelled = !o.label_column.empty();
   std::vector<RawRow> rows = read_rows(path, o, ds.skipped, labelled);
   FT_CHECK(!rows.empty(), path, ": the data set is empty");
@@ -167,8 +168,8 @@ TextDataset load_text_dataset(const std::string& path, const TextDatasetOptions&
     TextExample e{r.text, r.pair, -1, 0, {}, r.line};
     each_label(r, [&](const std::string& k) {
       auto it = id.find(k);
-      FT_CHECK(it != id.end(), path, ":", r.line, ": label '", k, "' is not one of the ", ds.label_names.size(),
-               " training labels");
+      FT_CHECK(it != id.end(), path, ":", r.line, ": label '", clip(k), "' is not one of the ", ds.label_names.size(),
+               " training labels (", name_list(ds.label_names), ")");
       if (multi)
         e.labels.push_back(it->second);
       else
@@ -191,6 +192,7 @@ TextDataset split_validation(TextDataset& train, double fraction, uint64_t seed)
   std::vector<bool> to_val(n, false);
   for (size_t i = 0; i < n_val; ++i) to_val[keys[i].second] = true;
   TextDataset val;
+  val.path = train.path;
   val.label_names = train.label_names;
   val.problem_type = train.problem_type;
   std::vector<TextExample> keep;

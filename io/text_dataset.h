@@ -28,6 +28,7 @@ struct TextDatasetOptions {
 };
 
 struct TextDataset {
+  std::string path;  // the file it was read from
   std::vector<TextExample> examples;
   std::vector<std::string> label_names;  // id -> name (classification)
   std::string problem_type;

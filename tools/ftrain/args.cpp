@@ -4,6 +4,9 @@
 #include <omp.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "core/error.h"
 #include "core/ops.h"
 
@@ -68,7 +71,10 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
   app->add_option("--max_eval_samples", a.max_eval_samples, "use the first N evaluation examples")->group(md);
   if (cmd == Command::predict)
     app->add_option("--max_predict_samples", a.max_predict_samples, "use the first N examples")->group(md);
-  app->add_flag("--skip_malformed_rows", a.skip_malformed_rows, "skip (and count) malformed data rows")->group(md);
+  app->add_flag("--skip_malformed_rows", a.skip_malformed_rows, "skip (and count) malformed data rows and unreadable images")
+      ->group(md);
+  app->add_option("--max_image_pixels", a.max_image_pixels,
+                  "larger images are refused before decoding (Pillow's MAX_IMAGE_PIXELS; 0: no limit)")->group(md);
 
   const std::string out = "Output";
   if (cmd == Command::predict)
@@ -126,7 +132,8 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
   app->add_option("--config", a.config, "YAML or JSON file of options (keys are the option names); flags win")
       ->group(run);
   app->add_option("--per_device_eval_batch_size", a.per_device_eval_batch_size)->group(run);
-  app->add_option("--seed", a.seed)->group(run);
+  // A negative seed would wrap around to 2^64 - 1 in the unsigned field: refused as text first.
+  app->add_option("--seed", a.seed)->check(CLI::NonNegativeNumber)->group(run);
   app->add_option("--device", a.device, "auto, cpu or cuda:N")->group(run);
   app->add_option("--threads", a.threads, "CPU threads (0: all cores)")->group(run);
   app->add_option("--conv_implementation", a.conv_implementation,
@@ -191,14 +198,39 @@ void validate(const TrainArgs& a, Command cmd) {
   positive(a.per_device_eval_batch_size, "per_device_eval_batch_size");
   positive(a.max_seq_length, "max_seq_length");
   FT_CHECK(a.threads >= 0 && a.dataloader_num_workers >= 0, "--threads and --dataloader_num_workers must be >= 0");
+  // More threads than a few per core only make them wait for each other (and 100,000 never start).
+  const int cores = std::max(1, omp_get_num_procs());
+  FT_CHECK(a.threads <= 4 * cores, "--threads ", a.threads, ": this machine has ", cores, " cores; use at most ",
+           4 * cores, " (0: one per core)");
+  FT_CHECK(a.dataloader_num_workers <= 64, "--dataloader_num_workers ", a.dataloader_num_workers, ": use at most 64");
+  FT_CHECK(a.max_image_pixels >= 0, "--max_image_pixels must be >= 0 (0: no limit), got ", a.max_image_pixels);
   FT_CHECK(a.device == "auto" || a.device == "cpu" || a.device.rfind("cuda", 0) == 0, "--device '", a.device,
            "' is not one of auto, cpu, cuda:N");
   if (cmd != Command::train) return;
   positive(a.per_device_train_batch_size, "per_device_train_batch_size");
   positive(a.gradient_accumulation_steps, "gradient_accumulation_steps");
   positive(a.logging_steps, "logging_steps");
+  // Every number must be finite: inf or nan (which strtod reads) would train to NaN or never end.
+  for (const auto& [name, v] : std::vector<std::pair<const char*, double>>{
+           {"num_train_epochs", a.num_train_epochs}, {"learning_rate", a.learning_rate},
+           {"weight_decay", a.weight_decay}, {"adam_beta1", a.adam_beta1}, {"adam_beta2", a.adam_beta2},
+           {"adam_epsilon", a.adam_epsilon}, {"max_grad_norm", a.max_grad_norm},
+           {"label_smoothing_factor", a.label_smoothing_factor}, {"warmup_ratio", a.warmup_ratio},
+           {"validation_split_percentage", a.validation_split_percentage},
+           {"random_resized_crop_min_scale", a.random_resized_crop_min_scale},
+           {"horizontal_flip_probability", a.horizontal_flip_probability}})
+    FT_CHECK(std::isfinite(v), "--", name, " must be a finite number, got ", v);
   FT_CHECK(a.max_steps > 0 || a.num_train_epochs > 0, "--num_train_epochs must be positive (or give --max_steps)");
   FT_CHECK(a.learning_rate >= 0, "--learning_rate must be >= 0, got ", a.learning_rate);
+  FT_CHECK(a.weight_decay >= 0, "--weight_decay must be >= 0, got ", a.weight_decay);
+  FT_CHECK(a.adam_beta1 >= 0 && a.adam_beta1 < 1 && a.adam_beta2 >= 0 && a.adam_beta2 < 1,
+           "--adam_beta1 and --adam_beta2 must be in [0, 1), got ", a.adam_beta1, " and ", a.adam_beta2);
+  FT_CHECK(a.adam_epsilon > 0, "--adam_epsilon must be positive, got ", a.adam_epsilon);
+  FT_CHECK(a.max_grad_norm >= 0, "--max_grad_norm must be >= 0 (0: no clipping), got ", a.max_grad_norm);
+  FT_CHECK(a.random_resized_crop_min_scale >= 0 && a.random_resized_crop_min_scale <= 1,
+           "--random_resized_crop_min_scale must be in [0, 1], got ", a.random_resized_crop_min_scale);
+  FT_CHECK(a.horizontal_flip_probability >= 0 && a.horizontal_flip_probability <= 1,
+           "--horizontal_flip_probability must be in [0, 1], got ", a.horizontal_flip_probability);
   FT_CHECK(a.label_smoothing_factor >= 0 && a.label_smoothing_factor < 1, "--label_smoothing_factor must be in [0, 1)");
   FT_CHECK(a.warmup_ratio >= 0 && a.warmup_ratio <= 1, "--warmup_ratio must be in [0, 1], got ", a.warmup_ratio);
   FT_CHECK(a.validation_split_percentage > 0 && a.validation_split_percentage < 100,
@@ -253,7 +285,8 @@ io::Json TrainArgs::to_json() const {
   j["eval_on_start"] = eval_on_start, j["load_best_model_at_end"] = load_best_model_at_end, j["metric_for_best_model"] = metric_for_best_model;
   j["greater_is_better"] = greater_is_better, j["early_stopping_patience"] = early_stopping_patience;
   j["seed"] = seed, j["device"] = device, j["dataloader_num_workers"] = dataloader_num_workers;
-  j["group_by_length"] = group_by_length;
+  j["group_by_length"] = group_by_length, j["max_image_pixels"] = max_image_pixels;
+  j["skip_malformed_rows"] = skip_malformed_rows;
   return j;
 }
 

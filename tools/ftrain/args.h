@@ -24,6 +24,7 @@ struct TrainArgs {
   double validation_split_percentage = 10;  // carved from train_file when no validation_file is given
   int64_t max_train_samples = -1, max_eval_samples = -1, max_predict_samples = -1;
   bool skip_malformed_rows = false;
+  int64_t max_image_pixels = 89478485;  // Pillow's Image.MAX_IMAGE_PIXELS (a 0.25 GiB RGB image); 0: none
   // Output
   std::string output_dir, output_file;
   bool overwrite_output_dir = false;

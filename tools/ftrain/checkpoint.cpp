@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 #include "io/safetensors.h"
 #include "tools/ftrain/trainer.h"
 
@@ -34,12 +35,38 @@ std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string&
   return out;
 }
 
+std::vector<std::string> incomplete_checkpoints(const std::string& output_dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(output_dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (e.is_directory() && n.rfind("checkpoint-", 0) == 0 && n.ends_with(".tmp")) out.push_back(n);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 void Trainer::save_checkpoint() {
   const std::string dir = checkpoint_dir(global_step_), tmp = dir + ".tmp";
   std::error_code ec;
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   FT_CHECK(!ec, tmp, ": cannot create the checkpoint directory: ", ec.message());
+  try {
+    write_checkpoint(tmp, dir);
+  } catch (const Error& e) {
+    fs::remove_all(tmp, ec);  // give back the space; earlier checkpoints are untouched
+    throw Error(cat("saving ", dir, " failed: ", e.what(), " (earlier checkpoints are intact)"));
+  }
+  fs::remove_all(dir, ec);
+  fs::rename(tmp, dir, ec);
+  FT_CHECK(!ec, dir, ": cannot move the finished checkpoint into place: ", ec.message());
+  io::sync_directory(args_.output_dir);
+  reporter_.message(cat("saved checkpoint ", dir));
+  rotate_checkpoints();
+}
+
+void Trainer::write_checkpoint(const std::string& tmp, const std::string& dir) {
   task_.save(tmp);
   std::map<std::string, Tensor> opt;
   std::map<std::string, std::string> meta{{"format", "ftrain-adamw"}};
@@ -85,11 +112,6 @@ void Trainer::save_checkpoint() {
   // json.dumps(..., sort_keys=True) as the Trainer writes it: nlohmann::json keeps keys sorted.
   io::write_json(tmp + "/trainer_state.json", io::Json(nlohmann::json(st)));
   io::write_json(tmp + "/training_args.json", args_.to_json());
-  fs::remove_all(dir, ec);
-  fs::rename(tmp, dir, ec);
-  FT_CHECK(!ec, dir, ": cannot move the finished checkpoint into place: ", ec.message());
-  reporter_.message(cat("saved checkpoint ", dir));
-  rotate_checkpoints();
 }
 
 void Trainer::rotate_checkpoints() {

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "tools/ftrain/commands.h"
+#include "tools/ftrain/output_dir.h"
 #include "tools/ftrain/report.h"
 #include "tools/ftrain/trainer.h"
 
@@ -11,9 +12,15 @@ namespace ft::cli {
 
 int run_eval(const TrainArgs& args, Device device) {
   validate(args, Command::eval);
+  std::unique_ptr<OutputLock> lock;  // eval_results.json goes there: no run may write it meanwhile
+  if (!args.output_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(args.output_dir, ec);
+    FT_CHECK(!ec, "--output_dir ", args.output_dir, ": cannot create it: ", ec.message());
+    lock = std::make_unique<OutputLock>(args.output_dir);
+  }
   Reporter rep(args, "");
-  std::string log;
-  std::unique_ptr<Task> task = make_task(args, Command::eval, device, log);
+  std::unique_ptr<Task> task = make_task(args, Command::eval, device, rep);
   Metrics m;
   io::Json eval = evaluate_split(*task, Split::eval, "eval", args.per_device_eval_batch_size,
                                  args.dataloader_num_workers, &m);
@@ -22,9 +29,6 @@ int run_eval(const TrainArgs& args, Device device) {
                  task->label_names());
   if (!m.confusion.empty()) eval["eval_confusion_matrix"] = m.confusion;
   if (!args.output_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(args.output_dir, ec);
-    FT_CHECK(!ec, "--output_dir ", args.output_dir, ": cannot create it: ", ec.message());
     io::write_json(args.output_dir + "/eval_results.json", eval);
   }
   if (args.quiet || args.log_format == "json") rep.summary("evaluation", eval);

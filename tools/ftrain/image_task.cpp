@@ -40,10 +40,13 @@ class ImageClassification : public Task {
       pre_.do_center_crop = false, pre_.crop_pct = 0;
     }
     if (cmd == Command::train) {
-      train_ = load(a.train_dir, a.train_file, nullptr);
+      train_ = load(Split::train, a.train_dir, a.train_file, nullptr);
       classes_ = train_.classes;
-      if (!a.validation_dir.empty() || !a.validation_file.empty()) eval_ = load(a.validation_dir, a.validation_file, &classes_);
-      if (!a.test_dir.empty() || !a.test_file.empty()) test_ = load(a.test_dir, a.test_file, &classes_);
+      if (classes_.size() < 2)
+        warn(cat(a.train_dir.empty() ? a.train_file : a.train_dir, ": every training image has the class '",
+                 clip(classes_.empty() ? "" : classes_[0], 80), "': the model can only learn to predict it"));
+      if (!a.validation_dir.empty() || !a.validation_file.empty()) eval_ = load(Split::eval, a.validation_dir, a.validation_file, &classes_);
+      if (!a.test_dir.empty() || !a.test_file.empty()) test_ = load(Split::test, a.test_dir, a.test_file, &classes_);
       truncate(train_, a.max_train_samples);
       config.labels = io::LabelConfig{};
       config.labels.num_labels = static_cast<int64_t>(classes_.size());
@@ -52,12 +55,11 @@ class ImageClassification : public Task {
     } else {
       for (auto& [id, name] : config.labels.id2label) classes_.push_back(name);
       FT_CHECK(!classes_.empty(), config_path, ": the model has no id2label: evaluate a fine-tuned model directory");
-      if (cmd == Command::eval) eval_ = load(a.validation_dir, a.validation_file, &classes_);
-      else test_ = load(a.test_dir, a.test_file, &classes_);
+      if (cmd == Command::eval) eval_ = load(Split::eval, a.validation_dir, a.validation_file, &classes_);
+      else test_ = load(Split::test, a.test_dir, a.test_file, &classes_);
     }
     truncate(eval_, a.max_eval_samples);
     truncate(test_, a.max_predict_samples);
-    log += skipped_note_;
     Generator init(a.seed);
     model_ = std::make_unique<models::ResNetForImageClassification>(config, &init);
     if (scratch) {
@@ -89,7 +91,7 @@ class ImageClassification : public Task {
     std::vector<int64_t> labels;
     int64_t h = 0, w = 0;
     for (int64_t i : indices) {
-      const io::Image img = io::load_image(d.paths[static_cast<size_t>(i)]);
+      const io::Image img = io::load_image(d.paths[static_cast<size_t>(i)], args_.max_image_pixels);
       int64_t ih = 0, iw = 0;
       const std::vector<float> chw = s == Split::train ? augment(img, i, &ih, &iw) : pre_.apply(img, &ih, &iw);
       if (h == 0) h = ih, w = iw;
@@ -122,7 +124,7 @@ class ImageClassification : public Task {
  private:
   const io::ImageFolder& data(Split s) const { return s == Split::train ? train_ : s == Split::eval ? eval_ : test_; }
 
-  io::ImageFolder load(const std::string& dir, const std::string& manifest, const std::vector<std::string>* classes) {
+  io::ImageFolder load(Split split, const std::string& dir, const std::string& manifest, const std::vector<std::string>* classes) {
     FT_CHECK(dir.empty() != manifest.empty(), "give an image folder (--train_dir, --validation_dir, --test_dir) or a ",
              "CSV manifest (--train_file, ...) for each split, not both");
     io::ImageFolder f = dir.empty() ? io::read_image_manifest(manifest, args_.image_column_name, args_.label_column_name,
@@ -130,8 +132,8 @@ class ImageClassification : public Task {
                                     : io::list_image_folder(dir);
     // Every image decoded once up front: an unreadable one stops here, naming its path (or is skipped
     // and counted under --skip_malformed_rows), not in the middle of an epoch.
-    const int64_t skipped = io::check_images(f, args_.skip_malformed_rows);
-    if (skipped > 0) skipped_note_ += cat(dir.empty() ? manifest : dir, ": skipped ", skipped, " unreadable images\n");
+    const int64_t skipped = io::check_images(f, args_.skip_malformed_rows, args_.max_image_pixels);
+    skipped_note(split, dir.empty() ? manifest : dir, skipped, "unreadable images");
     if (!dir.empty() && classes && f.classes != *classes) {
       // A folder's labels follow its own sorted class folders: map them to the training classes by name.
       std::vector<int64_t> to(f.classes.size(), -1);
@@ -206,7 +208,6 @@ class ImageClassification : public Task {
   std::vector<std::string> classes_;
   io::ImageFolder train_, eval_, test_;
   int64_t epoch_ = 0;
-  std::string skipped_note_;
   std::unique_ptr<models::ResNetForImageClassification> model_;
 };
 

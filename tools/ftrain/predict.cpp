@@ -3,6 +3,7 @@
 // regression) as CSV or JSON lines (which also carry the logits), chosen by --output_file's extension. The true label is kept when
 // the file has one.
 #include <cmath>
+#include <filesystem>
 #include <iomanip>
 #include <sstream>
 
@@ -15,6 +16,8 @@
 
 namespace ft::cli {
 namespace {
+
+namespace fs = std::filesystem;
 
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
@@ -36,16 +39,42 @@ std::vector<double> probabilities(const float* logits, int64_t c, const std::str
   return p;
 }
 
+bool inside(const fs::path& p, const fs::path& dir) {
+  const fs::path rel = p.lexically_relative(dir);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+// The predictions never replace what they are made from: not the input file, nothing in the model's
+// directory (its config.json, its weights), and only under the two suffixes that say the format.
+void check_output_file(const TrainArgs& a) {
+  const std::string& out = a.output_file;
+  FT_CHECK(out.ends_with(".csv") || out.ends_with(".jsonl"), "--output_file ", out,
+           ": the name must end in .csv or .jsonl (the format follows it)");
+  std::error_code ec;
+  const fs::path target = fs::weakly_canonical(out, ec);
+  FT_CHECK(!ec, "--output_file ", out, ": ", ec.message());
+  FT_CHECK(!fs::is_directory(target, ec), "--output_file ", out, " is a directory");
+  for (const std::string& input : {a.test_file, a.config}) {
+    if (input.empty()) continue;
+    FT_CHECK(fs::weakly_canonical(input, ec) != target, "--output_file ", out, " is the input file ", input,
+             ": choose another name");
+  }
+  for (const std::string& dir : {a.model_name_or_path, a.test_dir}) {
+    if (dir.empty()) continue;
+    FT_CHECK(!inside(target, fs::weakly_canonical(dir, ec)), "--output_file ", out, " is inside ", dir,
+             dir == a.model_name_or_path ? " (the model directory)" : " (the input folder)",
+             ": write predictions elsewhere");
+  }
+}
+
 }  // namespace
 
 int run_predict(const TrainArgs& args, Device device) {
   validate(args, Command::predict);
-  const bool jsonl = args.output_file.ends_with(".jsonl") || args.output_file.ends_with(".json");
-  FT_CHECK(jsonl || args.output_file.ends_with(".csv"), "--output_file ", args.output_file,
-           ": the extension must be .csv or .jsonl");
+  check_output_file(args);
+  const bool jsonl = args.output_file.ends_with(".jsonl");
   Reporter rep(args, "");
-  std::string log;
-  std::unique_ptr<Task> task = make_task(args, Command::predict, device, log);
+  std::unique_ptr<Task> task = make_task(args, Command::predict, device, rep);
   const EvalPrediction p = run_inference(*task, Split::test, args.per_device_eval_batch_size, args.dataloader_num_workers);
   const std::vector<std::string>& names = task->label_names();
   const std::string pt = task->problem_type();
@@ -103,7 +132,12 @@ int run_predict(const TrainArgs& args, Device device) {
     out << "\n";
   }
   io::write_file_atomically(args.output_file, [&](std::ostream& o) { o << out.str(); });
-  rep.message(cat("predictions for ", p.n, " examples written to ", args.output_file));
+  const int64_t skipped = task->skipped(Split::test);
+  if (skipped > 0)
+    rep.warning(cat("predictions for ", p.n, " of ", p.n + skipped, " inputs written to ", args.output_file, ": ", skipped,
+                    " could not be read and have no row (--skip_malformed_rows)"));
+  else
+    rep.message(cat("predictions for ", p.n, " examples written to ", args.output_file));
   return 0;
 }
 

@@ -3,12 +3,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <sstream>
 
+#include "core/error.h"
 #include "io/atomic_file.h"
 
 namespace ft::cli {
@@ -104,10 +107,7 @@ void Reporter::progress(int64_t step, int64_t total, double epoch, double loss, 
 
 void Reporter::log(const io::Json& entry) {
   const int64_t step = entry.value("step", int64_t{0});
-  if (!output_dir_.empty()) {
-    std::ofstream f(output_dir_ + "/metrics.jsonl", std::ios::app);
-    f << entry.dump() << "\n";
-  }
+  if (!output_dir_.empty()) append_line(output_dir_ + "/metrics.jsonl", entry.dump());
   if (!tb_ && !tb_dir_.empty()) tb_ = std::make_unique<io::EventWriter>(tb_dir_);
   if (tb_)
     for (auto& [k, v] : entry.items())
@@ -124,6 +124,24 @@ void Reporter::log(const io::Json& entry) {
     std::printf("%s\n", line.c_str());
   }
   std::fflush(stdout);
+}
+
+// A log line appended; a failure (disk full) is a warning once, since the checkpoints, not the log,
+// carry the run, and the next save reports the same cause as an error.
+void Reporter::append_line(const std::string& path, const std::string& line) {
+  std::FILE* f = std::fopen(path.c_str(), "a");
+  bool ok = f != nullptr && std::fputs((line + "\n").c_str(), f) >= 0 && std::fflush(f) == 0;
+  const int err = errno;
+  if (f && std::fclose(f) != 0) ok = false;
+  if (!ok && !log_failed_) warning(cat(path, ": cannot append: ", std::strerror(err)));
+  log_failed_ = log_failed_ || !ok;
+}
+
+void Reporter::rewrite_log(const io::Json& entries) {
+  if (output_dir_.empty()) return;
+  io::write_file_atomically(output_dir_ + "/metrics.jsonl", [&](std::ostream& o) {
+    for (const auto& e : entries) o << e.dump() << "\n";
+  });
 }
 
 void Reporter::eval_table(const std::string& title, const io::Json& metrics, const Metrics* m,

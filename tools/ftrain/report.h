@@ -27,6 +27,8 @@ class Reporter {
                 double eta_seconds);
   // A log_history entry: appended to metrics.jsonl, written to TensorBoard, printed.
   void log(const io::Json& entry);
+  // metrics.jsonl replaced by these entries (a resumed run: the checkpoint's log history).
+  void rewrite_log(const io::Json& entries);
   // An evaluation's metrics as a table (and the confusion matrix with class names).
   void eval_table(const std::string& title, const io::Json& metrics, const Metrics* m,
                   const std::vector<std::string>& label_names);
@@ -36,10 +38,11 @@ class Reporter {
  private:
   bool text() const { return !quiet_ && !json_; }
   void clear_bar();
+  void append_line(const std::string& path, const std::string& line);
   bool quiet_, json_, tty_;
   std::string output_dir_, tb_dir_;
   std::unique_ptr<io::EventWriter> tb_;
-  bool bar_shown_ = false;
+  bool bar_shown_ = false, log_failed_ = false;
   double last_speed_ = 0, last_eta_ = 0;
   int64_t total_ = 0;
 };

@@ -7,11 +7,14 @@
 #include <vector>
 
 #include "core/nn/module.h"
+#include "core/error.h"
 #include "core/random.h"
 #include "core/tensor.h"
 #include "tools/ftrain/args.h"
 
 namespace ft::cli {
+
+class Reporter;
 
 enum class Split { train, eval, test };
 
@@ -43,12 +46,29 @@ class Task {
   // An example as prediction output names it (its text, its image path) and that column's name.
   virtual std::string example_text(Split s, int64_t i) const = 0;
   virtual std::string input_name() const { return "text"; }
+  // What the user must hear about the data (rows skipped, a single class), printed as warnings.
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  // Inputs of a split left out under --skip_malformed_rows (so predict can say it wrote fewer rows).
+  int64_t skipped(Split s) const { return skipped_[static_cast<int>(s)]; }
+
+ protected:
+  void warn(std::string w) { warnings_.push_back(std::move(w)); }
+  void skipped_note(Split s, const std::string& where, int64_t n, const char* what) {
+    if (n <= 0) return;
+    skipped_[static_cast<int>(s)] += n;
+    warn(cat(where, ": skipped ", n, " ", what, " (--skip_malformed_rows)"));
+  }
+
+ private:
+  std::vector<std::string> warnings_;
+  int64_t skipped_[3] = {0, 0, 0};
 };
 
 // Loads the model and the data the command needs (messages about missing/new weights go to `log`).
 std::unique_ptr<Task> make_text_classification(const TrainArgs& args, Command cmd, Device device, std::string& log);
 std::unique_ptr<Task> make_image_classification(const TrainArgs& args, Command cmd, Device device, std::string& log);
-// By --task, or for eval and predict by the model's config (model_type resnet: images).
-std::unique_ptr<Task> make_task(const TrainArgs& args, Command cmd, Device device, std::string& log);
+// By --task, or for eval and predict by the model's config (model_type resnet: images). What loading
+// had to say (weights initialised or unused, rows skipped) goes to the reporter.
+std::unique_ptr<Task> make_task(const TrainArgs& args, Command cmd, Device device, Reporter& rep);
 
 }  // namespace ft::cli

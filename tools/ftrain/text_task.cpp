@@ -53,6 +53,9 @@ class TextClassification : public Task {
       }
       if (!a.test_file.empty()) test_.set = load(a.test_file, o);
       truncate(train_.set, a.max_train_samples);
+      if (problem_type_ == "single_label_classification" && label_names_.size() < 2)
+        warn(cat(a.train_file, ": every training example has the label '", clip(label_names_.at(0), 80),
+                 "': the model can only learn to predict it (the loss falls to 0)"));
       config.labels = io::LabelConfig{};
       config.labels.problem_type = problem_type_;
       config.labels.num_labels = problem_type_ == "regression" ? 1 : static_cast<int64_t>(label_names_.size());
@@ -60,10 +63,14 @@ class TextClassification : public Task {
         config.labels.id2label[static_cast<int64_t>(i)] = label_names_[i];
         config.labels.label2id[label_names_[i]] = static_cast<int64_t>(i);
       }
+      build_model(config, cmd, log);
     } else {
       // The fine-tuned model's labels define the ids; a label outside them is an error naming the row.
+      // The model is loaded first, so that a directory without a trained head says so before any
+      // label of the data is compared with labels the model does not have.
       problem_type_ = config.labels.problem_type.empty() ? "single_label_classification" : config.labels.problem_type;
       for (auto& [id, name] : config.labels.id2label) label_names_.push_back(name);
+      build_model(config, cmd, log);
       o.problem_type = problem_type_;
       if (cmd == Command::eval) {
         eval_.set = load(a.validation_file, o);
@@ -74,16 +81,9 @@ class TextClassification : public Task {
     truncate(eval_.set, a.max_eval_samples);
     truncate(test_.set, a.max_predict_samples);
     for (Data* d : {&train_, &eval_, &test_}) encode(*d);
-
-    Generator init(a.seed);
-    model_ = std::make_unique<models::BertForSequenceClassification>(config, &init);
-    const io::SafetensorsReader file(dir + "/model.safetensors");
-    const models::LoadReport report = models::load_weights(*model_, file);
-    if (cmd != Command::train)
-      FT_CHECK(report.missing.empty(), dir, ": the checkpoint lacks ", report.missing.size(), " of the model's tensors (",
-               report.missing[0], ", ...): evaluate a fine-tuned model directory");
-    log += models::init_missing(*model_, report, config.initializer_range, &init);
-    model_->to(device_);
+    skipped_note(Split::train, train_.set.path, train_.set.skipped, "malformed rows");
+    skipped_note(Split::eval, eval_.set.path, eval_.set.skipped, "malformed rows");
+    skipped_note(Split::test, test_.set.path, test_.set.skipped, "malformed rows");
     tokenizer_dir_ = dir;
   }
 
@@ -127,6 +127,23 @@ class TextClassification : public Task {
   std::string example_text(Split s, int64_t i) const override { return data(s).set.examples[static_cast<size_t>(i)].text; }
 
  private:
+  void build_model(const io::BertConfig& config, Command cmd, std::string& log) {
+    const std::string& dir = args_.model_name_or_path;
+    Generator init(args_.seed);
+    model_ = std::make_unique<models::BertForSequenceClassification>(config, &init);
+    const io::SafetensorsReader file(dir + "/model.safetensors");
+    const models::LoadReport report = models::load_weights(*model_, file);
+    if (cmd != Command::train)
+      FT_CHECK(report.missing.empty(), dir, ": the checkpoint lacks ", report.missing.size(), " of the model's tensors (",
+               name_list(report.missing), "): it is not a fine-tuned classifier (a pretrained encoder has no trained "
+               "classification head); evaluate or predict with a directory that ftrain train saved");
+    FT_CHECK(cmd == Command::train || problem_type_ == "regression" || !label_names_.empty(), dir,
+             "/config.json: the model has no id2label, so its classes have no names: use a directory that ftrain "
+             "train (or transformers) saved");
+    log += models::init_missing(*model_, report, config.initializer_range, &init);
+    model_->to(device_);
+  }
+
   const Data& data(Split s) const { return s == Split::train ? train_ : s == Split::eval ? eval_ : test_; }
 
   io::TextDataset load(const std::string& path, const io::TextDatasetOptions& o) const {

@@ -4,8 +4,10 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/dtype.h"
 #include "io/config.h"
 #include "tools/ftrain/commands.h"
+#include "tools/ftrain/output_dir.h"
 #include "tools/ftrain/report.h"
 #include "tools/ftrain/trainer.h"
 
@@ -15,17 +17,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void check_output_dir(const TrainArgs& a) {
-  std::error_code ec;
-  if (fs::exists(a.output_dir, ec)) {
-    FT_CHECK(fs::is_directory(a.output_dir, ec), "--output_dir ", a.output_dir, " exists and is not a directory");
-    const bool empty = fs::directory_iterator(a.output_dir, ec) == fs::directory_iterator();
-    FT_CHECK(empty || a.overwrite_output_dir || !a.resume_from_checkpoint.empty(), "--output_dir ", a.output_dir,
-             " is not empty; pass --overwrite_output_dir to write into it, or --resume_from_checkpoint latest to "
-             "continue a run saved there");
-  }
-  fs::create_directories(a.output_dir, ec);
-  FT_CHECK(!ec, "--output_dir ", a.output_dir, ": cannot create it: ", ec.message());
+// Bytes a checkpoint takes (the model in f32 and AdamW's two moments per trained tensor) and the
+// final model, for the free-space check before training.
+uint64_t model_bytes(const nn::Module& m) {
+  uint64_t b = 0;
+  for (auto& [name, t] : m.state_dict()) b += static_cast<uint64_t>(t.numel()) * (is_floating(t.dtype()) ? 4 : dtype_size(t.dtype()));
+  return b;
+}
+
+uint64_t trainable_bytes(nn::Module& m) {
+  uint64_t b = 0;
+  for (auto& [name, p] : m.named_parameters())
+    if (p.requires_grad()) b += static_cast<uint64_t>(p.numel()) * 4;
+  return b;
 }
 
 io::Json merged(std::initializer_list<const io::Json*> parts) {
@@ -39,14 +43,23 @@ io::Json merged(std::initializer_list<const io::Json*> parts) {
 
 int run_train(const TrainArgs& args, Device device) {
   validate(args, Command::train);
-  check_output_dir(args);
+  const std::unique_ptr<OutputLock> lock = open_output_dir(args);  // held until the run ends
   Reporter rep(args, args.output_dir);
-  std::string log;
-  std::unique_ptr<Task> task = make_task(args, Command::train, device, log);
-  if (!log.empty()) rep.message(log.substr(0, log.size() - 1));
+  std::unique_ptr<Task> task = make_task(args, Command::train, device, rep);
   rep.message(cat("model ", args.model_name_or_path, " (", task->problem_type(), ", ", task->num_labels(),
                   " labels) on ", device.str()));
   Trainer trainer(args, *task, rep);
+  if (args.overwrite_output_dir && args.resume_from_checkpoint.empty()) {
+    const std::vector<std::string> removed = clear_previous_run(args.output_dir);
+    if (!removed.empty())
+      rep.message(cat("--overwrite_output_dir: removed the previous run's ", name_list(removed, 8),
+                      " (a previous model stays until this run saves its own)"));
+  }
+  const uint64_t model = model_bytes(task->model()), checkpoint = model + 2 * trainable_bytes(task->model());
+  if (args.save_strategy != "no")
+    warn_if_short_of_space(args.output_dir, checkpoint + model, "a checkpoint and the final model", rep);
+  else
+    warn_if_short_of_space(args.output_dir, model, "the final model", rep);
   const bool has_eval = task->size(Split::eval) > 0;
   io::Json before = io::Json::object();
   if (args.eval_on_start && has_eval) {
@@ -55,7 +68,7 @@ int run_train(const TrainArgs& args, Device device) {
     rep.eval_table("evaluation before training", before, &m, task->label_names());
   }
   const io::Json train = trainer.train();
-  if (trainer.interrupted()) return 130;
+  if (trainer.interrupted()) return trainer.exit_status();
   io::write_json(args.output_dir + "/train_results.json", train);
   io::Json eval = io::Json::object(), test = io::Json::object();
   if (has_eval) {

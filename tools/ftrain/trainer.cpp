@@ -9,12 +9,34 @@
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
+#include "tools/ftrain/output_dir.h"
 
 namespace ft::cli {
 namespace {
 
+// The signal that asked the run to stop (SIGINT, SIGTERM, SIGHUP), 0 while none has.
 volatile std::sig_atomic_t g_interrupt = 0;
-extern "C" void on_interrupt(int) { g_interrupt = 1; }
+extern "C" void on_interrupt(int sig) { g_interrupt = sig; }
+
+const char* signal_name(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP"; }
+
+// SIGINT (Ctrl-C), SIGTERM (kill, a scheduler's preemption) and SIGHUP (a closed terminal or ssh
+// session) all end the run the same way: a checkpoint, then exit status 128 + the signal's number.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_interrupt = 0;
+    for (size_t i = 0; i < 3; ++i) old_[i] = std::signal(kSignals[i], on_interrupt);
+  }
+  ~StopSignals() {
+    for (size_t i = 0; i < 3; ++i) std::signal(kSignals[i], old_[i]);
+  }
+
+ private:
+  static constexpr int kSignals[3] = {SIGINT, SIGTERM, SIGHUP};
+  using Handler = void (*)(int);
+  Handler old_[3];
+};
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -216,6 +238,8 @@ Trainer::StepResult Trainer::train_step() {
     }
   }
   optimizer_->zero_grad();
+  // The rate this step applied, which the Trainer logs (not the next step's).
+  r.lr = scheduler_->last_lr().empty() ? 0 : scheduler_->last_lr()[0];
   scheduler_->step();
   return r;
 }
@@ -281,10 +305,20 @@ io::Json Trainer::train() {
     std::string dir = args_.resume_from_checkpoint;
     if (dir == "latest") {
       const auto cps = list_checkpoints(args_.output_dir);
-      FT_CHECK(!cps.empty(), "--resume_from_checkpoint latest: no checkpoint-N directory in ", args_.output_dir);
+      if (cps.empty()) {
+        const std::vector<std::string> partial = incomplete_checkpoints(args_.output_dir);
+        FT_CHECK(partial.empty(), "--resume_from_checkpoint latest: ", args_.output_dir,
+                 " holds no complete checkpoint, only ", partial.front(), partial.size() > 1 ? " and others" : "",
+                 " (left by a run stopped while saving); start over with --overwrite_output_dir");
+        throw Error(cat("--resume_from_checkpoint latest: no checkpoint-N directory in ", args_.output_dir,
+                        "; start over with --overwrite_output_dir"));
+      }
       dir = cps.back().second;
     }
     load_checkpoint(dir);
+    // metrics.jsonl as the checkpoint's log history: entries a stopped run logged after its last
+    // checkpoint are gone, so the file reads as one run.
+    reporter_.rewrite_log(state_["log_history"]);
     reporter_.message(cat("resumed from ", dir, " at step ", global_step_, " (epoch ", epoch_ + 1, ", batch ",
                           loader_->step(), ")"));
   } else {
@@ -296,14 +330,12 @@ io::Json Trainer::train() {
                         " steps (batch ", args_.per_device_train_batch_size, " x ", args_.gradient_accumulation_steps,
                         " accumulation), ", trainable_.size(), " trainable tensors, learning rate ",
                         args_.learning_rate, " (", args_.lr_scheduler_type, ")"));
-  g_interrupt = 0;
-  auto old_int = std::signal(SIGINT, on_interrupt);
-  auto old_term = std::signal(SIGTERM, on_interrupt);
   task_.model().train();
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t start_step = global_step_;
   int64_t start_examples = examples_seen_;
-  try {
+  {
+    const StopSignals signals;
     while (global_step_ < total_steps_ && !stop_) {
       const StepResult r = train_step();
       ++global_step_;
@@ -314,7 +346,7 @@ io::Json Trainer::train() {
       const double elapsed = seconds_since(t0);
       const double sps = static_cast<double>(examples_seen_ - start_examples) / elapsed;
       const double steps_ps = static_cast<double>(global_step_ - start_step) / elapsed;
-      const double lr = scheduler_->last_lr().empty() ? 0 : scheduler_->last_lr()[0];
+      const double lr = r.lr;
       reporter_.progress(global_step_, total_steps_, static_cast<double>(epoch_) + static_cast<double>(loader_->step()) /
                                                          static_cast<double>(loader_->batches_per_epoch()),
                          r.loss, lr, sps, static_cast<double>(total_steps_ - global_step_) / steps_ps);
@@ -329,17 +361,11 @@ io::Json Trainer::train() {
       const bool saved = maybe_evaluate_and_save(r.epoch_end, global_step_ == total_steps_);
       if (g_interrupt) {
         if (!saved) save_checkpoint();
-        interrupted_ = true;
+        interrupt_signal_ = g_interrupt;
         break;
       }
     }
-  } catch (...) {
-    std::signal(SIGINT, old_int);
-    std::signal(SIGTERM, old_term);
-    throw;
   }
-  std::signal(SIGINT, old_int);
-  std::signal(SIGTERM, old_term);
   reporter_.end_progress();
   const double runtime = seconds_since(t0);
   io::Json metrics = io::Json::object();
@@ -347,9 +373,9 @@ io::Json Trainer::train() {
   metrics["train_samples_per_second"] = round_to(static_cast<double>(examples_seen_ - start_examples) / runtime, 3);
   metrics["train_steps_per_second"] = round_to(static_cast<double>(global_step_ - start_step) / runtime, 3);
   metrics["train_loss"] = total_loss_steps_ ? total_loss_ / static_cast<double>(total_loss_steps_) : 0.0;
-  if (interrupted_) {
-    reporter_.warning(cat("interrupted: checkpoint saved at step ", global_step_, " in ", checkpoint_dir(global_step_),
-                          "; continue with --resume_from_checkpoint latest"));
+  if (interrupted()) {
+    reporter_.warning(cat("interrupted by ", signal_name(interrupt_signal_), ": checkpoint saved at step ", global_step_,
+                          " in ", checkpoint_dir(global_step_), "; continue with --resume_from_checkpoint latest"));
     return metrics;
   }
   if (args_.load_best_model_at_end && state_["best_model_checkpoint"].is_string()) {
@@ -360,10 +386,12 @@ io::Json Trainer::train() {
                           state_["best_metric"].get<double>(), ")"));
   }
   log(metrics);
-  task_.save(args_.output_dir);
   state_["global_step"] = global_step_;
-  io::write_json(args_.output_dir + "/trainer_state.json", io::Json(nlohmann::json(state_)));
-  io::write_json(args_.output_dir + "/training_args.json", args_.to_json());
+  publish_model(args_.output_dir, [&](const std::string& staging) {
+    task_.save(staging);
+    io::write_json(staging + "/trainer_state.json", io::Json(nlohmann::json(state_)));
+    io::write_json(staging + "/training_args.json", args_.to_json());
+  });
   return metrics;
 }
 

@@ -24,9 +24,11 @@ class Trainer {
   Trainer(const TrainArgs& args, Task& task, Reporter& reporter);
   ~Trainer();
   // Trains (resuming when asked), saves the final model to output_dir and returns the train metrics
-  // (train_runtime, train_loss, ...). interrupted() tells whether Ctrl-C ended it early.
+  // (train_runtime, train_loss, ...). interrupted() tells whether a signal (SIGINT, SIGTERM, SIGHUP)
+  // ended it early, after saving a checkpoint; exit_status() is then 128 + its number.
   io::Json train();
-  bool interrupted() const { return interrupted_; }
+  bool interrupted() const { return interrupt_signal_ != 0; }
+  int exit_status() const { return interrupted() ? 128 + interrupt_signal_ : 0; }
   // Evaluates a split: "<prefix>_loss" and "<prefix>_<metric>" (+ runtime), and the predictions.
   io::Json evaluate(Split s, const std::string& prefix, Metrics* metrics = nullptr);
   const io::Json& state() const { return state_; }  // trainer_state.json
@@ -40,13 +42,14 @@ class Trainer {
 
  private:
   struct StepResult {
-    double loss = 0, grad_norm = 0;
+    double loss = 0, grad_norm = 0, lr = 0;
     bool skipped = false, epoch_end = false;
   };
   StepResult train_step();
   void log(io::Json entry);
   bool maybe_evaluate_and_save(bool epoch_end, bool last);
   void save_checkpoint();
+  void write_checkpoint(const std::string& tmp, const std::string& dir);  // the files, into tmp
   void load_checkpoint(const std::string& dir);
   void rotate_checkpoints();
   std::string checkpoint_dir(int64_t step) const;
@@ -72,7 +75,8 @@ class Trainer {
   int64_t last_eval_step_ = -1;
   bool weights_replaced_ = false;
   int64_t evals_without_improvement_ = 0;
-  bool stop_ = false, interrupted_ = false;
+  bool stop_ = false;
+  int interrupt_signal_ = 0;
 };
 
 // Runs the model over a split without gradients: logits and labels, and the summed loss when labelled.
@@ -87,5 +91,7 @@ std::vector<bool> frozen_parameters(const std::vector<std::string>& patterns, co
 
 // output_dir/checkpoint-N directories, sorted by N.
 std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& output_dir);
+// The names of output_dir/checkpoint-N.tmp folders: checkpoints a stopped run did not finish.
+std::vector<std::string> incomplete_checkpoints(const std::string& output_dir);
 
 }  // namespace ft::cli
