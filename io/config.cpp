@@ -75,6 +75,17 @@ Json read_json(const std::string& path) {
   }
 }
 
+std::string json_error(const std::string& path, const std::exception& e) {
+  // "[json.exception.out_of_range.403] (/loader) key 'epoch' not found" -> "at /loader: key ..."
+  std::string m = e.what();
+  if (m.rfind("[json.exception.", 0) == 0 && m.find("] ") != std::string::npos) m = m.substr(m.find("] ") + 2);
+  if (m.size() > 1 && m[0] == '(' && m.find(") ") != std::string::npos) {
+    const size_t close = m.find(") ");
+    m = "at " + m.substr(1, close - 1) + ": " + m.substr(close + 2);
+  }
+  return cat(path, ": ", clip(m, 300));
+}
+
 void write_json(const std::string& path, const Json& j) {
   write_file_atomically(path, [&](std::ostream& f) { f << j.dump(2) << "\n"; });
 }

@@ -7,12 +7,29 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+
 namespace ft::io {
 
 using Json = nlohmann::ordered_json;
 
 // Reads and parses a JSON file; errors name the file (and the parser's position).
 Json read_json(const std::string& path);
+
+// The JSON library's own errors (j.at("key") on a missing key, get<int>() on a string) as one line
+// naming the file and, since JSON_DIAGNOSTICS is on (CMakeLists.txt), the place in the document:
+// "x/rng_state.json: at /loader: key 'epoch' not found".
+std::string json_error(const std::string& path, const std::exception& e);
+
+// Runs `read` (which interprets a parsed file's fields) so that any such error names the file.
+template <class F>
+auto read_fields(const std::string& path, F&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(json_error(path, e));
+  }
+}
 // Writes JSON (2-space indent, as transformers does) to a temporary file renamed into place.
 void write_json(const std::string& path, const Json& j);
 

@@ -10,13 +10,15 @@
 #include <thread>
 
 #include "core/error.h"
+#include "io/config.h"
+#include "io/unicode_bert_tables.inc"
 
 namespace ft::io {
 namespace {
 
-using Json = nlohmann::json;
+using RawJson = nlohmann::json;
 
-// ---- Unicode (code points, utf8proc properties, the Rust library's character classes) ----
+// ---- Unicode: UTF-8 through utf8proc, the Rust library's character classes from generated tables ----
 
 std::u32string decode_utf8(const std::string& s) {
   std::u32string out;
@@ -47,27 +49,34 @@ std::string encode_utf8(const std::u32string& s) {
   return out;
 }
 
-utf8proc_category_t category(char32_t c) { return utf8proc_category(static_cast<utf8proc_int32_t>(c)); }
-
-// Rust's char::is_whitespace: the Unicode White_Space property.
-bool is_whitespace(char32_t c) {
-  return (c >= 0x9 && c <= 0xD) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
-         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+// The BERT normalizer's and pre-tokenizer's character classes are the PyPI tokenizers package's, read
+// off the package for every code point (io/unicode_bert_tables.inc, tests/golden/gen_unicode_classes.py):
+// its Rust crates each carry their own Unicode version (an old one for the general categories, a newer
+// one for lowercasing), so no Unicode database -- utf8proc's included -- gives the same answers. The
+// test tests/io/test_unicode_classes.cpp checks the whole pipeline against the package on every code point.
+template <size_t N>
+bool in(const unicode_bert::Range (&table)[N], char32_t c) {
+  const auto* it = std::upper_bound(table, table + N, c, [](char32_t v, const unicode_bert::Range& r) { return v < r.first; });
+  return it != table && c <= (it - 1)->last;
 }
 
-bool is_control(char32_t c) {
-  if (c == '\t' || c == '\n' || c == '\r') return false;
-  const auto k = category(c);
-  return k == UTF8PROC_CATEGORY_CC || k == UTF8PROC_CATEGORY_CF || k == UTF8PROC_CATEGORY_CN ||
-         k == UTF8PROC_CATEGORY_CO || k == UTF8PROC_CATEGORY_CS;
+template <size_t N>
+const char32_t* mapped(const unicode_bert::Mapping (&table)[N], char32_t c) {
+  const auto* it = std::lower_bound(table, table + N, c, [](const unicode_bert::Mapping& m, char32_t v) { return m.from < v; });
+  return it != table + N && it->from == c ? it->to : nullptr;
 }
 
-bool is_punctuation(char32_t c) {
-  if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) return true;
-  const auto k = category(c);
-  return k == UTF8PROC_CATEGORY_PC || k == UTF8PROC_CATEGORY_PD || k == UTF8PROC_CATEGORY_PS ||
-         k == UTF8PROC_CATEGORY_PE || k == UTF8PROC_CATEGORY_PI || k == UTF8PROC_CATEGORY_PF || k == UTF8PROC_CATEGORY_PO;
+int combining_class(char32_t c) {
+  const auto& t = unicode_bert::kCombiningClass;
+  const auto* it = std::upper_bound(std::begin(t), std::end(t), c,
+                                    [](char32_t v, const unicode_bert::ClassRange& r) { return v < r.first; });
+  return it != std::begin(t) && c <= (it - 1)->last ? (it - 1)->combining_class : 0;
 }
+
+bool is_whitespace(char32_t c) { return in(unicode_bert::kWhitespace, c); }
+bool is_removed(char32_t c) { return in(unicode_bert::kRemoved, c); }  // clean_text: controls, U+0000, U+FFFD
+bool is_punctuation(char32_t c) { return in(unicode_bert::kPunctuation, c); }
+bool is_nonspacing_mark(char32_t c) { return in(unicode_bert::kNonspacingMark, c); }
 
 bool is_chinese(char32_t c) {
   return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
@@ -75,27 +84,42 @@ bool is_chinese(char32_t c) {
          (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
 }
 
-// Canonical decomposition (NFD) with canonical ordering.
+// Canonical decomposition (NFD): each character's full decomposition (Hangul syllables by the
+// algorithm of Unicode section 3.12), then canonical ordering: within each run of characters of
+// non-zero combining class, a stable sort by class.
 std::u32string nfd(const std::u32string& s) {
-  const std::string utf8 = encode_utf8(s);
-  utf8proc_uint8_t* out = nullptr;
-  const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(utf8.data()),
-                                          static_cast<utf8proc_ssize_t>(utf8.size()), &out,
-                                          static_cast<utf8proc_option_t>(UTF8PROC_STABLE | UTF8PROC_DECOMPOSE));
-  if (n < 0) return s;
-  std::u32string r = decode_utf8(std::string(reinterpret_cast<char*>(out), static_cast<size_t>(n)));
-  std::free(out);
-  return r;
+  std::u32string out;
+  out.reserve(s.size());
+  for (char32_t c : s) {
+    if (c >= 0xAC00 && c <= 0xD7A3) {
+      const char32_t i = c - 0xAC00;
+      out += static_cast<char32_t>(0x1100 + i / 588);
+      out += static_cast<char32_t>(0x1161 + (i % 588) / 28);
+      if (i % 28) out += static_cast<char32_t>(0x11A7 + i % 28);
+    } else if (const char32_t* d = mapped(unicode_bert::kDecomposition, c)) {
+      for (int k = 0; k < 4 && d[k]; ++k) out += d[k];
+    } else {
+      out += c;
+    }
+  }
+  for (size_t i = 0; i < out.size();) {
+    size_t j = i;
+    while (j < out.size() && combining_class(out[j]) != 0) ++j;
+    if (j - i > 1)
+      std::stable_sort(out.begin() + static_cast<std::ptrdiff_t>(i), out.begin() + static_cast<std::ptrdiff_t>(j),
+                       [](char32_t a, char32_t b) { return combining_class(a) < combining_class(b); });
+    i = j + 1;
+  }
+  return out;
 }
 
-// Per-character lowercase (no context), with the one unconditional multi-character mapping.
+// Per-character lowercase (Rust's char::to_lowercase: no context, some characters become several).
 void append_lower(char32_t c, std::u32string& out) {
-  if (c == 0x130) {
-    out += U'i';
-    out += char32_t(0x307);
-    return;
+  if (const char32_t* l = mapped(unicode_bert::kLowercase, c)) {
+    for (int k = 0; k < 4 && l[k]; ++k) out += l[k];
+  } else {
+    out += c;
   }
-  out += static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c)));
 }
 
 bool file_exists(const std::string& p) {
@@ -145,7 +169,7 @@ WordPieceTokenizer WordPieceTokenizer::from_path(const std::string& path) {
       bool lower = true;
       if (file_exists(path + "/tokenizer_config.json")) {
         std::ifstream c(path + "/tokenizer_config.json");
-        const Json j = Json::parse(c, nullptr, false);
+        const RawJson j = RawJson::parse(c, nullptr, false);
         if (j.is_object() && j.contains("do_lower_case") && j["do_lower_case"].is_boolean())
           lower = j["do_lower_case"].get<bool>();
       }
@@ -154,13 +178,18 @@ WordPieceTokenizer WordPieceTokenizer::from_path(const std::string& path) {
   }
   std::ifstream f(json_path);
   FT_CHECK(f.good(), json_path, ": cannot open");
-  Json j;
+  RawJson j;
   try {
-    j = Json::parse(f);
+    j = RawJson::parse(f);
   } catch (const std::exception& e) {
     throw Error(cat(json_path, ": invalid JSON: ", e.what()));
   }
-  const Json& model = j.at("model");
+  FT_CHECK(j.is_object(), json_path, ": expected a JSON object (a tokenizer), found ", j.type_name());
+  return read_fields(json_path, [&] { return from_tokenizer_json(j, json_path); });
+}
+
+WordPieceTokenizer WordPieceTokenizer::from_tokenizer_json(const nlohmann::json& j, const std::string& json_path) {
+  const RawJson& model = j.at("model");
   FT_CHECK(model.value("type", std::string("WordPiece")) == "WordPiece", json_path, ": model type '",
            model.value("type", std::string()), "' is not WordPiece");
   std::vector<std::string> vocab(model.at("vocab").size());
@@ -173,7 +202,7 @@ WordPieceTokenizer WordPieceTokenizer::from_path(const std::string& path) {
   t.added_.clear();
   t.special_.assign(vocab.size(), false);
   if (j.contains("added_tokens") && j["added_tokens"].is_array())
-    for (const Json& a : j["added_tokens"]) {
+    for (const RawJson& a : j["added_tokens"]) {
       const int64_t id = a.at("id").get<int64_t>();
       FT_CHECK(id >= 0 && id < static_cast<int64_t>(vocab.size()), json_path, ": added token id ", id, " out of range");
       FT_CHECK(!a.value("normalized", false) && !a.value("single_word", false) && !a.value("lstrip", false) &&
@@ -187,7 +216,7 @@ WordPieceTokenizer WordPieceTokenizer::from_path(const std::string& path) {
   t.prefix_ = model.value("continuing_subword_prefix", std::string("##"));
   t.max_chars_ = model.value("max_input_chars_per_word", int64_t{100});
   if (j.contains("normalizer") && !j["normalizer"].is_null()) {
-    const Json& n = j["normalizer"];
+    const RawJson& n = j["normalizer"];
     FT_CHECK(n.value("type", std::string()) == "BertNormalizer", json_path, ": normalizer '", n.value("type", std::string()),
              "' is not supported (BertNormalizer is)");
     t.clean_text_ = n.value("clean_text", true);
@@ -197,7 +226,7 @@ WordPieceTokenizer WordPieceTokenizer::from_path(const std::string& path) {
                                                                                       : t.lowercase_;
   }
   if (j.contains("post_processor") && !j["post_processor"].is_null()) {
-    const Json& p = j["post_processor"];
+    const RawJson& p = j["post_processor"];
     const std::string type = p.value("type", std::string());
     if (type == "BertProcessing") {
       t.cls_id_ = p.at("cls").at(1).get<int64_t>();
@@ -210,13 +239,13 @@ WordPieceTokenizer WordPieceTokenizer::from_path(const std::string& path) {
   }
   FT_CHECK(t.unk_id_ >= 0, json_path, ": the unknown token is not in the vocabulary");
   if (j.contains("truncation") && j["truncation"].is_object()) {
-    const Json& tr = j["truncation"];
+    const RawJson& tr = j["truncation"];
     std::string s = tr.value("strategy", std::string("LongestFirst"));
     s = s == "OnlyFirst" ? "only_first" : s == "OnlySecond" ? "only_second" : "longest_first";
     t.truncation_ = TruncationConfig{tr.value("max_length", int64_t{512}), s};
   }
   if (j.contains("padding") && j["padding"].is_object()) {
-    const Json& pd = j["padding"];
+    const RawJson& pd = j["padding"];
     PaddingConfig p;
     if (pd.contains("strategy") && pd["strategy"].is_object() && pd["strategy"].contains("Fixed"))
       p.fixed_length = pd["strategy"]["Fixed"].get<int64_t>();
@@ -247,61 +276,73 @@ std::vector<std::string> WordPieceTokenizer::tokenize(const std::string& text) c
   return out;
 }
 
+std::vector<std::u32string> WordPieceTokenizer::words(const std::string& raw) const {
+  std::u32string s = decode_utf8(raw), t;
+  if (clean_text_) {
+    for (char32_t c : s) {
+      if (is_removed(c)) continue;
+      t += is_whitespace(c) ? U' ' : c;
+    }
+    s.swap(t);
+    t.clear();
+  }
+  if (chinese_chars_) {
+    for (char32_t c : s) {
+      if (is_chinese(c)) {
+        t += U' ';
+        t += c;
+        t += U' ';
+      } else {
+        t += c;
+      }
+    }
+    s.swap(t);
+    t.clear();
+  }
+  if (strip_accents_) {
+    for (char32_t c : nfd(s))
+      if (!is_nonspacing_mark(c)) t += c;
+    s.swap(t);
+    t.clear();
+  }
+  if (lowercase_) {
+    for (char32_t c : s) append_lower(c, t);
+    s.swap(t);
+    t.clear();
+  }
+  // 2. Words: split on whitespace, each punctuation character its own word.
+  std::vector<std::u32string> words;
+  std::u32string cur;
+  auto flush = [&] {
+    if (!cur.empty()) words.push_back(std::move(cur));
+    cur.clear();
+  };
+  for (char32_t c : s) {
+    if (is_whitespace(c)) {
+      flush();
+    } else if (is_punctuation(c)) {
+      flush();
+      words.push_back(std::u32string(1, c));
+    } else {
+      cur += c;
+    }
+  }
+  flush();
+  return words;
+}
+
+std::vector<std::string> WordPieceTokenizer::pre_tokenize(const std::string& text) const {
+  std::vector<std::string> out;
+  for (const std::u32string& w : words(text)) out.push_back(encode_utf8(w));
+  return out;
+}
+
 std::vector<int64_t> WordPieceTokenizer::encode_text(const std::string& text) const {
   std::vector<int64_t> ids;
   // 1. Added tokens split the raw text; the rest goes through normalization and WordPiece.
   auto model_span = [&](const std::string& raw) {
-    std::u32string s = decode_utf8(raw), t;
-    if (clean_text_) {
-      for (char32_t c : s) {
-        if (c == 0 || c == 0xFFFD || is_control(c)) continue;
-        t += is_whitespace(c) ? U' ' : c;
-      }
-      s.swap(t);
-      t.clear();
-    }
-    if (chinese_chars_) {
-      for (char32_t c : s) {
-        if (is_chinese(c)) {
-          t += U' ';
-          t += c;
-          t += U' ';
-        } else {
-          t += c;
-        }
-      }
-      s.swap(t);
-      t.clear();
-    }
-    if (strip_accents_) {
-      for (char32_t c : nfd(s))
-        if (category(c) != UTF8PROC_CATEGORY_MN) t += c;
-      s.swap(t);
-      t.clear();
-    }
-    if (lowercase_) {
-      for (char32_t c : s) append_lower(c, t);
-      s.swap(t);
-      t.clear();
-    }
-    // 2. Words: split on whitespace, each punctuation character its own word.
-    std::vector<std::u32string> words;
-    std::u32string cur;
-    auto flush = [&] {
-      if (!cur.empty()) words.push_back(std::move(cur));
-      cur.clear();
-    };
-    for (char32_t c : s) {
-      if (is_whitespace(c)) {
-        flush();
-      } else if (is_punctuation(c)) {
-        flush();
-        words.push_back(std::u32string(1, c));
-      } else {
-        cur += c;
-      }
-    }
-    flush();
+    // 2. Words: normalized, split on whitespace, each punctuation character its own word.
+    const std::vector<std::u32string> words = this->words(raw);
     // 3. WordPiece: greedy longest match; a word with an unmatched piece is one [UNK].
     for (const std::u32string& w : words) {
       if (static_cast<int64_t>(w.size()) > max_chars_) {

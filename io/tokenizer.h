@@ -6,6 +6,7 @@
 // Also loads vocab.txt + tokenizer_config.json. Unicode properties come from utf8proc.
 #pragma once
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -43,15 +44,21 @@ class WordPieceTokenizer {
 
   void set_truncation(std::optional<TruncationConfig> t) { truncation_ = std::move(t); }
   void set_padding(std::optional<PaddingConfig> p) { padding_ = std::move(p); }
+  void set_strip_accents(bool strip) { strip_accents_ = strip; }  // BertNormalizer's strip_accents
   const std::optional<TruncationConfig>& truncation() const { return truncation_; }
   int64_t vocab_size() const { return static_cast<int64_t>(id_to_token_.size()); }
   int64_t token_id(const std::string& token) const;  // -1 when absent
   const std::string& id_to_token(int64_t id) const;
   // The pieces (normalized, pre-tokenized, WordPiece'd) of one text, without specials: for tests.
   std::vector<std::string> tokenize(const std::string& text) const;
+  // The words of a text after the normalizer and the pre-tokenizer (no added-token matching): what
+  // the PyPI package's pre_tokenize_str(normalize_str(text)) gives.
+  std::vector<std::string> pre_tokenize(const std::string& text) const;
 
  private:
+  static WordPieceTokenizer from_tokenizer_json(const nlohmann::json& j, const std::string& json_path);
   std::vector<int64_t> encode_text(const std::string& text) const;
+  std::vector<std::u32string> words(const std::string& raw) const;
   void pad(std::vector<Encoding>& batch) const;
 
   std::unordered_map<std::string, int64_t> vocab_;

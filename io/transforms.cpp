@@ -175,8 +175,32 @@ std::vector<float> to_chw(const Image& img, double rescale, const std::vector<do
   return out;
 }
 
+static PreprocessorConfig parse_preprocessor(const Json& j, const std::string& path);
+
 PreprocessorConfig PreprocessorConfig::from_file(const std::string& path) {
   const Json j = read_json(path);
+  FT_CHECK(j.is_object(), path, ": expected a JSON object (an image processor's settings), found ", j.type_name());
+  PreprocessorConfig p = read_fields(path, [&] { return parse_preprocessor(j, path); });
+  // Sizes and statistics a transform can use: a resize to 10^9 pixels would exhaust the memory.
+  auto size_ok = [](int64_t v) { return v >= 0 && v <= 16384; };
+  FT_CHECK(size_ok(p.shortest_edge) && size_ok(p.height) && size_ok(p.width) && size_ok(p.crop_height) &&
+               size_ok(p.crop_width),
+           path, ": image sizes must be between 1 and 16384");
+  FT_CHECK(!p.do_resize || p.shortest_edge > 0 || (p.height > 0 && p.width > 0), path,
+           ": do_resize without a positive size");
+  FT_CHECK(!p.do_center_crop || (p.crop_height > 0 && p.crop_width > 0), path,
+           ": do_center_crop without a positive crop_size");
+  FT_CHECK(p.crop_pct >= 0 && p.crop_pct <= 1 && std::isfinite(p.rescale_factor), path,
+           ": crop_pct must be in (0, 1] and rescale_factor finite");
+  FT_CHECK(p.mean.size() == 3 && p.std.size() == 3, path, ": image_mean and image_std need 3 values (RGB), got ",
+           p.mean.size(), " and ", p.std.size());
+  for (size_t c = 0; c < 3; ++c)
+    FT_CHECK(std::isfinite(p.mean[c]) && std::isfinite(p.std[c]) && p.std[c] != 0, path,
+             ": image_mean and image_std must be finite and image_std non-zero");
+  return p;
+}
+
+static PreprocessorConfig parse_preprocessor(const Json& j, const std::string& path) {
   PreprocessorConfig p;
   auto get_bool = [&](const char* k, bool& v) {
     if (j.contains(k) && j[k].is_boolean()) v = j[k].get<bool>();

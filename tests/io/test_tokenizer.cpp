@@ -107,14 +107,14 @@ TEST(Tokenizer, EdgeCasesMatchThePyPiPackage) {
   ASSERT_FALSE(expected().cases.empty());
   for (const nlohmann::json& c : expected().cases) {
     WordPieceTokenizer tok = minilm_untruncated();
-    if (!c["truncation"].is_null()) tok.set_truncation(TruncationConfig{c["truncation"][0], c["truncation"][1]});
-    if (!c["pad"].is_null()) tok.set_padding(PaddingConfig{c["pad"].get<int64_t>(), 0, 0, 0});
-    const std::string text = c["text"];
-    const std::string pair = c["pair"].is_null() ? "" : c["pair"].get<std::string>();
-    const Encoding e = tok.encode(text, c["pair"].is_null() ? nullptr : &pair);
-    EXPECT_EQ(e.ids, c["ids"].get<std::vector<int64_t>>()) << c.dump();
-    EXPECT_EQ(e.type_ids, c["type_ids"].get<std::vector<int64_t>>()) << c.dump();
-    EXPECT_EQ(e.attention_mask, c["attention_mask"].get<std::vector<int64_t>>()) << c.dump();
+    if (!c.at("truncation").is_null()) tok.set_truncation(TruncationConfig{c.at("truncation")[0], c.at("truncation")[1]});
+    if (!c.at("pad").is_null()) tok.set_padding(PaddingConfig{c.at("pad").get<int64_t>(), 0, 0, 0});
+    const std::string text = c.at("text");
+    const std::string pair = c.at("pair").is_null() ? "" : c.at("pair").get<std::string>();
+    const Encoding e = tok.encode(text, c.at("pair").is_null() ? nullptr : &pair);
+    EXPECT_EQ(e.ids, c.at("ids").get<std::vector<int64_t>>()) << c.dump();
+    EXPECT_EQ(e.type_ids, c.at("type_ids").get<std::vector<int64_t>>()) << c.dump();
+    EXPECT_EQ(e.attention_mask, c.at("attention_mask").get<std::vector<int64_t>>()) << c.dump();
   }
 }
 

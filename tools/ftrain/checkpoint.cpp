@@ -145,21 +145,34 @@ void Trainer::load_checkpoint(const std::string& dir) {
     s.step = std::stoll(it->second);
     optimizer_->set_state(trainable_[i], std::move(s));
   }
-  const io::Json sched = io::read_json(dir + "/scheduler.json");
-  scheduler_->set_last_step(sched.at("last_epoch").get<int64_t>());
-  const io::Json rng = io::read_json(dir + "/rng_state.json");
-  gen_.set_state(rng.at("dropout_generator").at("seed").get<uint64_t>(),
-                 rng.at("dropout_generator").at("offset").get<uint64_t>());
-  epoch_ = rng.at("loader").at("epoch").get<int64_t>();
-  task_.set_epoch(epoch_);
-  loader_->seek(epoch_, rng.at("loader").at("batch").get<int64_t>());
-  const io::Json st = io::read_json(dir + "/trainer_state.json");
-  global_step_ = st.at("global_step").get<int64_t>();
-  for (const char* k : {"log_history", "best_metric", "best_global_step", "best_model_checkpoint"})
-    if (st.contains(k)) state_[k] = st[k];
-  if (st.contains("stateful_callbacks"))
-    evals_without_improvement_ = st["stateful_callbacks"]["EarlyStoppingCallback"]["attributes"].value(
-        "early_stopping_patience_counter", int64_t{0});
+  // Every field is checked where it is read (a missing key or a wrong type names the file and the
+  // place in it) and against what it must be (a step within the run, a batch within the epoch).
+  const std::string sched_path = dir + "/scheduler.json", rng_path = dir + "/rng_state.json",
+                    state_path = dir + "/trainer_state.json";
+  const io::Json sched = io::read_json(sched_path), rng = io::read_json(rng_path), st = io::read_json(state_path);
+  const int64_t last_epoch = io::read_fields(sched_path, [&] { return sched.at("last_epoch").get<int64_t>(); });
+  FT_CHECK(last_epoch >= 0, sched_path, ": last_epoch ", last_epoch, " is negative");
+  scheduler_->set_last_step(last_epoch);
+  io::read_fields(rng_path, [&] {
+    gen_.set_state(rng.at("dropout_generator").at("seed").get<uint64_t>(),
+                   rng.at("dropout_generator").at("offset").get<uint64_t>());
+    epoch_ = rng.at("loader").at("epoch").get<int64_t>();
+    const int64_t batch = rng.at("loader").at("batch").get<int64_t>();
+    FT_CHECK(epoch_ >= 0 && batch >= 0 && batch <= loader_->batches_per_epoch(), rng_path, ": the loader position (epoch ",
+             epoch_, ", batch ", batch, ") is outside the data (", loader_->batches_per_epoch(), " batches per epoch)");
+    task_.set_epoch(epoch_);
+    loader_->seek(epoch_, batch);
+  });
+  io::read_fields(state_path, [&] {
+    global_step_ = st.at("global_step").get<int64_t>();
+    FT_CHECK(global_step_ >= 0, state_path, ": global_step ", global_step_, " is negative");
+    for (const char* k : {"log_history", "best_metric", "best_global_step", "best_model_checkpoint"})
+      if (st.contains(k)) state_[k] = st[k];
+    FT_CHECK(state_["log_history"].is_array(), state_path, ": log_history is not a list");
+    if (st.contains("stateful_callbacks"))
+      evals_without_improvement_ = st.at("stateful_callbacks").at("EarlyStoppingCallback").at("attributes").value(
+          "early_stopping_patience_counter", int64_t{0});
+  });
 }
 
 }  // namespace ft::cli
