@@ -1,5 +1,9 @@
 #include "io/config.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -21,6 +25,19 @@ void get(const Json& j, const char* key, T& out, const std::string& where) {
   }
 }
 
+void in_range(const std::string& where, const char* key, int64_t v, int64_t lo, int64_t hi) {
+  FT_CHECK(v >= lo && v <= hi, where, ": ", key, " must be between ", lo, " and ", hi, ", got ", v);
+}
+
+// A config describing more parameters than the machine's memory holds (in f32, with their
+// gradients) is refused before the model is built, instead of exhausting the memory.
+void fits_in_memory(const std::string& where, double params) {
+  const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  FT_CHECK(memory <= 0 || params * 8 <= memory, where, ": the configuration describes about ", params / 1e9,
+           " billion parameters (", params * 8 / 1e9, " GB with their gradients), more than this machine's ",
+           memory / 1e9, " GB of memory");
+}
+
 LabelConfig labels_from(const Json& j, const std::string& where) {
   LabelConfig l;
   if (auto it = j.find("id2label"); it != j.end() && it->is_object()) {
@@ -39,6 +56,7 @@ LabelConfig labels_from(const Json& j, const std::string& where) {
       l.label2id[k] = v.get<int64_t>();
     }
   get(j, "num_labels", l.num_labels, where);
+  in_range(where, "num_labels", l.num_labels, 1, 1 << 20);
   if (!l.id2label.empty()) l.num_labels = static_cast<int64_t>(l.id2label.size());
   get(j, "problem_type", l.problem_type, where);
   if (!l.problem_type.empty())
@@ -111,8 +129,29 @@ BertConfig BertConfig::from_json(const Json& j, const std::string& where) {
   get(j, "classifier_dropout", c.classifier_dropout, where);
   get(j, "architectures", c.architectures, where);
   c.labels = labels_from(j, where);
-  FT_CHECK(c.hidden_size > 0 && c.num_attention_heads > 0 && c.hidden_size % c.num_attention_heads == 0, where,
-           ": hidden_size ", c.hidden_size, " is not a multiple of num_attention_heads ", c.num_attention_heads);
+  // Sizes a model can have: a negative count would build a model without layers, and a huge one
+  // would exhaust the memory before any weight is read.
+  in_range(where, "vocab_size", c.vocab_size, 1, 1 << 24);
+  in_range(where, "hidden_size", c.hidden_size, 1, 1 << 16);
+  in_range(where, "num_hidden_layers", c.num_hidden_layers, 1, 1024);
+  in_range(where, "num_attention_heads", c.num_attention_heads, 1, c.hidden_size);
+  in_range(where, "intermediate_size", c.intermediate_size, 1, 1 << 20);
+  in_range(where, "max_position_embeddings", c.max_position_embeddings, 1, 1 << 20);
+  in_range(where, "type_vocab_size", c.type_vocab_size, 1, 1 << 16);
+  in_range(where, "pad_token_id", c.pad_token_id, 0, c.vocab_size - 1);
+  FT_CHECK(c.hidden_size % c.num_attention_heads == 0, where, ": hidden_size ", c.hidden_size,
+           " is not a multiple of num_attention_heads ", c.num_attention_heads);
+  for (const auto& [name, v] : {std::pair<const char*, double>{"hidden_dropout_prob", c.hidden_dropout_prob},
+                                {"attention_probs_dropout_prob", c.attention_probs_dropout_prob}})
+    FT_CHECK(v >= 0 && v < 1, where, ": ", name, " must be in [0, 1), got ", v);
+  FT_CHECK(c.classifier_dropout < 1, where, ": classifier_dropout must be in [0, 1), got ", c.classifier_dropout);
+  FT_CHECK(c.layer_norm_eps > 0 && std::isfinite(c.layer_norm_eps), where, ": layer_norm_eps must be positive");
+  FT_CHECK(c.initializer_range >= 0 && std::isfinite(c.initializer_range), where,
+           ": initializer_range must be >= 0");
+  const double h = static_cast<double>(c.hidden_size);
+  fits_in_memory(where, static_cast<double>(c.vocab_size + c.max_position_embeddings + c.type_vocab_size) * h +
+                            static_cast<double>(c.num_hidden_layers) *
+                                (4 * h * h + 2 * h * static_cast<double>(c.intermediate_size)));
   return c;
 }
 
@@ -157,6 +196,19 @@ ResNetConfig ResNetConfig::from_json(const Json& j, const std::string& where) {
            c.layer_type, "'");
   FT_CHECK(c.hidden_sizes.size() == c.depths.size(), where, ": ", c.hidden_sizes.size(), " hidden_sizes for ",
            c.depths.size(), " depths");
+  FT_CHECK(!c.depths.empty() && c.depths.size() <= 16, where, ": depths must list 1 to 16 stages, got ", c.depths.size());
+  in_range(where, "num_channels", c.num_channels, 1, 64);
+  in_range(where, "embedding_size", c.embedding_size, 1, 1 << 14);
+  double params = 49.0 * static_cast<double>(c.num_channels * c.embedding_size);
+  double prev = static_cast<double>(c.embedding_size);
+  for (size_t i = 0; i < c.depths.size(); ++i) {
+    in_range(where, "depths", c.depths[i], 1, 1024);
+    in_range(where, "hidden_sizes", c.hidden_sizes[i], 1, 1 << 15);
+    const double w = static_cast<double>(c.hidden_sizes[i]);
+    params += static_cast<double>(c.depths[i]) * 18 * std::max(w, prev) * w;  // at most two 3x3 convolutions a layer
+    prev = w;
+  }
+  fits_in_memory(where, params);
   return c;
 }
 

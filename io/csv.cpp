@@ -10,10 +10,13 @@ namespace {
 
 // Reads one record starting at `pos`; returns false at the end of the text. On a malformed record
 // sets `error` and moves `pos` past the record's physical line so parsing can resume.
+// `quoted` tells whether the record had a quoted field: a line of just "" is a row holding one empty
+// field (as Python's csv module reads it), not a blank line.
 bool next_record(std::string_view text, size_t& pos, int64_t& line, char delim, std::vector<std::string>& fields,
-                 std::string& error) {
+                 std::string& error, bool& any_quote) {
   fields.clear();
   error.clear();
+  any_quote = false;
   if (pos >= text.size()) return false;
   std::string field;
   bool quoted = false, after_quote = false;
@@ -46,6 +49,7 @@ bool next_record(std::string_view text, size_t& pos, int64_t& line, char delim, 
       return true;
     } else if (c == '"' && field.empty() && !after_quote) {
       quoted = true;
+      any_quote = true;
     } else if (after_quote) {
       error = cat("text after a closing quote in field ", fields.size() + 1);
       while (pos < text.size() && text[pos] != '\n') ++pos;
@@ -69,9 +73,7 @@ bool next_record(std::string_view text, size_t& pos, int64_t& line, char delim, 
 size_t Table::column(const std::string& name, const std::string& where) const {
   for (size_t i = 0; i < columns.size(); ++i)
     if (columns[i] == name) return i;
-  std::string have;
-  for (size_t i = 0; i < columns.size(); ++i) have += (i ? ", " : "") + columns[i];
-  throw Error(cat(where, ": no column '", name, "' (columns: ", have, ")"));
+  throw Error(cat(where, ": no column '", clip(name, 80), "' (columns: ", name_list(columns, 20), ")"));
 }
 
 Table parse_delimited(std::string_view text, const std::string& name, const DelimitedOptions& opts) {
@@ -80,17 +82,18 @@ Table parse_delimited(std::string_view text, const std::string& name, const Deli
   int64_t line = 1;
   std::vector<std::string> fields;
   std::string error;
+  bool any_quote = false;
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") pos = 3;  // UTF-8 byte-order mark
   for (int h = 0; h < opts.header_rows; ++h) {
     const int64_t at = line;
-    FT_CHECK(next_record(text, pos, line, opts.delimiter, fields, error), name, ": empty file (no header row)");
-    FT_CHECK(error.empty(), name, ":", at, ": malformed header: ", error);
+    FT_CHECK(next_record(text, pos, line, opts.delimiter, fields, error, any_quote), name, ": empty file (no header row)");
+    FT_CHECK(error.empty(), name, ":", at, ": malformed header: ", clip(error));
     if (h == 0) t.columns = fields;
   }
   while (true) {
     const int64_t at = line;
-    if (!next_record(text, pos, line, opts.delimiter, fields, error)) break;
-    if (error.empty() && fields.size() == 1 && fields[0].empty()) continue;  // a blank line
+    if (!next_record(text, pos, line, opts.delimiter, fields, error, any_quote)) break;
+    if (error.empty() && fields.size() == 1 && fields[0].empty() && !any_quote) continue;  // a blank line
     if (error.empty() && fields.size() != t.columns.size())
       error = cat(fields.size(), " fields where the header has ", t.columns.size());
     if (!error.empty()) {

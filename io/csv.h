@@ -1,5 +1,7 @@
 // Delimited text tables: CSV and TSV as RFC 4180 reads them (a header row; fields optionally quoted
 // with "; a quote inside a quoted field doubled; quoted fields may span lines; CRLF or LF line ends).
+// A blank line is skipped; a line holding only "" is a row of one empty field (Python's csv module
+// reads both so), so the rows of a one-column file stay in line with its lines.
 // A malformed row (an unterminated quote, text after a closing quote, a wrong number of fields) is an
 // ft::Error naming the file and the line, or, under skip_malformed, a counted skip.
 #pragma once

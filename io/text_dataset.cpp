@@ -36,16 +36,16 @@ std::vector<RawRow> read_rows(const std::string& path, const TextDatasetOptions&
       try {
         j = nlohmann::json::parse(line);
       } catch (const std::exception& e) {
-        FT_CHECK(o.skip_malformed, path, ":", n, ": invalid JSON: ", e.what());
+        FT_CHECK(o.skip_malformed, path, ":", n, ": invalid JSON: ", clip(e.what(), 200));
         ++skipped;
         continue;
       }
       FT_CHECK(j.is_object(), path, ":", n, ": each line must be a JSON object");
       auto text_of = [&](const std::string& col) {
         if (!j.contains(col)) {
-          std::string have;
-          for (auto& [k, v] : j.items()) have += (have.empty() ? "" : ", ") + k;
-          throw Error(cat(path, ":", n, ": no column '", col, "' (columns: ", have, ")"));
+          std::vector<std::string> have;
+          for (auto& [k, v] : j.items()) have.push_back(k);
+          throw Error(cat(path, ":", n, ": no column '", clip(col, 80), "' (columns: ", name_list(have, 20), ")"));
         }
         FT_CHECK(j[col].is_string(), path, ":", n, ": column '", col, "' is not a string");
         return j[col].get<std::string>();
@@ -129,7 +129,7 @@ TextDataset load_text_dataset(const std::string& path, const TextDatasetOptions&
   if (ds.problem_type == "regression") {
     for (const RawRow& r : rows) {
       TextExample e{r.text, r.pair, -1, 0, {}, r.line};
-      FT_CHECK(parse_number(r.label, e.target), path, ":", r.line, ": label '", label_key(r.label),
+      FT_CHECK(parse_number(r.label, e.target), path, ":", r.line, ": label '", clip(label_key(r.label)),
                "' is not a number (problem_type regression)");
       ds.examples.push_back(std::move(e));
     }

@@ -154,6 +154,9 @@ LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file) {
   }
   for (auto& [n, original] : by_name)
     if (!used.count(n) && n.find("position_ids") == std::string::npos) report.unexpected.push_back(original);
+  // Not one tensor fits: another kind of model's file, not a checkpoint to start from.
+  FT_CHECK(!used.empty() || file.tensors().empty(), file.path(), ": none of its ", file.tensors().size(),
+           " tensors is a BERT weight (it holds ", name_list(report.unexpected), "): it is not a BERT checkpoint");
   return report;
 }
 
@@ -168,11 +171,7 @@ std::string init_missing(nn::Module& module, const LoadReport& report, double in
     else p.copy_(mul(randn(p.shape(), DType::f32, gen), initializer_range));
   }
   std::string msg;
-  auto list = [](const std::vector<std::string>& v) {
-    std::string s;
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
-    return s;
-  };
+  auto list = [](const std::vector<std::string>& v) { return name_list(v, 10); };
   if (!report.unexpected.empty())
     msg += "Some weights of the checkpoint were not used: [" + list(report.unexpected) + "]\n";
   if (!report.missing.empty())

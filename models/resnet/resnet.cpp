@@ -134,11 +134,7 @@ std::string hf_from_timm(const std::string& n) {
   return "";
 }
 
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + v[i];
-  return s;
-}
+std::string join(const std::vector<std::string>& v) { return name_list(v, 10); }
 
 }  // namespace
 
@@ -176,6 +172,9 @@ ResNetLoadReport load_weights(ResNetForImageClassification& model, const io::Saf
   }
   for (const io::TensorInfo& t : file.tensors())
     if (!used.count(t.name)) r.unexpected.push_back(t.name);
+  // Not one tensor fits: another kind of model's file, not a checkpoint to start from.
+  FT_CHECK(!used.empty() || file.tensors().empty(), file.path(), ": none of its ", file.tensors().size(),
+           " tensors is a ResNet weight (it holds ", name_list(r.unexpected), "): it is not a ResNet checkpoint");
   const std::string where = file.path();
   if (!r.unexpected.empty())
     r.message += cat("Some weights of the model checkpoint at ", where,

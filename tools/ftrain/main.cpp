@@ -47,8 +47,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const std::exception& e) {
+    // Messages quote input in short pieces already; this bounds any other (a library's own text).
     std::fflush(stdout);
-    std::fprintf(stderr, "ftrain: error: %s\n", e.what());
+    std::fprintf(stderr, "ftrain: error: %s\n", ft::clip(e.what(), 4000).c_str());
     return 1;
   }
   return 0;
