@@ -13,6 +13,7 @@ namespace {
 // A progressive file with thousands of scans costs minutes to decode; real ones have about ten.
 // (libjpeg-turbo's djpeg offers the same guard as -maxscans.)
 constexpr int kMaxScans = 1000;
+constexpr const char* kTruncated = "the file is truncated (the data ends before the image does)";
 
 struct ErrorManager {
   jpeg_error_mgr pub;
@@ -64,7 +65,9 @@ JpegResult decode_jpeg(const unsigned char* data, size_t size, int64_t max_pixel
   err.pub.emit_message = on_message;
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
-    message = err.message;
+    // libjpeg pads a short file with an end marker, and what it then finds (a bad marker, a bad
+    // component id) is only a consequence: the cause is the missing data.
+    message = err.truncated ? kTruncated : err.message;
     return JpegResult::error;
   }
   jpeg_create_decompress(&cinfo);
@@ -107,7 +110,7 @@ JpegResult decode_jpeg(const unsigned char* data, size_t size, int64_t max_pixel
   if (!err.truncated) jpeg_finish_decompress(&cinfo);  // reads up to the end marker, which may be missing
   jpeg_destroy_decompress(&cinfo);
   if (err.truncated) {
-    message = "the file is truncated (the data ends before the image does)";
+    message = kTruncated;
     return JpegResult::error;
   }
   return JpegResult::ok;

@@ -56,5 +56,46 @@ TEST(Config, ResNetDefaultsAndErrors) {
   EXPECT_THROW(read_json("/nonexistent/config.json"), Error);
 }
 
+std::string bert_error(const char* json) {
+  try {
+    BertConfig::from_json(Json::parse(json), "m/config.json");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+// Sizes no model can have are refused, naming the field, before any tensor is allocated.
+TEST(Config, ImpossibleSizesAreRefused) {
+  EXPECT_EQ(bert_error(R"({"num_hidden_layers": -1})"), "m/config.json: num_hidden_layers must be between 1 and 1024, got -1");
+  EXPECT_EQ(bert_error(R"({"vocab_size": 0})"), "m/config.json: vocab_size must be between 1 and 16777216, got 0");
+  EXPECT_EQ(bert_error(R"({"hidden_dropout_prob": 1.5})"), "m/config.json: hidden_dropout_prob must be in [0, 1), got 1.5");
+  EXPECT_EQ(bert_error(R"({"num_labels": -3})"), "m/config.json: num_labels must be between 1 and 1048576, got -3");
+  // 1024 layers of width 65536: about 53,000 billion parameters, more than any machine here holds.
+  EXPECT_NE(bert_error(R"({"hidden_size": 65536, "num_attention_heads": 64, "num_hidden_layers": 1024})")
+                .find("billion parameters"),
+            std::string::npos);
+  EXPECT_EQ(bert_error("[1, 2]"), "m/config.json: a config must be a JSON object");
+  EXPECT_THROW(ResNetConfig::from_json(Json::parse(R"({"depths": [2, -1], "hidden_sizes": [8, 8]})"), "c"), Error);
+  EXPECT_THROW(ResNetConfig::from_json(Json::parse(R"({"depths": [], "hidden_sizes": []})"), "c"), Error);
+}
+
+// The JSON library's own errors, in reading a file's fields, name the file and the place in it.
+TEST(Config, JsonErrorsNameTheFileAndTheKey) {
+  const Json j = Json::parse(R"({"loader": {"epoch": "three"}})");
+  try {
+    read_fields("ck/rng_state.json", [&] { return j.at("loader").at("batch").get<int64_t>(); });
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "ck/rng_state.json: at /loader: key 'batch' not found");
+  }
+  try {
+    read_fields("ck/rng_state.json", [&] { return j.at("loader").at("epoch").get<int64_t>(); });
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "ck/rng_state.json: at /loader/epoch: type must be number, but is string");
+  }
+}
+
 }  // namespace
 }  // namespace ft::io

@@ -35,6 +35,31 @@ TEST(Csv, QuotingEscapesAndLineEnds) {
   EXPECT_EQ(tsv.rows[0][1], "2");
 }
 
+// As Python's csv module: a blank line is no row, a line of just "" is a row of one empty field, so a
+// one-column file keeps one row per line of text (an empty text included).
+TEST(Csv, AnEmptyQuotedFieldIsARowABlankLineIsNot) {
+  const Table t = parse_delimited("text\nfirst\n\n\"\"\nlast\n\"\"\n", "d");
+  EXPECT_EQ(t.rows, (std::vector<std::vector<std::string>>{{"first"}, {""}, {"last"}, {""}}));
+  EXPECT_EQ(t.row_lines, (std::vector<int64_t>{2, 4, 5, 6}));
+  EXPECT_EQ(parse_delimited("a,b\n\"\",\n", "d").rows, (std::vector<std::vector<std::string>>{{"", ""}}));
+}
+
+// A 10 MB header line is not quoted whole in the message.
+TEST(Csv, MessagesQuoteLongInputInPart) {
+  const std::string huge(10 * 1000 * 1000, 'x');
+  const std::string e = error_of("text," + huge + "\n1,2\n");
+  ASSERT_EQ(e, "no error");  // a long column name is allowed...
+  try {
+    parse_delimited("text," + huge + "\n1,2\n", "data.csv").column("label", "data.csv");
+    FAIL();
+  } catch (const Error& err) {  // ...but a message about it stays short
+    const std::string m = err.what();
+    EXPECT_LT(m.size(), 400u) << m.size();
+    EXPECT_NE(m.find("data.csv: no column 'label' (columns: text, xxxx"), std::string::npos) << m.substr(0, 200);
+    EXPECT_NE(m.find("more bytes)"), std::string::npos);
+  }
+}
+
 TEST(Csv, MalformedRowsNameFileAndLine) {
   EXPECT_EQ(error_of("a,b\n1,2\n3\n"), "data.csv:3: malformed row: 1 fields where the header has 2");
   EXPECT_EQ(error_of("a,b\n\"x\"y,2\n"), "data.csv:2: malformed row: text after a closing quote in field 1");

@@ -174,6 +174,27 @@ TEST(Trainer, AccumulatedMicroBatchesMatchOneLargeBatch) {
   fs::remove_all(ws);
 }
 
+// transformers 5.23 logs the learning rate the step applied, not the next step's: with 2 warmup steps of
+// a linear schedule over 4, steps 1-4 apply 0, lr/2, lr and lr/2.
+TEST(Trainer, TheLoggedLearningRateIsTheOneTheStepApplied) {
+  const std::string ws = make_workspace("lr", 0.0);
+  TrainArgs a = tiny_args(ws, "out");
+  a.max_steps = 4;
+  a.warmup_steps = 2;
+  a.logging_steps = 1;
+  ASSERT_EQ(run_train(a, device()), 0);
+  std::vector<double> logged;
+  std::ifstream f(a.output_dir + "/metrics.jsonl");
+  for (std::string line; std::getline(f, line);) {
+    const io::Json e = io::Json::parse(line);
+    if (e.contains("learning_rate")) logged.push_back(e["learning_rate"].get<double>());
+  }
+  EXPECT_EQ(logged, (std::vector<double>{0.0, 5e-4, 1e-3, 5e-4}));
+  const io::Json st = io::read_json(a.output_dir + "/trainer_state.json");
+  EXPECT_DOUBLE_EQ(st["log_history"][1]["learning_rate"].get<double>(), 5e-4);
+  fs::remove_all(ws);
+}
+
 TEST(Trainer, FreezeAndCheckpointRotation) {
   const std::string ws = make_workspace("freeze", 0.1);
   TrainArgs a = tiny_args(ws, "out");
