@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 
@@ -106,7 +107,7 @@ EventWriter::EventWriter(const std::string& logdir) {
   const double t = now();
   path_ = cat(logdir, "/events.out.tfevents.", static_cast<int64_t>(t), ".", host, ".", getpid(), ".0");
   f_ = std::fopen(path_.c_str(), "wb");
-  FT_CHECK(f_ != nullptr, path_, ": cannot create the TensorBoard event file");
+  FT_CHECK(f_ != nullptr, path_, ": cannot create the TensorBoard event file: ", std::strerror(errno));
   write(event_file_version(t));
 }
 
@@ -120,7 +121,8 @@ void EventWriter::add_scalar(const std::string& tag, double value, int64_t step)
 
 void EventWriter::write(const std::string& event) {
   const std::string r = tf_record(event);
-  FT_CHECK(std::fwrite(r.data(), 1, r.size(), f_) == r.size() && std::fflush(f_) == 0, path_, ": write failed");
+  FT_CHECK(std::fwrite(r.data(), 1, r.size(), f_) == r.size() && std::fflush(f_) == 0, path_, ": cannot write: ",
+           std::strerror(errno));
 }
 
 }  // namespace ft::io

@@ -133,7 +133,10 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
       ->group(run);
   app->add_option("--per_device_eval_batch_size", a.per_device_eval_batch_size)->group(run);
   // A negative seed would wrap around to 2^64 - 1 in the unsigned field: refused as text first.
-  app->add_option("--seed", a.seed)->check(CLI::NonNegativeNumber)->group(run);
+  const CLI::Validator non_negative(
+      [](std::string& v) { return v.find('-') != std::string::npos ? "must be >= 0, got " + v : std::string(); },
+      "INT >= 0");
+  app->add_option("--seed", a.seed)->check(non_negative)->group(run);
   app->add_option("--device", a.device, "auto, cpu or cuda:N")->group(run);
   app->add_option("--threads", a.threads, "CPU threads (0: all cores)")->group(run);
   app->add_option("--conv_implementation", a.conv_implementation,

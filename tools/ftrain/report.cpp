@@ -108,10 +108,18 @@ void Reporter::progress(int64_t step, int64_t total, double epoch, double loss, 
 void Reporter::log(const io::Json& entry) {
   const int64_t step = entry.value("step", int64_t{0});
   if (!output_dir_.empty()) append_line(output_dir_ + "/metrics.jsonl", entry.dump());
-  if (!tb_ && !tb_dir_.empty()) tb_ = std::make_unique<io::EventWriter>(tb_dir_);
-  if (tb_)
-    for (auto& [k, v] : entry.items())
-      if (v.is_number() && k != "step") tb_->add_scalar(tb_tag(k), v.get<double>(), step);
+  // TensorBoard, like metrics.jsonl, is a log: a failure to write it (a full disk) is one warning and
+  // the end of the event file, not the end of the run, whose checkpoints report such causes as errors.
+  try {
+    if (!tb_ && !tb_dir_.empty()) tb_ = std::make_unique<io::EventWriter>(tb_dir_);
+    if (tb_)
+      for (auto& [k, v] : entry.items())
+        if (v.is_number() && k != "step") tb_->add_scalar(tb_tag(k), v.get<double>(), step);
+  } catch (const Error& e) {
+    warning(cat(e.what(), "; TensorBoard logging stops"));
+    tb_.reset();
+    tb_dir_.clear();
+  }
   if (json_) {
     std::printf("%s\n", entry.dump().c_str());
   } else if (!quiet_ && entry.contains("loss")) {
