@@ -270,6 +270,8 @@ if [ -n "$cifar" ] && [ -d "$cifar/train/airplane" ]; then
   check_error 1 "bomb.jpg: the image is 60000x60000 = 3600000000 pixels, more than --max_image_pixels 89478485" \
     "$ftrain" train "${img[@]}" --output_dir "$tmp/x10" --max_steps 1
   rm "$tmp/img/bird/bomb.jpg"
+  check_error 1 "0000.jpg: the image is 32x32 = 1024 pixels, more than --max_image_pixels 1000" \
+    "$ftrain" train "${img[@]}" --output_dir "$tmp/x12" --max_steps 1 --max_image_pixels 1000
   check_error 1 "is not a ResNet checkpoint" \
     "$ftrain" train "${img[@]}" --output_dir "$tmp/x11" --max_steps 1 --resume_from_checkpoint "$tmp/ck/checkpoint-1"
 fi
