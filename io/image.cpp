@@ -59,7 +59,10 @@ Image load_image(const std::string& path, int64_t max_pixels) {
   f.seekg(0);
   f.read(bytes.data(), static_cast<std::streamsize>(size));
   FT_CHECK(f.gcount() == static_cast<std::streamsize>(size), path, ": cannot read image: ", std::strerror(errno));
-  const auto* raw = reinterpret_cast<const unsigned char*>(bytes.data());
+  return decode_image(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), path, max_pixels);
+}
+
+Image decode_image(const unsigned char* raw, size_t size, const std::string& path, int64_t max_pixels) {
   auto too_large = [&](int64_t w, int64_t h) {
     return Error(cat(path, ": the image is ", w, "x", h, " = ", w * h, " pixels, more than --max_image_pixels ",
                      max_pixels, " (a decompression bomb? raise the limit if the image is genuine)"));
@@ -83,6 +86,8 @@ Image load_image(const std::string& path, int64_t max_pixels) {
     throw Error(over ? cat(path, ": cannot decode image: its data expands to more than a ", w, "x", h,
                            " image can hold (a decompression bomb?)")
                      : cat(path, ": cannot decode image: ", message));
+  FT_CHECK(img.width == w && img.height == h, path, ": cannot decode image: its header says ", w, "x", h,
+           " but the decoder made ", img.width, "x", img.height);
   return img;
 }
 

@@ -22,6 +22,9 @@ inline constexpr int64_t kDefaultMaxImagePixels = 89478485;
 // refused before anything is decoded (a 1 KB file can claim 60000 x 60000), and so is a file larger
 // than any image within the limit can be; decoding itself allocates at most what the pixels need.
 Image load_image(const std::string& path, int64_t max_pixels = kDefaultMaxImagePixels);
+// The same for a file's bytes already in memory (`name` is what errors call it).
+Image decode_image(const unsigned char* data, size_t size, const std::string& name,
+                   int64_t max_pixels = kDefaultMaxImagePixels);
 
 struct ImageFolder {
   std::vector<std::string> classes;  // sorted folder names; label = index

@@ -1,5 +1,6 @@
 #include "io/stb_decode.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -81,8 +82,9 @@ bool stb_dimensions(const unsigned char* data, size_t size, int64_t* width, int6
   t_budget_left = 1 << 20;  // the header parsers allocate little
   if (size > static_cast<size_t>(INT32_MAX) || !stbi_info_from_memory(data, static_cast<int>(size), &w, &h, &c))
     return false;
-  *width = w, *height = h;
-  return true;
+  // A top-down BMP stores its height negated (and stb_image's info reports it so): the size is |h|.
+  *width = std::abs(static_cast<int64_t>(w)), *height = std::abs(static_cast<int64_t>(h));
+  return *width > 0 && *height > 0;
 }
 
 bool stb_decode(const unsigned char* data, size_t size, size_t budget, Image& out, std::string& message,

@@ -14,7 +14,7 @@ cifar=${3:-}
 data=${FT_DATA_DIR:-$HOME/.cache/ftrain/data}
 model=$data/minilm
 rt=$data/rotten_tomatoes
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/common.sh"
 [ -f "$rt/train.csv" ] || fail "$rt/train.csv missing: run tools/fetch_data.sh"
 tmp=$(mktemp -d)
 mounts=()
@@ -27,17 +27,6 @@ small=(--model_name_or_path "$model" --train_file "$rt/train.csv" --max_train_sa
        --per_device_train_batch_size 8 --max_seq_length 32 --disable_tqdm)
 long_run=("${small[@]}" --max_steps 100000 --save_strategy no --logging_steps 1)
 
-check_error() {  # expected-exit expected-substring command...
-  local want_rc=$1 want=$2 err rc
-  shift 2
-  err=$("$@" 2>&1 >/dev/null)
-  rc=$?
-  [ $rc -eq "$want_rc" ] || fail "exit $rc (want $want_rc) for: $* ($err)"
-  echo "$err" | grep -q -- "$want" || fail "unexpected error for $*: $err"
-  # One line (CLI11's own parse errors, 105-109, add a line pointing to --help).
-  [ "$want_rc" -ne 1 ] || [ "$(echo "$err" | wc -l)" -eq 1 ] || fail "more than one error line for $*: $err"
-  [ "${#err}" -lt 1500 ] || fail "an error message of ${#err} characters for $*"
-}
 wait_for_log() {  # a run's first logged step
   for _ in $(seq 1 600); do grep -q '"loss"' "$1/metrics.jsonl" 2>/dev/null && return 0; sleep 0.1; done
   fail "no step was logged in $1"

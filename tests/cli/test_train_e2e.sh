@@ -8,7 +8,7 @@ ftrain=$1
 data=${FT_DATA_DIR:-$HOME/.cache/ftrain/data}
 model=$data/minilm
 rt=$data/rotten_tomatoes
-fail() { echo "FAIL: $*"; exit 1; }
+source "$(dirname "$0")/common.sh"
 [ -f "$rt/train.csv" ] || fail "$rt/train.csv missing: run tools/fetch_data.sh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -58,14 +58,6 @@ grep -q "resumed from $tmp/b/checkpoint-3 at step 3" "$tmp/b.log" || fail "did n
 cmp -s "$tmp/a/model.safetensors" "$tmp/b/model.safetensors" || fail "resumed weights differ from the uninterrupted run"
 
 # ---- bad input: one error line, exit status 1 (CLI11's own parse errors: 105-109)
-check_error() {  # expected-exit expected-substring command...
-  local want_rc=$1 want=$2 err rc
-  shift 2
-  err=$("$@" 2>&1 >/dev/null)
-  rc=$?
-  [ $rc -eq "$want_rc" ] || fail "exit $rc (want $want_rc) for: $* ($err)"
-  echo "$err" | grep -q -- "$want" || fail "unexpected error for $*: $err"
-}
 before=$(cd "$out" && find . -type f -exec sha256sum {} + | sort | sha256sum)
 check_error 1 "is not empty; pass --overwrite_output_dir" "$ftrain" train "${small[@]}" --output_dir "$out" --max_steps 1
 after=$(cd "$out" && find . -type f -exec sha256sum {} + | sort | sha256sum)

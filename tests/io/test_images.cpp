@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "core/error.h"
 #include "io/image.h"
@@ -76,6 +77,36 @@ TEST(Images, AHeaderClaimingTooManyPixelsIsRefusedBeforeDecoding) {
   EXPECT_NE(error_of(kDir + "original.jpg", 1000).find("32x32 = 1024 pixels, more than --max_image_pixels 1000"),
             std::string::npos);
   EXPECT_EQ(load_image(kDir + "original.jpg", 1024).width, 32);
+}
+
+// A top-down BMP stores its height negated: it decodes, and a huge negated height meets the pixel limit
+// (the fuzzer found that stb_image's header query reports the negated value).
+TEST(Images, TopDownBmpHeightsMeetThePixelLimit) {
+  std::ifstream f(kDir + "rgb8x8.bmp", std::ios::binary);
+  std::string bmp((std::istreambuf_iterator<char>(f)), {});
+  ASSERT_GT(bmp.size(), 26u);
+  auto with_height = [&](int32_t h) {
+    std::string b = bmp;
+    for (int i = 0; i < 4; ++i) b[22 + i] = static_cast<char>((static_cast<uint32_t>(h) >> (8 * i)) & 0xFF);
+    return b;
+  };
+  auto decode = [](const std::string& b) {
+    return decode_image(reinterpret_cast<const unsigned char*>(b.data()), b.size(), "x.bmp");
+  };
+  const Image bottom_up = decode(bmp), top_down = decode(with_height(-8));
+  ASSERT_EQ(top_down.height, 8);
+  ASSERT_EQ(top_down.width, 8);
+  for (int64_t y = 0; y < 8; ++y)  // the same rows, in the other order
+    for (int64_t i = 0; i < 24; ++i)
+      ASSERT_EQ(top_down.pixels[y * 24 + i], bottom_up.pixels[(7 - y) * 24 + i]);
+  try {
+    decode(with_height(-16777214));
+    FAIL() << "a 8 x 16777214 header passed the pixel limit";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("x.bmp: the image is 8x16777214 = 134217712 pixels, more than"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 // A PNG whose zlib stream inflates to 256 MB while its header says 64 x 64: stb_image would keep
