@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/common/convert.h"
+#include "kernels/cpu/simd/kernels.h"
 
 namespace ft::kern {
 namespace {
@@ -60,6 +62,9 @@ void map2(const T* x, const Strided& xv0, const T* y, const Strided& yv0, T* out
 
 template <class T>
 void unary(UnaryOp op, double a_, double b_, const T* x, const Strided& xv, T* out) {
+  // f32 transcendental ops on contiguous data: the vectorised kernels (kernels/cpu/simd).
+  if constexpr (std::is_same_v<T, float>)
+    if (xv.contiguous() && simd::kernels().unary(op, x, xv.numel(), out)) return;
   const T a = static_cast<T>(a_), b = static_cast<T>(b_);
   switch (op) {
 #define FT_CASE(o) \
@@ -71,6 +76,12 @@ void unary(UnaryOp op, double a_, double b_, const T* x, const Strided& xv, T* o
 
 template <class T>
 void binary(BinaryOp op, double a_, double b_, const T* x, const Strided& xv, const T* y, const Strided& yv, T* out) {
+  if constexpr (std::is_same_v<T, float>) {
+    if ((op == BinaryOp::gelu_erf_grad || op == BinaryOp::gelu_tanh_grad) && xv.contiguous() && yv.contiguous()) {
+      simd::kernels().gelu_grad(op == BinaryOp::gelu_erf_grad, x, y, nullptr, 1, xv.numel(), out);
+      return;
+    }
+  }
   const T a = static_cast<T>(a_), b = static_cast<T>(b_);
   switch (op) {
 #define FT_CASE(o) \

@@ -5,6 +5,7 @@
 
 #include "kernels/common/philox.h"
 #include "kernels/common/strided.h"
+#include "kernels/cpu/simd/kernels.h"
 
 namespace ft::kern {
 
@@ -47,6 +48,10 @@ void philox_normal(uint64_t seed, uint64_t offset, int64_t n, float* out) {
 }
 
 void dropout_mask(uint64_t seed, uint64_t offset, double p, int64_t n, uint8_t* keep) {
+  simd::kernels().dropout_mask(seed, offset, static_cast<float>(p), n, keep);
+}
+
+void dropout_mask_reference(uint64_t seed, uint64_t offset, double p, int64_t n, uint8_t* keep) {
   const float pf = static_cast<float>(p);
 #pragma omp parallel for if (n > kParallelGrain)
   for (int64_t i = 0; i < n; ++i)

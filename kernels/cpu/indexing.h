@@ -15,8 +15,10 @@ void scatter_add_rows(const T* src, const int64_t* idx, int64_t count, int64_t w
 // Uniform (0, 1] or standard normal values number offset.. of the Philox stream `seed`, as f32.
 void philox_uniform(uint64_t seed, uint64_t offset, int64_t n, float* out);
 void philox_normal(uint64_t seed, uint64_t offset, int64_t n, float* out);
-// keep[i] = uniform value (offset + i) > p, as curand-based dropout draws it.
+// keep[i] = uniform value (offset + i) > p, as curand-based dropout draws it: the vectorised
+// kernel (several Philox counters per instruction), and the reference (one Philox call per value).
 void dropout_mask(uint64_t seed, uint64_t offset, double p, int64_t n, uint8_t* keep);
+void dropout_mask_reference(uint64_t seed, uint64_t offset, double p, int64_t n, uint8_t* keep);
 // out = x * keep * scale.
 template <class T>
 void apply_mask(const T* x, const uint8_t* keep, double scale, int64_t n, T* out);

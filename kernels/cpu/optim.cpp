@@ -1,8 +1,10 @@
 #include "kernels/cpu/optim.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/common/strided.h"
+#include "kernels/cpu/simd/kernels.h"
 
 namespace ft::kern {
 
@@ -49,6 +51,7 @@ void sgd_step(T* p, const T* g, T* buf, int64_t n, const SgdArgs& a) {
 
 template <class T>
 double sum_squares(const T* x, int64_t n) {
+  if constexpr (std::is_same_v<T, float>) return simd::kernels().sum_squares(x, n);
   double acc = 0;
   for (int64_t i = 0; i < n; ++i) acc += static_cast<double>(x[i]) * x[i];
   return acc;

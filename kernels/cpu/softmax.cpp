@@ -2,13 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/common/strided.h"
+#include "kernels/cpu/simd/kernels.h"
 
 namespace ft::kern {
 
 template <class T>
 void softmax_fwd(const T* x, int64_t rows, int64_t n, bool log, T* y) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (!log) return simd::kernels().softmax(x, rows, n, y);
+  }
 #pragma omp parallel for if (rows * n > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * n;
