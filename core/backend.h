@@ -8,6 +8,7 @@
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "kernels/common/attention.h"
 #include "kernels/common/ops.h"
 #include "kernels/common/strided.h"
 #include "kernels/common/unfold.h"
@@ -67,14 +68,11 @@ class Backend {
                                  int64_t classes, int64_t ignore_index, double smoothing, double scale,
                                  void* dlogits) = 0;
 
-  // Fused attention over contiguous [bh, t, d] q, k, v (kernels/cpu/attention.h). Backends without it
-  // report false, and the op uses its composite definition.
+  // Fused attention (kernels/common/attention.h: strided q, k, v, mask, dropout). Backends without
+  // it report false, and the op runs its composite definition.
   virtual bool has_fused_attention() const { return false; }
-  virtual void attention_fwd(Elem, const void*, const void*, const void*, const void*, const Strided&, int64_t, int64_t,
-                             int64_t, int64_t, int64_t, double, void*, void*) {}
-  virtual void attention_bwd(Elem, const void*, const void*, const void*, const void*, const Strided&, const void*,
-                             const void*, const void*, int64_t, int64_t, int64_t, int64_t, int64_t, double, void*, void*,
-                             void*) {}
+  virtual void attention_fwd(const kern::AttentionArgs&) {}
+  virtual void attention_bwd(const kern::AttentionArgs&) {}
 
   // Sliding windows over NCHW data (kernels/common/unfold.h): im2col reads `pad` outside the image;
   // col2im is its adjoint and overwrites dx.

@@ -11,6 +11,7 @@
 #include "kernels/cpu/layer_norm.h"
 #include "kernels/cpu/optim.h"
 #include "kernels/cpu/reduce.h"
+#include "kernels/cpu/simd/kernels.h"
 #include "kernels/cpu/softmax.h"
 
 namespace ft {
@@ -157,21 +158,13 @@ class CpuBackend final : public Backend {
     });
   }
   bool has_fused_attention() const override { return true; }
-  void attention_fwd(Elem t, const void* q, const void* k, const void* v, const void* mask, const Strided& mv, int64_t bh,
-                     int64_t heads, int64_t tq, int64_t tk, int64_t d, double scale, void* out, void* lse) override {
-    on_float(t, "scaled_dot_product_attention", [&](auto tag) {
-      using T = decltype(tag);
-      kern::attention_fwd<T>(c<T>(q), c<T>(k), c<T>(v), c<T>(mask), mv, bh, heads, tq, tk, d, scale, m<T>(out), m<T>(lse));
-    });
+  void attention_fwd(const kern::AttentionArgs& a) override {
+    if (a.dtype == Elem::f32) return kern::simd::kernels().attention_fwd(a);
+    on_float(a.dtype, "scaled_dot_product_attention", [&](auto tag) { kern::attention_fwd<decltype(tag)>(a); });
   }
-  void attention_bwd(Elem t, const void* q, const void* k, const void* v, const void* mask, const Strided& mv,
-                     const void* out, const void* dout, const void* lse, int64_t bh, int64_t heads, int64_t tq,
-                     int64_t tk, int64_t d, double scale, void* dq, void* dk, void* dv) override {
-    on_float(t, "scaled_dot_product_attention_backward", [&](auto tag) {
-      using T = decltype(tag);
-      kern::attention_bwd<T>(c<T>(q), c<T>(k), c<T>(v), c<T>(mask), mv, c<T>(out), c<T>(dout), c<T>(lse), bh, heads, tq,
-                             tk, d, scale, m<T>(dq), m<T>(dk), m<T>(dv));
-    });
+  void attention_bwd(const kern::AttentionArgs& a) override {
+    if (a.dtype == Elem::f32) return kern::simd::kernels().attention_bwd(a);
+    on_float(a.dtype, "scaled_dot_product_attention_backward", [&](auto tag) { kern::attention_bwd<decltype(tag)>(a); });
   }
   void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols) override {
     on_float(t, "im2col", [&](auto tag) {

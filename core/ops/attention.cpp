@@ -1,7 +1,12 @@
 // scaled_dot_product_attention: one op, two implementations. The composite (matmul, scale, mask,
-// softmax, dropout, matmul) is the definition and runs on every device; the fused CPU kernel
-// (kernels/cpu/attention.cpp) computes the same thing without materialising the score matrix and
-// has its own backward. The op harness checks both against the reference, forward and backward.
+// softmax, dropout, matmul) is the definition and runs on every device; a backend with a fused
+// kernel (the CPU: kernels/cpu/simd for f32, kernels/cpu/attention.cpp for f64) computes the same
+// thing, dropout included, without materialising the score matrix, and has its own backward. The
+// fused kernel draws the composite's dropout mask: one generator advance of b*h*tq*tk values, value
+// ((b*h + head)*tq + i)*tk + j for probability (i, j). q, k and v are read in place whenever their
+// last dim is contiguous (BERT's per-head views of [b, t, h*d] projections), and the output and the
+// gradients are laid out as [b, t, h, d] viewed as [b, h, t, d], so that merging the heads back is
+// a view: no copy on either side of the kernel.
 #include <cmath>
 
 #include "core/dispatch.h"
@@ -17,6 +22,21 @@ Tensor attention_composite(const Tensor& q, const Tensor& k, const Tensor& v, co
   return matmul(dropout(softmax(scores, -1), dropout_p, training, gen), v);
 }
 
+namespace {
+
+// A [b, h, t, d] operand the kernel reads in place (unit stride along d), else a contiguous copy.
+Tensor in_place_operand(const Tensor& t) {
+  Tensor x = t.detach();
+  return x.strides()[3] == 1 || x.size(3) == 1 ? x : x.contiguous();
+}
+kern::AttnStrides strides_of(const Tensor& t) { return {t.strides()[0], t.strides()[1], t.strides()[2]}; }
+// An uninitialised [b, h, t, d] tensor stored as [b, t, h, d].
+Tensor empty_heads_last(int64_t b, int64_t h, int64_t t, int64_t d, const Tensor& like_t) {
+  return empty({b, t, h, d}, like(like_t)).permute({0, 2, 1, 3});
+}
+
+}  // namespace
+
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                                     double dropout_p, bool training, Generator* gen) {
   const char* op = "scaled_dot_product_attention";
@@ -26,35 +46,53 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   const int64_t b = q.size(0), h = q.size(1), tq = q.size(2), d = q.size(3), tk = k.size(2);
   FT_CHECK(k.size(0) == b && k.size(1) == h && k.size(3) == d && v.shape() == k.shape(), op, ": k ",
            shape_str(k.shape()), " and v ", shape_str(v.shape()), " do not match q ", shape_str(q.shape()));
+  FT_CHECK(dropout_p >= 0 && dropout_p <= 1, op, ": dropout probability must be in [0, 1], got ", dropout_p);
   check_same_dtype(op, q, k);
   check_same_dtype(op, q, v);
-  if (!be.has_fused_attention() || (training && dropout_p > 0)) return attention_composite(q, k, v, mask, dropout_p, training, gen);
-  Shape full{b, h, tq, tk};
-  kern::Strided mv;
+  const bool drop = training && dropout_p > 0;
+  if (!be.has_fused_attention() || (drop && dropout_p == 1))
+    return attention_composite(q, k, v, mask, dropout_p, training, gen);
+  kern::AttentionArgs a;
+  a.dtype = elem_of(q);
+  a.batch = b, a.heads = h, a.tq = tq, a.tk = tk, a.d = d;
+  a.scale = 1.0 / std::sqrt(static_cast<double>(d));
   Tensor m;
   if (mask.defined()) {
     check_same_dtype(op, q, mask);
+    const Shape full{b, h, tq, tk};
     FT_CHECK(broadcast_shapes(mask.shape(), full, op) == full, op, ": mask ", shape_str(mask.shape()),
              " does not broadcast to ", shape_str(full));
     m = mask.detach();
-    mv = strided_as(m, full);
+    const kern::Strided mv = strided_as(m, full);
+    for (int i = 0; i < 4; ++i) a.mask_stride[i] = mv.stride[i];
+    a.mask = m.raw_data();
   }
-  Tensor qc = q.detach().contiguous(), kc = k.detach().contiguous(), vc = v.detach().contiguous();
-  Tensor out = empty({b, h, tq, d}, like(q)), lse = empty({b * h * tq}, like(q));
-  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
-  be.attention_fwd(elem_of(q), qc.raw_data(), kc.raw_data(), vc.raw_data(), ptr(m), mv, b * h, h, tq, tk, d, scale,
-                   out.raw_data(), lse.raw_data());
-  Tensor o = out.detach();
-  return attach(out, op, {q, k, v, Tensor()},
-                [qc, kc, vc, m, mv, o, lse, b, h, tq, tk, d, scale](const Tensor& g, const std::vector<bool>& need) {
-    Tensor gc = g.contiguous();
+  if (drop) {
+    Generator& g = gen ? *gen : default_generator();
+    a.dropout_p = dropout_p;
+    a.seed = g.seed();
+    a.offset = g.advance(static_cast<uint64_t>(b * h * tq * tk));
+  }
+  Tensor qc = in_place_operand(q), kc = in_place_operand(k), vc = in_place_operand(v);
+  a.q = qc.raw_data(), a.k = kc.raw_data(), a.v = vc.raw_data();
+  a.qs = strides_of(qc), a.ks = strides_of(kc), a.vs = strides_of(vc);
+  Tensor out = empty_heads_last(b, h, tq, d, q), lse = empty({b * h * tq}, like(q));
+  a.out = out.raw_data(), a.os = strides_of(out), a.lse = lse.raw_data();
+  be.attention_fwd(a);
+  return attach(out, op, {q, k, v, Tensor()}, [qc, kc, vc, m, lse, a](const Tensor& g, const std::vector<bool>& need) {
+    Tensor go = in_place_operand(g);
     std::vector<Tensor> grads(4);
-    if (need[0]) grads[0] = empty(qc.shape(), like(qc));
-    if (need[1]) grads[1] = empty(kc.shape(), like(kc));
-    if (need[2]) grads[2] = empty(vc.shape(), like(vc));
-    backend_of("scaled_dot_product_attention_backward", {&qc})
-        .attention_bwd(elem_of(qc), qc.raw_data(), kc.raw_data(), vc.raw_data(), ptr(m), mv, o.raw_data(), gc.raw_data(),
-                       lse.raw_data(), b * h, h, tq, tk, d, scale, ptr(grads[0]), ptr(grads[1]), ptr(grads[2]));
+    if (need[0]) grads[0] = empty_heads_last(a.batch, a.heads, a.tq, a.d, qc);
+    if (need[1]) grads[1] = empty_heads_last(a.batch, a.heads, a.tk, a.d, kc);
+    if (need[2]) grads[2] = empty_heads_last(a.batch, a.heads, a.tk, a.d, vc);
+    kern::AttentionArgs ab = a;
+    ab.out = nullptr;
+    ab.dout = go.raw_data(), ab.dos = strides_of(go);
+    ab.dq = ptr(grads[0]), ab.dk = ptr(grads[1]), ab.dv = ptr(grads[2]);
+    if (need[0]) ab.dqs = strides_of(grads[0]);
+    if (need[1]) ab.dks = strides_of(grads[1]);
+    if (need[2]) ab.dvs = strides_of(grads[2]);
+    backend_of("scaled_dot_product_attention_backward", {&qc}).attention_bwd(ab);
     return grads;
   });
 }

@@ -1,22 +1,16 @@
-// Fused scaled-dot-product attention on the CPU: out = softmax(q k^T * scale + mask) v for contiguous
-// [batch*heads, seq, dim] q, k, v, streaming over the keys with an online softmax, so no score matrix
-// is ever stored; the log-sum-exp per query row is saved for the backward, which recomputes the
-// probabilities (dq row by row, then dk and dv key by key: deterministic, no atomics).
+// Fused scaled-dot-product attention on the CPU, the plain reference (kernels/common/attention.h
+// gives the arguments): f64 (the op table's oracle) and f32 through these loops; the f32 fast path
+// is the tiled, vectorised kernel of kernels/cpu/simd. Per (batch, head, query) row the scores are
+// computed once into a row buffer, so no [tq, tk] matrix is stored; the backward recomputes them
+// from the saved log-sum-exp (dq row by row, dk and dv summed over rows in order: deterministic).
 #pragma once
-#include <cstdint>
-
-#include "kernels/common/strided.h"
+#include "kernels/common/attention.h"
 
 namespace ft::kern {
 
-// mask: additive, viewed as [batch, heads, tq, tk] (broadcast through zero strides) or null;
-// heads splits the leading batch*heads dim for the mask's indexing.
 template <class T>
-void attention_fwd(const T* q, const T* k, const T* v, const T* mask, const Strided& mask_view, int64_t bh,
-                   int64_t heads, int64_t tq, int64_t tk, int64_t d, double scale, T* out, T* lse);
+void attention_fwd(const AttentionArgs& a);
 template <class T>
-void attention_bwd(const T* q, const T* k, const T* v, const T* mask, const Strided& mask_view, const T* out,
-                   const T* dout, const T* lse, int64_t bh, int64_t heads, int64_t tq, int64_t tk, int64_t d,
-                   double scale, T* dq, T* dk, T* dv);
+void attention_bwd(const AttentionArgs& a);
 
 }  // namespace ft::kern

@@ -112,6 +112,62 @@ TEST(Ops, FusedAttentionEqualsItsCompositeForwardAndBackward) {
   EXPECT_LT(close(v.grad(), v2.grad()), 1e-12);
 }
 
+// With dropout the fused kernel must draw the composite's mask: with v = I (d = tk) the output
+// is the dropped probability matrix itself, so its zeros are the mask, element for element.
+TEST(Ops, FusedAttentionWithDropoutDrawsTheCompositesMask) {
+  for (DType dt : {DType::f64, DType::f32}) {
+    Generator g(3);
+    const int64_t b = 2, h = 3, tq = 9, tk = 21;
+    Tensor q = randn({b, h, tq, tk}, dt, &g), k = randn({b, h, tk, tk}, dt, &g);
+    Tensor eye = zeros({tk, tk}, TensorOptions(dt));
+    for (int64_t i = 0; i < tk; ++i) eye.narrow(0, i, 1).narrow(1, i, 1).fill_(1);
+    Tensor v = eye.view({1, 1, tk, tk}).expand({b, h, tk, tk}).contiguous();
+    Generator g1(11), g2(11);
+    g1.advance(5), g2.advance(5);  // a non-zero offset, as after earlier layers
+    Tensor fused = scaled_dot_product_attention(q, k, v, Tensor(), 0.4, true, &g1);
+    Tensor composite = attention_composite(q, k, v, Tensor(), 0.4, true, &g2);
+    EXPECT_EQ(g1.advance(0), g2.advance(0)) << "the generators must advance alike";
+    auto f = fused.to(DType::f64).to_vector<double>(), c = composite.to(DType::f64).to_vector<double>();
+    int64_t zeros_seen = 0;
+    for (size_t i = 0; i < f.size(); ++i) {
+      ASSERT_EQ(f[i] == 0, c[i] == 0) << dtype_name(dt) << " element " << i;
+      zeros_seen += f[i] == 0;
+      EXPECT_NEAR(f[i], c[i], dt == DType::f64 ? 1e-13 : 2e-6);
+    }
+    const double dropped = static_cast<double>(zeros_seen) / static_cast<double>(f.size());
+    EXPECT_NEAR(dropped, 0.4, 0.05) << "a mask that drops about p of the probabilities";
+  }
+}
+
+TEST(Ops, FusedAttentionWithDropoutEqualsItsCompositeBackward) {
+  for (DType dt : {DType::f64, DType::f32}) {
+    Generator g(4);
+    auto leaf = [&](Shape s) { return randn(s, dt, &g).requires_grad_(); };
+    // [b, t, h, d] projections viewed per head, as BERT passes them.
+    Tensor q = leaf({2, 6, 3, 16}), k = leaf({2, 6, 3, 16}), v = leaf({2, 6, 3, 16});
+    Tensor q2 = q.detach().requires_grad_(), k2 = k.detach().requires_grad_(), v2 = v.detach().requires_grad_();
+    Tensor mask = mul(lt(rand({2, 1, 1, 6}, DType::f64, &g), 0.3).to(dt), -1e9);
+    auto heads = [](const Tensor& x) { return x.permute({0, 2, 1, 3}); };
+    Generator g1(9), g2(9);
+    Tensor fused = scaled_dot_product_attention(heads(q), heads(k), heads(v), mask, 0.2, true, &g1);
+    Tensor composite = attention_composite(heads(q2), heads(k2), heads(v2), mask, 0.2, true, &g2);
+    Tensor w = randn(fused.shape(), dt, &g);
+    sum(mul(fused, w)).backward();
+    sum(mul(composite, w)).backward();
+    const double tol = dt == DType::f64 ? 1e-12 : 2e-5;
+    auto worst = [](const Tensor& a, const Tensor& b) {
+      auto x = a.to(DType::f64).to_vector<double>(), y = b.to(DType::f64).to_vector<double>();
+      double m = 0;
+      for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
+      return m;
+    };
+    EXPECT_LT(worst(fused, composite), tol) << dtype_name(dt);
+    EXPECT_LT(worst(q.grad(), q2.grad()), tol) << dtype_name(dt);
+    EXPECT_LT(worst(k.grad(), k2.grad()), tol) << dtype_name(dt);
+    EXPECT_LT(worst(v.grad(), v2.grad()), tol) << dtype_name(dt);
+  }
+}
+
 TEST(Ops, OneHotEqAndComparisons) {
   EXPECT_EQ(one_hot(from_vector_i64({2, 0}, {2}), 3).to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 1, 1, 0, 0}));
   EXPECT_THROW(one_hot(from_vector_i64({3}, {1}), 3), Error);

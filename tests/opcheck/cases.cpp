@@ -318,34 +318,63 @@ std::vector<Case> build() {
   add(cs, {"add_layer_norm", "4x9_noncontig_residual_frozen_affine",
            {in({4, 9}), in({4, 9}, Kind::real, true), Input{{9}, Kind::real, 0, false, false}, in({9})},
            [](const Ts& t) { return add_layer_norm(t[0], t[1], t[2], t[3], 1e-5); }, add_ln_ref(1e-5)});
-  // ---- attention: softmax(q k^T / sqrt(d) + mask) v, written out per (batch, head, query) ----
-  auto attention_ref = [](const Hs& h) {
-    const Host &q = h[0], &k = h[1], &v = h[2];
-    const int64_t b = q.size(0), nh = q.size(1), tq = q.size(2), d = q.size(3), tk = k.size(2);
-    Host out = host_zeros({b, nh, tq, d});
-    for (int64_t g = 0; g < b * nh; ++g)
-      for (int64_t i = 0; i < tq; ++i) {
-        std::vector<double> s(static_cast<size_t>(tk));
-        double mx = -1e300, sum = 0;
-        for (int64_t j = 0; j < tk; ++j) {
-          double dot = 0;
-          for (int64_t c = 0; c < d; ++c) dot += q.v[(g * tq + i) * d + c] * k.v[(g * tk + j) * d + c];
-          s[j] = dot / std::sqrt(static_cast<double>(d)) + (h.size() > 3 ? h[3].v[(g / nh) * tk + j] : 0.0);
-          mx = std::max(mx, s[j]);
+  // ---- attention: dropout(softmax(q k^T / sqrt(d) + mask)) v, written out per (batch, head, query);
+  // probability (g, i, j) is kept when Philox value (g*tq + i)*tk + j of seed 7 is above p ----
+  auto attention_ref_p = [](double p) {
+    return [p](const Hs& h) {
+      const Host &q = h[0], &k = h[1], &v = h[2];
+      const int64_t b = q.size(0), nh = q.size(1), tq = q.size(2), d = q.size(3), tk = k.size(2);
+      Host out = host_zeros({b, nh, tq, d});
+      for (int64_t g = 0; g < b * nh; ++g)
+        for (int64_t i = 0; i < tq; ++i) {
+          std::vector<double> s(static_cast<size_t>(tk));
+          double mx = -1e300, sum = 0;
+          for (int64_t j = 0; j < tk; ++j) {
+            double dot = 0;
+            for (int64_t c = 0; c < d; ++c) dot += q.v[(g * tq + i) * d + c] * k.v[(g * tk + j) * d + c];
+            s[j] = dot / std::sqrt(static_cast<double>(d)) + (h.size() > 3 ? h[3].v[(g / nh) * tk + j] : 0.0);
+            mx = std::max(mx, s[j]);
+          }
+          for (int64_t j = 0; j < tk; ++j) sum += std::exp(s[j] - mx);
+          for (int64_t j = 0; j < tk; ++j) {
+            double keep = 1;
+            if (p > 0) {
+              const uint64_t n = static_cast<uint64_t>((g * tq + i) * tk + j);
+              keep = kern::uniform_from_u32(kern::philox_u32(7, n)) > static_cast<float>(p) ? 1 / (1 - p) : 0.0;
+            }
+            for (int64_t c = 0; c < d; ++c)
+              out.v[(g * tq + i) * d + c] += std::exp(s[j] - mx) / sum * keep * v.v[(g * tk + j) * d + c];
+          }
         }
-        for (int64_t j = 0; j < tk; ++j) sum += std::exp(s[j] - mx);
-        for (int64_t j = 0; j < tk; ++j)
-          for (int64_t c = 0; c < d; ++c)
-            out.v[(g * tq + i) * d + c] += std::exp(s[j] - mx) / sum * v.v[(g * tk + j) * d + c];
-      }
-    return out;
+      return out;
+    };
   };
+  const auto attention_ref = attention_ref_p(0);
   add(cs, {"scaled_dot_product_attention", "2x2x3x4_keys5_padding_mask",
            {in({2, 2, 3, 4}), in({2, 2, 5, 4}), in({2, 2, 5, 4}), Input{{2, 1, 1, 5}, Kind::real, 0, false, false}},
            [](const Ts& t) { return scaled_dot_product_attention(t[0], t[1], t[2], t[3]); }, attention_ref});
   add(cs, {"scaled_dot_product_attention", "1x3x6x2_noncontig_q_no_mask",
            {in({1, 3, 6, 2}, Kind::real, true), in({1, 3, 6, 2}), in({1, 3, 6, 2})},
            [](const Ts& t) { return scaled_dot_product_attention(t[0], t[1], t[2], Tensor()); }, attention_ref});
+  // Training: dropout inside the fused kernel (the composite's mask: same generator draw).
+  add(cs, {"scaled_dot_product_attention", "dropout0.3_2x2x5x3_keys19_mask",
+           {in({2, 2, 5, 3}), in({2, 2, 19, 3}), in({2, 2, 19, 3}), Input{{2, 1, 1, 19}, Kind::real, 0, false, false}},
+           [](const Ts& t) {
+             Generator g(7);
+             return scaled_dot_product_attention(t[0], t[1], t[2], t[3], 0.3, true, &g);
+           }, attention_ref_p(0.3)});
+  // BERT's layout: q, k, v are [b, t, h, d] projections viewed as [b, h, t, d], read in place.
+  add(cs, {"scaled_dot_product_attention", "dropout0.1_heads_view_2x17x3x20",
+           {in({2, 17, 3, 20}), in({2, 17, 3, 20}), in({2, 17, 3, 20})},
+           [](const Ts& t) {
+             Generator g(7);
+             auto heads = [](const Tensor& x) { return x.permute({0, 2, 1, 3}); };
+             return scaled_dot_product_attention(heads(t[0]), heads(t[1]), heads(t[2]), Tensor(), 0.1, true, &g);
+           },
+           [attention_ref_p](const Hs& h) {
+             return attention_ref_p(0.1)({permute_ref(h[0], {0, 2, 1, 3}), permute_ref(h[1], {0, 2, 1, 3}),
+                                          permute_ref(h[2], {0, 2, 1, 3})});
+           }});
   // ---- dropout: the mask is the Philox stream (seed 7, offset 0), value i kept when u_i > p ----
   auto dropout_ref = [](double p) {
     return [p](const Hs& h) {
