@@ -68,11 +68,19 @@ class Backend {
                                  int64_t classes, int64_t ignore_index, double smoothing, double scale,
                                  void* dlogits) = 0;
 
-  // Fused attention (kernels/common/attention.h: strided q, k, v, mask, dropout). Backends without
-  // it report false, and the op runs its composite definition.
-  virtual bool has_fused_attention() const { return false; }
+  // Fused ops (kern::Fused). A backend answers has_fused for those it implements; for the others
+  // the op runs its composite definition, and these are never called.
+  virtual bool has_fused(kern::Fused) const { return false; }
+  // Attention (kernels/common/attention.h: strided q, k, v, mask, dropout).
   virtual void attention_fwd(const kern::AttentionArgs&) {}
   virtual void attention_bwd(const kern::AttentionArgs&) {}
+  // gelu(x + bias[col]) and its input gradient over contiguous [rows, n].
+  virtual void bias_gelu_fwd(Elem, bool /*exact*/, const void* /*x*/, const void* /*bias*/, int64_t /*rows*/,
+                             int64_t /*n*/, void* /*y*/) {}
+  virtual void bias_gelu_bwd(Elem, bool /*exact*/, const void* /*g*/, const void* /*x*/, const void* /*bias*/,
+                             int64_t /*rows*/, int64_t /*n*/, void* /*dx*/) {}
+  // layer_norm(dropout(x + x_bias) + residual) forward; the backward is layer_norm_bwd on sum_out.
+  virtual void bias_dropout_layer_norm_fwd(Elem, const kern::BiasDropoutLayerNormArgs&) {}
 
   // Sliding windows over NCHW data (kernels/common/unfold.h): im2col reads `pad` outside the image;
   // col2im is its adjoint and overwrites dx.

@@ -157,7 +157,23 @@ class CpuBackend final : public Backend {
                                  m<T>(dlogits));
     });
   }
-  bool has_fused_attention() const override { return true; }
+  bool has_fused(kern::Fused) const override { return true; }
+  void bias_gelu_fwd(Elem t, bool exact, const void* x, const void* bias, int64_t rows, int64_t n, void* y) override {
+    on_float(t, "bias_gelu", [&](auto tag) {
+      using T = decltype(tag);
+      kern::bias_gelu_fwd<T>(exact, c<T>(x), c<T>(bias), rows, n, m<T>(y));
+    });
+  }
+  void bias_gelu_bwd(Elem t, bool exact, const void* g, const void* x, const void* bias, int64_t rows, int64_t n,
+                     void* dx) override {
+    on_float(t, "bias_gelu_backward", [&](auto tag) {
+      using T = decltype(tag);
+      kern::bias_gelu_bwd<T>(exact, c<T>(g), c<T>(x), c<T>(bias), rows, n, m<T>(dx));
+    });
+  }
+  void bias_dropout_layer_norm_fwd(Elem t, const kern::BiasDropoutLayerNormArgs& a) override {
+    on_float(t, "bias_dropout_add_layer_norm", [&](auto tag) { kern::bias_dropout_layer_norm_fwd<decltype(tag)>(a); });
+  }
   void attention_fwd(const kern::AttentionArgs& a) override {
     if (a.dtype == Elem::f32) return kern::simd::kernels().attention_fwd(a);
     on_float(a.dtype, "scaled_dot_product_attention", [&](auto tag) { kern::attention_fwd<decltype(tag)>(a); });

@@ -68,6 +68,16 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
 // layer_norm(x + residual) in one pass (core/ops/layer_norm.cpp).
 Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& weight, const Tensor& bias,
                       double eps = 1e-5);
+// Fused ops (core/ops/fused.cpp), each with its composite definition:
+// bias_gelu(x, b) = gelu(x + b); bias_dropout_add_layer_norm = layer_norm(dropout(x + x_bias) +
+// residual, weight, bias); x_bias, residual, weight and bias may be undefined.
+Tensor bias_gelu(const Tensor& x, const Tensor& bias, GeluApprox approx = GeluApprox::none);
+Tensor bias_gelu_composite(const Tensor& x, const Tensor& bias, GeluApprox approx = GeluApprox::none);
+Tensor bias_dropout_add_layer_norm(const Tensor& x, const Tensor& x_bias, const Tensor& residual, const Tensor& weight,
+                                   const Tensor& bias, double eps, double p, bool training, Generator* gen = nullptr);
+Tensor bias_dropout_add_layer_norm_composite(const Tensor& x, const Tensor& x_bias, const Tensor& residual,
+                                             const Tensor& weight, const Tensor& bias, double eps, double p,
+                                             bool training, Generator* gen = nullptr);
 // Dropout with the Philox stream of `gen`; identity when !training or p == 0.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
 

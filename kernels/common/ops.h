@@ -134,6 +134,29 @@ FT_HD T binary_fn(T p, T q, T a, T b) {
   X(add) X(sub) X(mul) X(div) X(relu_grad) X(gelu_erf_grad) X(gelu_tanh_grad) X(tanh_grad) X(sigmoid_grad) \
   X(pow_grad) X(clamp_grad) X(bce_logits) X(bce_logits_grad) X(eq)
 
+// Fused ops a backend may implement (Backend::has_fused); without one the op runs its composite.
+enum class Fused { attention, bias_gelu, bias_dropout_add_layer_norm };
+
+// Dropout of one op: element i of the op's tensor keeps when Philox value offset + i of `seed` is
+// kept (uniform > p); kept elements are scaled by 1 / (1 - p). p = 0: no dropout.
+struct DropoutArgs {
+  double p = 0;
+  uint64_t seed = 0, offset = 0;
+};
+
+// layer_norm(dropout(x + x_bias) + residual) over contiguous [rows, n]: the tail of each BERT
+// sublayer (dense output, its bias, hidden dropout, residual, LayerNorm) in one pass. x_bias,
+// residual, weight and bias may be null; keep (rows * n bytes) receives the dropout mask when
+// drop.p > 0; sum_out receives the normalised input, which the backward needs.
+struct BiasDropoutLayerNormArgs {
+  int64_t rows = 0, n = 0;
+  double eps = 1e-5;
+  const void *x = nullptr, *x_bias = nullptr, *residual = nullptr, *weight = nullptr, *bias = nullptr;
+  DropoutArgs drop;
+  uint8_t* keep = nullptr;
+  void *sum_out = nullptr, *y = nullptr, *mean = nullptr, *rstd = nullptr;
+};
+
 struct AdamWArgs {
   double lr, beta1, beta2, eps, weight_decay;
   int64_t step;  // 1-based, after increment

@@ -111,7 +111,37 @@ void where(const uint8_t* cond, const Strided& cv0, const T* x, const Strided& x
   }
 }
 
+template <class T>
+void bias_gelu_fwd(bool exact, const T* x, const T* bias, int64_t rows, int64_t n, T* y) {
+  if constexpr (std::is_same_v<T, float>) {
+    return simd::kernels().bias_gelu(exact, x, bias, rows, n, y);
+  } else {
+#pragma omp parallel for if (rows * n > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        const T v = x[r * n + c] + (bias ? bias[c] : T(0));
+        y[r * n + c] = exact ? gelu_erf(v) : gelu_tanh(v);
+      }
+  }
+}
+
+template <class T>
+void bias_gelu_bwd(bool exact, const T* g, const T* x, const T* bias, int64_t rows, int64_t n, T* dx) {
+  if constexpr (std::is_same_v<T, float>) {
+    return simd::kernels().gelu_grad(exact, g, x, bias, rows, n, dx);
+  } else {
+#pragma omp parallel for if (rows * n > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < n; ++c) {
+        const T v = x[r * n + c] + (bias ? bias[c] : T(0));
+        dx[r * n + c] = g[r * n + c] * (exact ? gelu_erf_d(v) : gelu_tanh_d(v));
+      }
+  }
+}
+
 #define FT_INSTANTIATE(T)                                                                          \
+  template void bias_gelu_fwd<T>(bool, const T*, const T*, int64_t, int64_t, T*);                 \
+  template void bias_gelu_bwd<T>(bool, const T*, const T*, const T*, int64_t, int64_t, T*);      \
   template void unary<T>(UnaryOp, double, double, const T*, const Strided&, T*);                  \
   template void binary<T>(BinaryOp, double, double, const T*, const Strided&, const T*,           \
                           const Strided&, T*);                                                    \
@@ -136,6 +166,12 @@ void copy_cast(const void* src, Elem st, const Strided& sv0, void* dst, Elem dt,
     return;
   }
   const int64_t si = sv.inner_stride(), di = dv.inner_stride();
+  if (st == dt && si == 1 && di == 1) {  // rows contiguous on both sides (a broadcast bias, a slice): memcpy each
+#pragma omp parallel for if (n > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(d + dv.row_offset(r) * ds, s + sv.row_offset(r) * ss, static_cast<size_t>(inner * ss));
+    return;
+  }
 #pragma omp parallel for if (n > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* sr = s + sv.row_offset(r) * ss;

@@ -36,11 +36,15 @@ Tensor BertLayer::forward(const Tensor& h, const Tensor& additive_mask, Generato
                                             attn_probs_dropout->is_training(), gen)
                    .permute({0, 2, 1, 3})
                    .reshape({b, t, heads * head_dim});
-  Tensor a = add_layer_norm(hidden_dropout->forward(attn_out->forward(ctx), gen), h, attn_norm->weight, attn_norm->bias,
-                            attn_norm->eps);
-  Tensor inter = gelu(intermediate->forward(a));
-  return add_layer_norm(hidden_dropout->forward(output->forward(inter), gen), a, out_norm->weight, out_norm->bias,
-                        out_norm->eps);
+  // Each sublayer's tail, LayerNorm(dropout(x W^T + b) + residual), and the intermediate GELU take
+  // their bias inside the fused ops (core/ops/fused.cpp): the GEMMs run without one.
+  const double p = hidden_dropout->p;
+  const bool training = hidden_dropout->is_training();
+  Tensor a = bias_dropout_add_layer_norm(linear(ctx, attn_out->weight), attn_out->bias, h, attn_norm->weight,
+                                         attn_norm->bias, attn_norm->eps, p, training, gen);
+  Tensor inter = bias_gelu(linear(a, intermediate->weight), intermediate->bias);
+  return bias_dropout_add_layer_norm(linear(inter, output->weight), output->bias, a, out_norm->weight, out_norm->bias,
+                                     out_norm->eps, p, training, gen);
 }
 
 BertModel::BertModel(const io::BertConfig& c, Generator* gen) : config_(c) {

@@ -168,6 +168,39 @@ TEST(Ops, FusedAttentionWithDropoutEqualsItsCompositeBackward) {
   }
 }
 
+// The fused transformer-layer ops against their composites, in f64 and f32, training (dropout
+// drawn from twin generators) and not, forward and every gradient.
+TEST(Ops, FusedBiasGeluAndBiasDropoutLayerNormEqualTheirComposites) {
+  for (DType dt : {DType::f64, DType::f32}) {
+    for (bool training : {true, false}) {
+      Generator g(12);
+      auto leaf = [&](Shape s) { return randn(s, dt, &g).requires_grad_(); };
+      const std::vector<Tensor> in = {leaf({4, 6, 40}), leaf({40}), leaf({4, 6, 40}), leaf({40}), leaf({40})};
+      std::vector<Tensor> twin;
+      for (const Tensor& t : in) twin.push_back(t.detach().requires_grad_());
+      Generator g1(31), g2(31);
+      Tensor f = bias_dropout_add_layer_norm(bias_gelu(in[0], in[1]), in[1], in[2], in[3], in[4], 1e-12, 0.3,
+                                             training, &g1);
+      Tensor c = bias_dropout_add_layer_norm_composite(bias_gelu_composite(twin[0], twin[1]), twin[1], twin[2],
+                                                       twin[3], twin[4], 1e-12, 0.3, training, &g2);
+      EXPECT_NE(f.grad_fn()->name(), c.grad_fn()->name());
+      Tensor w = randn(f.shape(), dt, &g);
+      sum(mul(f, w)).backward();
+      sum(mul(c, w)).backward();
+      const double tol = dt == DType::f64 ? 1e-11 : 5e-5;
+      auto worst = [](const Tensor& a, const Tensor& b) {
+        auto x = a.to(DType::f64).to_vector<double>(), y = b.to(DType::f64).to_vector<double>();
+        double m = 0;
+        for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
+        return m;
+      };
+      EXPECT_LT(worst(f, c), tol) << dtype_name(dt) << " training " << training;
+      for (size_t i = 0; i < in.size(); ++i)
+        EXPECT_LT(worst(in[i].grad(), twin[i].grad()), tol) << dtype_name(dt) << " input " << i;
+    }
+  }
+}
+
 TEST(Ops, OneHotEqAndComparisons) {
   EXPECT_EQ(one_hot(from_vector_i64({2, 0}, {2}), 3).to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 1, 1, 0, 0}));
   EXPECT_THROW(one_hot(from_vector_i64({3}, {1}), 3), Error);

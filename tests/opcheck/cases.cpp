@@ -318,6 +318,48 @@ std::vector<Case> build() {
   add(cs, {"add_layer_norm", "4x9_noncontig_residual_frozen_affine",
            {in({4, 9}), in({4, 9}, Kind::real, true), Input{{9}, Kind::real, 0, false, false}, in({9})},
            [](const Ts& t) { return add_layer_norm(t[0], t[1], t[2], t[3], 1e-5); }, add_ln_ref(1e-5)});
+  // ---- fused: bias + dropout + residual + LayerNorm; the mask is Philox seed 7 value i for
+  // element i of the [.., n] tensor ----
+  auto bdln_ref = [ln_ref](double p, double eps) {
+    return [ln_ref, p, eps](const Hs& h) {  // h: x, x_bias, residual, weight, bias
+      Host pre = h[0];
+      const int64_t n = pre.size(-1);
+      for (int64_t i = 0; i < pre.numel(); ++i) {
+        double v = pre.v[i] + h[1].v[i % n];
+        if (p > 0) v = kern::uniform_from_u32(kern::philox_u32(7, static_cast<uint64_t>(i))) > static_cast<float>(p)
+                           ? v / (1 - p) : 0.0;
+        pre.v[i] = v + h[2].v[i];
+      }
+      return ln_ref(eps)({pre, h[3], h[4]});
+    };
+  };
+  add(cs, {"bias_dropout_add_layer_norm", "dropout0.25_3x5x37",
+           {in({3, 5, 37}), in({37}), in({3, 5, 37}), in({37}), in({37})},
+           [](const Ts& t) {
+             Generator g(7);
+             return bias_dropout_add_layer_norm(t[0], t[1], t[2], t[3], t[4], 1e-12, 0.25, true, &g);
+           }, bdln_ref(0.25, 1e-12)});
+  add(cs, {"bias_dropout_add_layer_norm", "eval_4x9_noncontig_residual",
+           {in({4, 9}), in({9}), in({4, 9}, Kind::real, true), in({9}), in({9})},
+           [](const Ts& t) { return bias_dropout_add_layer_norm(t[0], t[1], t[2], t[3], t[4], 1e-5, 0.5, false); },
+           bdln_ref(0, 1e-5)});
+  // ---- fused: bias + GELU ----
+  auto bias_gelu_ref = [](bool exact) {
+    return [exact](const Hs& h) {
+      Host out = h[0];
+      const int64_t n = out.size(-1);
+      for (int64_t i = 0; i < out.numel(); ++i) {
+        const double x = h[0].v[i] + h[1].v[i % n];
+        out.v[i] = exact ? 0.5 * x * std::erfc(-x / std::sqrt(2.0))
+                         : x / (1 + std::exp(-2 * std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+      }
+      return out;
+    };
+  };
+  add(cs, {"bias_gelu", "erf_7x37", {in({7, 37}), in({37})}, [](const Ts& t) { return bias_gelu(t[0], t[1]); },
+           bias_gelu_ref(true)});
+  add(cs, {"bias_gelu", "tanh_2x3x19_noncontig", {in({2, 3, 19}, Kind::real, true), in({19})},
+           [](const Ts& t) { return bias_gelu(t[0], t[1], GeluApprox::tanh); }, bias_gelu_ref(false)});
   // ---- attention: dropout(softmax(q k^T / sqrt(d) + mask)) v, written out per (batch, head, query);
   // probability (g, i, j) is kept when Philox value (g*tq + i)*tk + j of seed 7 is above p ----
   auto attention_ref_p = [](double p) {
@@ -544,7 +586,7 @@ const std::vector<std::string>& required_ops() {
       "add", "sub", "mul", "div", "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar",
       "rdiv_scalar", "neg", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "sigmoid", "relu", "gelu_erf",
       "gelu_tanh", "where", "masked_fill", "clamp", "sum", "mean", "max", "argmax", "var", "matmul", "linear",
-      "softmax", "log_softmax", "layer_norm", "add_layer_norm", "scaled_dot_product_attention", "dropout", "embedding", "cross_entropy",
+      "softmax", "log_softmax", "layer_norm", "add_layer_norm", "bias_dropout_add_layer_norm", "bias_gelu", "scaled_dot_product_attention", "dropout", "embedding", "cross_entropy",
       "binary_cross_entropy_with_logits", "mse_loss", "concat", "stack", "index_select", "one_hot", "to_bf16",
       "to_f16", "permute", "transpose", "reshape", "slice", "select", "expand", "squeeze", "unsqueeze",
       "im2col", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm"};
