@@ -3,6 +3,9 @@
 // ones (hidden 768, intermediate 3072, 512 tokens per batch) scaled to a 2-core machine.
 #include <benchmark/benchmark.h>
 
+#include <tuple>
+
+
 #include "bench/ceilings.h"
 #include "core/ops.h"
 #include "kernels/cpu/elementwise.h"
@@ -29,17 +32,36 @@ void report_flops(benchmark::State& st, double flops_per_iter) {
       benchmark::Counter(f / 1e9 / bench::ceilings().fma_gflops_all, benchmark::Counter::kIsRate);
 }
 
-void BM_sgemm(benchmark::State& st) {
-  const int64_t m = st.range(0), n = st.range(1), k = st.range(2);
+// f32 GEMM, oneDNN's matmul (the default) and OpenBLAS, at the BERT job's shapes (batch 32 x 52
+// padded tokens = 1664 rows, MiniLM's 384 / 1536 features) in the three forms a linear layer runs:
+// forward x W^T (NT), input gradient g W (NN), weight gradient g^T x (TN); plus BERT-base's.
+void sgemm_case(benchmark::State& st, kern::GemmImpl impl) {
+  const int64_t m = st.range(0), n = st.range(1), k = st.range(2), form = st.range(3);
+  const bool ta = form == 2, tb = form == 0;
   Generator g(1);
   Tensor a = randn({m, k}, DType::f32, &g), b = randn({n, k}, DType::f32, &g), c = empty({m, n});
+  const kern::GemmImpl saved = kern::gemm_implementation();
+  kern::set_gemm_implementation(impl);
   for (auto _ : st) {
-    kern::gemm<float>(false, true, m, n, k, 1.f, a.data<float>(), k, b.data<float>(), k, 0.f, c.data<float>(), n);
+    kern::gemm<float>(ta, tb, m, n, k, 1.f, a.data<float>(), ta ? m : k, b.data<float>(), tb ? k : n, 0.f,
+                      c.data<float>(), n);
     benchmark::DoNotOptimize(c.data<float>());
   }
+  kern::set_gemm_implementation(saved);
   report_flops(st, 2.0 * m * n * k);
 }
-BENCHMARK(BM_sgemm)->Args({512, 768, 768})->Args({512, 3072, 768})->Args({512, 768, 3072})->Unit(benchmark::kMillisecond);
+void BM_sgemm_onednn(benchmark::State& st) { sgemm_case(st, kern::GemmImpl::onednn); }
+void BM_sgemm_openblas(benchmark::State& st) { sgemm_case(st, kern::GemmImpl::openblas); }
+void sgemm_shapes(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"m", "n", "k", "form"});
+  for (auto [m, n, k] : {std::tuple{1664, 384, 384}, {1664, 1536, 384}, {1664, 384, 1536}})
+    b->Args({m, n, k, 0})->Args({m, k, n, 1});
+  b->Args({384, 384, 1664, 2})->Args({1536, 384, 1664, 2})->Args({384, 1536, 1664, 2});
+  b->Args({512, 768, 768, 0})->Args({512, 3072, 768, 0})->Args({512, 768, 3072, 0});
+  b->Unit(benchmark::kMillisecond);
+}
+BENCHMARK(BM_sgemm_onednn)->Apply(sgemm_shapes);
+BENCHMARK(BM_sgemm_openblas)->Apply(sgemm_shapes);
 
 void BM_add(benchmark::State& st) {
   const int64_t n = st.range(0);

@@ -31,7 +31,7 @@ def torch_cases():
     cases = {}
     for m, n, k in [(512, 768, 768), (512, 3072, 768), (512, 768, 3072)]:
         a, b = r(m, k), r(n, k)
-        cases[f"BM_sgemm/{m}/{n}/{k}"] = lambda a=a, b=b: a @ b.T
+        cases[f"BM_sgemm_onednn/m:{m}/n:{n}/k:{k}/form:0"] = lambda a=a, b=b: a @ b.T
     # Outputs preallocated where torch allows it, as the ftrain kernels write into given buffers.
     x, y, c = torch.ones(1 << 24), torch.ones(1 << 24), torch.empty(1 << 24)
     cases["BM_add/16777216"] = lambda: torch.add(x, y, out=c)
