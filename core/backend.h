@@ -9,6 +9,7 @@
 #include "core/device.h"
 #include "core/dtype.h"
 #include "kernels/common/attention.h"
+#include "kernels/common/conv.h"
 #include "kernels/common/ops.h"
 #include "kernels/common/strided.h"
 #include "kernels/common/unfold.h"
@@ -68,9 +69,11 @@ class Backend {
                                  int64_t classes, int64_t ignore_index, double smoothing, double scale,
                                  void* dlogits) = 0;
 
-  // Fused ops (kern::Fused). A backend answers has_fused for those it implements; for the others
-  // the op runs its composite definition, and these are never called.
-  virtual bool has_fused(kern::Fused) const { return false; }
+  // Optional ops (kern::OptionalOp): the name of this backend's implementation of `op` in dtype t
+  // ("cpu" for its own kernels, or the library: "onednn", "cudnn"), or null, and the op runs its
+  // composite definition; the entry points below are then never called.
+  virtual const char* implementation(kern::OptionalOp /*op*/, Elem /*t*/) const { return nullptr; }
+  bool implements(kern::OptionalOp op, Elem t) const { return implementation(op, t) != nullptr; }
   // Attention (kernels/common/attention.h: strided q, k, v, mask, dropout).
   virtual void attention_fwd(const kern::AttentionArgs&) {}
   virtual void attention_bwd(const kern::AttentionArgs&) {}
@@ -87,19 +90,12 @@ class Backend {
   virtual void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols) = 0;
   virtual void col2im(Elem t, const void* cols, const kern::UnfoldGeom& g, void* dx) = 0;
 
-  // cuDNN convolution and spatial batch norm (kernels/cuda/cudnn.h): only the real CUDA backend
-  // built with cuDNN has them; elsewhere has_cudnn() is false and the ops use their own kernels.
-  virtual bool has_cudnn() const { return false; }
-  virtual void cudnn_conv2d_fwd(Elem, const kern::UnfoldGeom&, int64_t /*out_channels*/, int64_t /*groups*/,
-                                const void* /*x*/, const void* /*w*/, void* /*y*/) {}
-  virtual void cudnn_conv2d_bwd_data(Elem, const kern::UnfoldGeom&, int64_t, int64_t, const void* /*w*/,
-                                     const void* /*dy*/, void* /*dx*/) {}
-  virtual void cudnn_conv2d_bwd_filter(Elem, const kern::UnfoldGeom&, int64_t, int64_t, const void* /*x*/,
-                                       const void* /*dy*/, void* /*dw*/) {}
-  virtual void cudnn_batch_norm_fwd_train(Elem, int64_t, int64_t, int64_t, const void*, const void*, const void*, double,
-                                          double, void*, void*, void*, void*, void*) {}
-  virtual void cudnn_batch_norm_bwd(Elem, int64_t, int64_t, int64_t, const void*, const void*, const void*, double,
-                                    const void*, const void*, void*, void*, void*) {}
+  // Convolution and training-mode batch norm over NCHW data (kernels/common/conv.h).
+  virtual void conv2d_fwd(Elem, const kern::ConvGeom&, const void* /*x*/, const void* /*w*/, void* /*y*/) {}
+  virtual void conv2d_bwd_data(Elem, const kern::ConvGeom&, const void* /*w*/, const void* /*dy*/, void* /*dx*/) {}
+  virtual void conv2d_bwd_weight(Elem, const kern::ConvGeom&, const void* /*x*/, const void* /*dy*/, void* /*dw*/) {}
+  virtual void batch_norm_fwd_train(Elem, const kern::BatchNormArgs&) {}
+  virtual void batch_norm_bwd(Elem, const kern::BatchNormArgs&) {}
 
   // Indexing and randomness.
   virtual void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width,

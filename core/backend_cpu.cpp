@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/conv_onednn.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/indexing.h"
@@ -157,7 +158,23 @@ class CpuBackend final : public Backend {
                                  m<T>(dlogits));
     });
   }
-  bool has_fused(kern::Fused) const override { return true; }
+  const char* implementation(kern::OptionalOp op, Elem t) const override {
+    if (t != Elem::f32 && t != Elem::f64) return nullptr;
+    switch (op) {
+      case kern::OptionalOp::conv2d: return t == Elem::f32 && kern::onednn_conv_available() ? "onednn" : nullptr;
+      case kern::OptionalOp::batch_norm: return nullptr;  // the composite (mean, var, normalise)
+      default: return "cpu";
+    }
+  }
+  void conv2d_fwd(Elem, const kern::ConvGeom& g, const void* x, const void* w, void* y) override {
+    kern::onednn_conv2d_fwd(g, c<float>(x), c<float>(w), m<float>(y));
+  }
+  void conv2d_bwd_data(Elem, const kern::ConvGeom& g, const void* w, const void* dy, void* dx) override {
+    kern::onednn_conv2d_bwd_data(g, c<float>(w), c<float>(dy), m<float>(dx));
+  }
+  void conv2d_bwd_weight(Elem, const kern::ConvGeom& g, const void* x, const void* dy, void* dw) override {
+    kern::onednn_conv2d_bwd_weight(g, c<float>(x), c<float>(dy), m<float>(dw));
+  }
   void bias_gelu_fwd(Elem t, bool exact, const void* x, const void* bias, int64_t rows, int64_t n, void* y) override {
     on_float(t, "bias_gelu", [&](auto tag) {
       using T = decltype(tag);

@@ -84,27 +84,27 @@ class CudaBackend final : public Backend {
     cuda::cross_entropy_bwd(t, logits, target, lse, rows, classes, ignore_index, smoothing, scale, dlogits);
   }
 #if defined(FT_CUDNN)
-  bool has_cudnn() const override { return true; }
-  void cudnn_conv2d_fwd(Elem t, const kern::UnfoldGeom& g, int64_t o, int64_t groups, const void* x, const void* w,
-                        void* y) override {
-    cuda::cudnn_conv2d_fwd(t, cuda::ConvGeom{g, o, groups}, x, w, y);
+  const char* implementation(kern::OptionalOp op, Elem t) const override {
+    if (op == kern::OptionalOp::conv2d) return "cudnn";
+    if (op == kern::OptionalOp::batch_norm && (t == Elem::f32 || t == Elem::f64)) return "cudnn";
+    return nullptr;
   }
-  void cudnn_conv2d_bwd_data(Elem t, const kern::UnfoldGeom& g, int64_t o, int64_t groups, const void* w, const void* dy,
-                             void* dx) override {
-    cuda::cudnn_conv2d_bwd_data(t, cuda::ConvGeom{g, o, groups}, w, dy, dx);
+  void conv2d_fwd(Elem t, const kern::ConvGeom& g, const void* x, const void* w, void* y) override {
+    cuda::cudnn_conv2d_fwd(t, g, x, w, y);
   }
-  void cudnn_conv2d_bwd_filter(Elem t, const kern::UnfoldGeom& g, int64_t o, int64_t groups, const void* x,
-                               const void* dy, void* dw) override {
-    cuda::cudnn_conv2d_bwd_filter(t, cuda::ConvGeom{g, o, groups}, x, dy, dw);
+  void conv2d_bwd_data(Elem t, const kern::ConvGeom& g, const void* w, const void* dy, void* dx) override {
+    cuda::cudnn_conv2d_bwd_data(t, g, w, dy, dx);
   }
-  void cudnn_batch_norm_fwd_train(Elem t, int64_t n, int64_t c, int64_t hw, const void* x, const void* scale,
-                                  const void* bias, double momentum, double eps, void* rm, void* rv, void* y, void* sm,
-                                  void* si) override {
-    cuda::cudnn_batch_norm_fwd_train(t, n, c, hw, x, scale, bias, momentum, eps, rm, rv, y, sm, si);
+  void conv2d_bwd_weight(Elem t, const kern::ConvGeom& g, const void* x, const void* dy, void* dw) override {
+    cuda::cudnn_conv2d_bwd_filter(t, g, x, dy, dw);
   }
-  void cudnn_batch_norm_bwd(Elem t, int64_t n, int64_t c, int64_t hw, const void* x, const void* dy, const void* scale,
-                            double eps, const void* sm, const void* si, void* dx, void* ds, void* db) override {
-    cuda::cudnn_batch_norm_bwd(t, n, c, hw, x, dy, scale, eps, sm, si, dx, ds, db);
+  void batch_norm_fwd_train(Elem t, const kern::BatchNormArgs& a) override {
+    cuda::cudnn_batch_norm_fwd_train(t, a.n, a.c, a.hw, a.x, a.scale, a.bias, a.momentum, a.eps, a.running_mean,
+                                     a.running_var, a.y, a.save_mean, a.save_invstd);
+  }
+  void batch_norm_bwd(Elem t, const kern::BatchNormArgs& a) override {
+    cuda::cudnn_batch_norm_bwd(t, a.n, a.c, a.hw, a.x, a.dy, a.scale, a.eps, a.save_mean, a.save_invstd, a.dx,
+                               a.dscale, a.dbias);
   }
 #endif
   void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols) override {

@@ -50,7 +50,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   check_same_dtype(op, q, k);
   check_same_dtype(op, q, v);
   const bool drop = training && dropout_p > 0;
-  if (!be.has_fused(kern::Fused::attention) || (drop && dropout_p == 1))
+  if (!be.implements(kern::OptionalOp::attention, elem_of(q)) || (drop && dropout_p == 1))
     return attention_composite(q, k, v, mask, dropout_p, training, gen);
   kern::AttentionArgs a;
   a.dtype = elem_of(q);

@@ -8,9 +8,11 @@
 // - batch_norm = the composite of mean, biased variance, normalise and affine; in training the
 //   running statistics move by `momentum` with the unbiased variance, as torch.nn.BatchNorm2d does.
 // Every op's backward comes from the ops it is made of (matmul, max, mean, ...) plus col2im.
-// On a CUDA backend with cuDNN, conv2d and training-mode batch_norm call cuDNN instead (forward and
-// backward), unless set_conv_implementation("native") asks for our kernels; the emulated device has
-// no cuDNN, so tests run the native path there and a GPU test compares the two.
+// These definitions are the reference. A backend may implement conv2d and training-mode batch_norm
+// itself (Backend::implementation: cuDNN on CUDA, oneDNN for f32 convolution on the CPU); the ops
+// use that, forward and backward, unless set_conv_implementation("native") asks for the composite.
+// The emulated device has no cuDNN, so it runs the composite; tests compare oneDNN with the
+// composite on the CPU, and a GPU test cuDNN with it.
 #include <cmath>
 #include <limits>
 #include <string>
@@ -44,40 +46,44 @@ Window2d pool_window(Pair2 kernel, Pair2 stride, Pair2 padding) {
 
 std::string g_conv_impl = "auto";
 
-// Whether this op on this backend goes to cuDNN.
-bool use_cudnn(const char* op, const Backend& be, const Tensor& x) {
-  if (g_conv_impl == "native" || !x.device().is_cuda()) return false;
-  if (g_conv_impl == "cudnn")
-    FT_CHECK(be.has_cudnn(), op, ": the cudnn implementation was asked for, but this CUDA backend (", be.name(),
-             ") has no cuDNN");
-  return be.has_cudnn();
+// Whether conv2d / batch_norm of x goes to the backend's implementation (cuDNN on CUDA, oneDNN on
+// the CPU) rather than the composite: "auto" takes it wherever the backend has one, "native" never,
+// and a library's name requires it for conv2d (batch norm uses it where the backend has it).
+bool use_backend(const char* op, kern::OptionalOp which, const Backend& be, const Tensor& x) {
+  if (g_conv_impl == "native") return false;
+  const char* impl = be.implementation(which, elem_of(x));
+  if (g_conv_impl == "auto") return impl != nullptr;
+  if (which == kern::OptionalOp::conv2d)
+    FT_CHECK(impl && g_conv_impl == impl, op, ": --conv_implementation ", g_conv_impl, " was asked for, but the ",
+             be.name(), " backend ", impl ? std::string("implements it with ") + impl : std::string("has no library for it"),
+             " in ", x.dtype());
+  return impl && g_conv_impl == impl;
 }
 
-Tensor conv2d_cudnn(Backend& be, const Tensor& x, const Tensor& weight, const kern::UnfoldGeom& g, int64_t o,
-                    int64_t groups) {
+Tensor conv2d_backend(Backend& be, const Tensor& x, const Tensor& weight, const kern::ConvGeom& cg) {
   Tensor xc = x.detach().contiguous(), wc = weight.detach().contiguous();
-  Tensor y = empty({g.n, o, g.oh, g.ow}, like(x));
-  be.cudnn_conv2d_fwd(elem_of(x), g, o, groups, xc.raw_data(), wc.raw_data(), y.raw_data());
-  return attach(y, "conv2d", {x, weight}, [xc, wc, g, o, groups](const Tensor& grad, const std::vector<bool>& need) {
+  Tensor y = empty({cg.g.n, cg.out_channels, cg.g.oh, cg.g.ow}, like(x));
+  be.conv2d_fwd(elem_of(x), cg, xc.raw_data(), wc.raw_data(), y.raw_data());
+  return attach(y, "conv2d", {x, weight}, [xc, wc, cg](const Tensor& grad, const std::vector<bool>& need) {
     Tensor gc = grad.contiguous();
     Backend& b = backend_of("conv2d_backward", {&gc});
     std::vector<Tensor> grads(2);
     if (need[0]) {
       grads[0] = empty(xc.shape(), like(xc));
-      b.cudnn_conv2d_bwd_data(elem_of(gc), g, o, groups, wc.raw_data(), gc.raw_data(), grads[0].raw_data());
+      b.conv2d_bwd_data(elem_of(gc), cg, wc.raw_data(), gc.raw_data(), grads[0].raw_data());
     }
     if (need[1]) {
       grads[1] = empty(wc.shape(), like(wc));
-      b.cudnn_conv2d_bwd_filter(elem_of(gc), g, o, groups, xc.raw_data(), gc.raw_data(), grads[1].raw_data());
+      b.conv2d_bwd_weight(elem_of(gc), cg, xc.raw_data(), gc.raw_data(), grads[1].raw_data());
     }
     return grads;
   });
 }
 
-// Training-mode batch norm of NCHW f32/f64 data through cuDNN (batch statistics, running statistics
+// Training-mode batch norm of NCHW data through the backend (batch statistics, running statistics
 // updated in place, saved mean and inverse std for the backward).
-Tensor batch_norm_cudnn(Backend& be, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& rm,
-                        const Tensor& rv, double momentum, double eps) {
+Tensor batch_norm_backend(Backend& be, const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& rm,
+                          const Tensor& rv, double momentum, double eps) {
   const int64_t n = x.size(0), c = x.size(1), hw = x.numel() / (n * c);
   Tensor xc = x.detach().contiguous();
   Tensor w = weight.defined() ? weight.detach().contiguous() : ones({c}, like(x));
@@ -85,16 +91,17 @@ Tensor batch_norm_cudnn(Backend& be, const Tensor& x, const Tensor& weight, cons
   for (const Tensor* r : {&rm, &rv})
     if (r->defined()) FT_CHECK(r->is_contiguous() && r->dtype() == x.dtype(), "batch_norm: running statistics must be contiguous ", x.dtype());
   Tensor y = empty(x.shape(), like(x)), mean = empty({c}, like(x)), invstd = empty({c}, like(x));
-  be.cudnn_batch_norm_fwd_train(elem_of(x), n, c, hw, xc.raw_data(), w.raw_data(), b.raw_data(), momentum, eps, ptr(rm),
-                                ptr(rv), y.raw_data(), mean.raw_data(), invstd.raw_data());
-  return attach(y, "batch_norm", {x, weight, bias},
-                [xc, w, mean, invstd, n, c, hw, eps](const Tensor& grad, const std::vector<bool>& need) {
+  kern::BatchNormArgs a;
+  a.n = n, a.c = c, a.hw = hw, a.momentum = momentum, a.eps = eps;
+  a.x = xc.raw_data(), a.scale = w.raw_data(), a.bias = b.raw_data(), a.running_mean = ptr(rm), a.running_var = ptr(rv);
+  a.y = y.raw_data(), a.save_mean = mean.raw_data(), a.save_invstd = invstd.raw_data();
+  be.batch_norm_fwd_train(elem_of(x), a);
+  return attach(y, "batch_norm", {x, weight, bias}, [xc, w, mean, invstd, a](const Tensor& grad, const std::vector<bool>& need) {
     Tensor gc = grad.contiguous();
-    Tensor dx = empty(xc.shape(), like(xc)), dw = empty({c}, like(xc)), db = empty({c}, like(xc));
-    backend_of("batch_norm_backward", {&gc}).cudnn_batch_norm_bwd(elem_of(gc), n, c, hw, xc.raw_data(), gc.raw_data(),
-                                                                    w.raw_data(), eps, mean.raw_data(),
-                                                                    invstd.raw_data(), dx.raw_data(), dw.raw_data(),
-                                                                    db.raw_data());
+    Tensor dx = empty(xc.shape(), like(xc)), dw = empty({a.c}, like(xc)), db = empty({a.c}, like(xc));
+    kern::BatchNormArgs ab = a;
+    ab.dy = gc.raw_data(), ab.dx = dx.raw_data(), ab.dscale = dw.raw_data(), ab.dbias = db.raw_data();
+    backend_of("batch_norm_backward", {&gc}).batch_norm_bwd(elem_of(gc), ab);
     return std::vector<Tensor>{need[0] ? dx : Tensor(), need[1] ? dw : Tensor(), need[2] ? db : Tensor()};
   });
 }
@@ -102,8 +109,8 @@ Tensor batch_norm_cudnn(Backend& be, const Tensor& x, const Tensor& weight, cons
 }  // namespace
 
 void set_conv_implementation(const std::string& name) {
-  FT_CHECK(name == "auto" || name == "cudnn" || name == "native", "conv implementation '", name,
-           "' is not one of auto, cudnn, native");
+  FT_CHECK(name == "auto" || name == "cudnn" || name == "onednn" || name == "native", "conv implementation '", name,
+           "' is not one of auto, cudnn, onednn, native");
   g_conv_impl = name;
 }
 
@@ -137,8 +144,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair2 s
   const Window2d w{kh, kw, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1]};
   Backend& be = compute_backend(op, {&x, &weight, &bias});
   check_same_dtype(op, x, weight);
-  if (use_cudnn(op, be, x)) {
-    Tensor out = conv2d_cudnn(be, x, weight, geometry(op, x, w), o, groups);
+  if (use_backend(op, kern::OptionalOp::conv2d, be, x)) {
+    Tensor out = conv2d_backend(be, x, weight, kern::ConvGeom{geometry(op, x, w), o, groups});
     return bias.defined() ? add(out, bias.view({1, o, 1, 1})) : out;
   }
   const Tensor cols = im2col(x, w, 0.0);  // [n, c*kh*kw, p]
@@ -214,8 +221,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                "], got ", shape_str(t->shape()), " for input ", shape_str(x.shape()));
   Tensor mu, var_b;
   Backend& be = compute_backend("batch_norm", {&x, &weight, &bias});
-  if (training && x.dim() == 4 && (x.dtype() == DType::f32 || x.dtype() == DType::f64) && use_cudnn("batch_norm", be, x))
-    return batch_norm_cudnn(be, x, weight, bias, running_mean, running_var, momentum, eps);
+  if (training && x.dim() == 4 && use_backend("batch_norm", kern::OptionalOp::batch_norm, be, x))
+    return batch_norm_backend(be, x, weight, bias, running_mean, running_var, momentum, eps);
   if (training) {
     const int64_t count = x.numel() / c;
     FT_CHECK(count > 1, "batch_norm: training needs more than one value per channel, got input ", shape_str(x.shape()));

@@ -1,5 +1,5 @@
 // Fused pointwise ops of the transformer layer, each with its composite definition beside it; a
-// backend that implements one (Backend::has_fused) runs it in one kernel, any other runs the
+// backend that implements one (Backend::implementation) runs it in one kernel, any other runs the
 // composite. The op table checks each against a plain reference, and tests/core/test_ops.cpp
 // checks fused == composite, forward and backward, dropout masks included.
 //   bias_gelu(x, b)                               = gelu(x + b)
@@ -46,7 +46,7 @@ Tensor bias_gelu(const Tensor& x, const Tensor& bias, GeluApprox approx) {
   const int64_t n = last_dim(op, x), rows = n ? x.numel() / n : 0;
   FT_CHECK(bias.defined(), op, ": bias must be defined (use gelu without one)");
   check_column_vector(op, "bias", bias, x);
-  if (!be.has_fused(kern::Fused::bias_gelu)) return bias_gelu_composite(x, bias, approx);
+  if (!be.implements(kern::OptionalOp::bias_gelu, elem_of(x))) return bias_gelu_composite(x, bias, approx);
   const bool exact = approx == GeluApprox::none;
   Tensor xc = x.detach().contiguous(), bc = bias.detach().contiguous();
   Tensor out = empty(x.shape(), like(x));
@@ -85,7 +85,7 @@ Tensor bias_dropout_add_layer_norm(const Tensor& x, const Tensor& x_bias, const 
              " must have the shape of the input ", shape_str(x.shape()));
   }
   const bool drop = training && p > 0;
-  if (!be.has_fused(kern::Fused::bias_dropout_add_layer_norm) || (drop && p == 1))
+  if (!be.implements(kern::OptionalOp::bias_dropout_add_layer_norm, elem_of(x)) || (drop && p == 1))
     return bias_dropout_add_layer_norm_composite(x, x_bias, residual, weight, bias, eps, p, training, gen);
   kern::BiasDropoutLayerNormArgs a;
   a.rows = rows, a.n = n, a.eps = eps;

@@ -134,8 +134,9 @@ FT_HD T binary_fn(T p, T q, T a, T b) {
   X(add) X(sub) X(mul) X(div) X(relu_grad) X(gelu_erf_grad) X(gelu_tanh_grad) X(tanh_grad) X(sigmoid_grad) \
   X(pow_grad) X(clamp_grad) X(bce_logits) X(bce_logits_grad) X(eq)
 
-// Fused ops a backend may implement (Backend::has_fused); without one the op runs its composite.
-enum class Fused { attention, bias_gelu, bias_dropout_add_layer_norm };
+// Ops a backend may implement (Backend::implementation names how); for the others the op runs its
+// composite definition.
+enum class OptionalOp { attention, bias_gelu, bias_dropout_add_layer_norm, conv2d, batch_norm };
 
 // Dropout of one op: element i of the op's tensor keeps when Philox value offset + i of `seed` is
 // kept (uniform > p); kept elements are scaled by 1 / (1 - p). p = 0: no dropout.

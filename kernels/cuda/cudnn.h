@@ -8,16 +8,13 @@
 #include <cstdint>
 
 #include "kernels/common/strided.h"
-#include "kernels/common/unfold.h"
+#include "kernels/common/conv.h"
 
 namespace ft::cuda {
 
 using kern::Elem;
 
-struct ConvGeom {
-  kern::UnfoldGeom g;  // input [n, c, h, w], window, output positions
-  int64_t out_channels = 1, groups = 1;
-};
+using kern::ConvGeom;  // kernels/common/conv.h
 
 // y[n, k, oh, ow] = conv(x, w); dx and dw overwritten.
 void cudnn_conv2d_fwd(Elem t, const ConvGeom& cg, const void* x, const void* w, void* y);

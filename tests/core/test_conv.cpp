@@ -50,3 +50,55 @@ TEST(Conv2d, ShapeErrorsNameBothShapes) {
 
 }  // namespace
 }  // namespace ft
+
+namespace ft {
+namespace {
+
+// The CPU backend's oneDNN convolution against the composite (im2col + GEMM) it replaces, forward
+// and both gradients, on the geometries ResNet uses and on odd ones (groups, dilation, strides that
+// leave the last rows unread).
+TEST(Conv2d, OneDnnEqualsTheNativeComposite) {
+  struct Geo {
+    Shape x, w;
+    Pair2 s, p, d;
+    int64_t groups;
+  };
+  const Geo geos[] = {{{4, 3, 32, 32}, {64, 3, 7, 7}, {2, 2}, {3, 3}, {1, 1}, 1},
+                      {{4, 64, 8, 8}, {64, 64, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 1},
+                      {{4, 64, 8, 8}, {128, 64, 1, 1}, {2, 2}, {0, 0}, {1, 1}, 1},
+                      {{2, 6, 9, 11}, {4, 3, 3, 2}, {2, 1}, {1, 2}, {2, 1}, 2}};
+  for (const Geo& g : geos) {
+    Generator gen(5);
+    Tensor x0 = randn(g.x, DType::f32, &gen), w0 = randn(g.w, DType::f32, &gen);
+    Tensor out_grad;
+    std::vector<std::vector<float>> results[2];
+    for (int impl = 0; impl < 2; ++impl) {
+      set_conv_implementation(impl == 0 ? "onednn" : "native");
+      Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_();
+      Tensor y = conv2d(x, w, Tensor(), g.s, g.p, g.d, g.groups);
+      if (!out_grad.defined()) out_grad = randn(y.shape(), DType::f32, &gen);
+      sum(mul(y, out_grad)).backward();
+      results[impl] = {y.to_vector<float>(), x.grad().to_vector<float>(), w.grad().to_vector<float>()};
+    }
+    set_conv_implementation("auto");
+    for (int k = 0; k < 3; ++k) {
+      double num = 0, den = 0;
+      for (size_t i = 0; i < results[0][k].size(); ++i) {
+        const double a = results[0][k][i], b = results[1][k][i];
+        num += (a - b) * (a - b), den += b * b;
+      }
+      EXPECT_LT(num / den, 1e-11) << shape_str(g.x) << " result " << k;
+    }
+  }
+}
+
+TEST(Conv2d, AnUnavailableImplementationIsAnError) {
+  set_conv_implementation("cudnn");  // the CPU backend has oneDNN, not cuDNN
+  Tensor x = ones({1, 1, 4, 4}), w = ones({1, 1, 3, 3});
+  EXPECT_THROW(conv2d(x, w, Tensor(), {1, 1}, {0, 0}, {1, 1}, 1), Error);
+  set_conv_implementation("auto");
+  EXPECT_THROW(set_conv_implementation("mkl"), Error);
+}
+
+}  // namespace
+}  // namespace ft

@@ -140,8 +140,9 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
   app->add_option("--device", a.device, "auto, cpu or cuda:N")->group(run);
   app->add_option("--threads", a.threads, "CPU threads (0: all cores)")->group(run);
   app->add_option("--conv_implementation", a.conv_implementation,
-                  "CUDA convolution and batch norm: auto (cuDNN where present), cudnn, or native kernels")
-      ->check(CLI::IsMember({"auto", "cudnn", "native"}))->group(run);
+                  "convolution and batch norm: auto (cuDNN on CUDA, oneDNN on the CPU), cudnn, onednn, or native "
+                  "(im2col + GEMM, the reference)")
+      ->check(CLI::IsMember({"auto", "cudnn", "onednn", "native"}))->group(run);
   app->add_option("--dataloader_num_workers", a.dataloader_num_workers, "threads preparing batches")->group(run);
   app->add_flag("--disable_tqdm", a.disable_tqdm, "plain progress lines even on a terminal")->group(run);
   app->add_flag("--quiet", a.quiet, "only errors and the final summary")->group(run);

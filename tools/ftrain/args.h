@@ -55,7 +55,7 @@ struct TrainArgs {
   bool disable_tqdm = false, quiet = false;
   std::string log_format = "text";  // text or json (JSON lines on stdout)
   std::string config;
-  std::string conv_implementation = "auto";  // CUDA: cudnn where present, or native kernels
+  std::string conv_implementation = "auto";  // the backend's library (cuDNN, oneDNN) where present, or native
 
   io::Json to_json() const;  // what checkpoints record as training_args.json
 };
