@@ -162,7 +162,9 @@ class CpuBackend final : public Backend {
     if (t != Elem::f32 && t != Elem::f64) return nullptr;
     switch (op) {
       case kern::OptionalOp::conv2d: return t == Elem::f32 && kern::onednn_conv_available() ? "onednn" : nullptr;
-      case kern::OptionalOp::batch_norm: return nullptr;  // the composite (mean, var, normalise)
+      // Batch norm stays the composite (mean, var, normalise): oneDNN 2.6's backward refused to
+      // execute here ("could not execute a primitive"); left for a later step.
+      case kern::OptionalOp::batch_norm: return nullptr;
       default: return "cpu";
     }
   }

@@ -100,10 +100,10 @@ class CudaBackend final : public Backend {
   }
   void batch_norm_fwd_train(Elem t, const kern::BatchNormArgs& a) override {
     cuda::cudnn_batch_norm_fwd_train(t, a.n, a.c, a.hw, a.x, a.scale, a.bias, a.momentum, a.eps, a.running_mean,
-                                     a.running_var, a.y, a.save_mean, a.save_invstd);
+                                     a.running_var, a.y, a.save_mean, a.save_spread);
   }
   void batch_norm_bwd(Elem t, const kern::BatchNormArgs& a) override {
-    cuda::cudnn_batch_norm_bwd(t, a.n, a.c, a.hw, a.x, a.dy, a.scale, a.eps, a.save_mean, a.save_invstd, a.dx,
+    cuda::cudnn_batch_norm_bwd(t, a.n, a.c, a.hw, a.x, a.dy, a.scale, a.eps, a.save_mean, a.save_spread, a.dx,
                                a.dscale, a.dbias);
   }
 #endif

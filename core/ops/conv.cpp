@@ -90,13 +90,13 @@ Tensor batch_norm_backend(Backend& be, const Tensor& x, const Tensor& weight, co
   Tensor b = bias.defined() ? bias.detach().contiguous() : zeros({c}, like(x));
   for (const Tensor* r : {&rm, &rv})
     if (r->defined()) FT_CHECK(r->is_contiguous() && r->dtype() == x.dtype(), "batch_norm: running statistics must be contiguous ", x.dtype());
-  Tensor y = empty(x.shape(), like(x)), mean = empty({c}, like(x)), invstd = empty({c}, like(x));
+  Tensor y = empty(x.shape(), like(x)), mean = empty({c}, like(x)), spread = empty({c}, like(x));
   kern::BatchNormArgs a;
   a.n = n, a.c = c, a.hw = hw, a.momentum = momentum, a.eps = eps;
   a.x = xc.raw_data(), a.scale = w.raw_data(), a.bias = b.raw_data(), a.running_mean = ptr(rm), a.running_var = ptr(rv);
-  a.y = y.raw_data(), a.save_mean = mean.raw_data(), a.save_invstd = invstd.raw_data();
+  a.y = y.raw_data(), a.save_mean = mean.raw_data(), a.save_spread = spread.raw_data();
   be.batch_norm_fwd_train(elem_of(x), a);
-  return attach(y, "batch_norm", {x, weight, bias}, [xc, w, mean, invstd, a](const Tensor& grad, const std::vector<bool>& need) {
+  return attach(y, "batch_norm", {x, weight, bias}, [xc, w, mean, spread, a](const Tensor& grad, const std::vector<bool>& need) {
     Tensor gc = grad.contiguous();
     Tensor dx = empty(xc.shape(), like(xc)), dw = empty({a.c}, like(xc)), db = empty({a.c}, like(xc));
     kern::BatchNormArgs ab = a;

@@ -17,13 +17,14 @@ struct ConvGeom {
 };
 
 // Training-mode spatial batch norm over x [n, c, hw]: batch statistics; running_mean/var (may be
-// null) move by momentum with the unbiased variance; save_mean / save_invstd kept for the backward.
+// null) move by momentum with the unbiased variance. save_mean and save_spread (c values each) keep
+// what the backend's backward needs: the batch mean and, for cuDNN, the inverse std.
 struct BatchNormArgs {
   int64_t n = 0, c = 0, hw = 0;
   double momentum = 0.1, eps = 1e-5;
   const void *x = nullptr, *scale = nullptr, *bias = nullptr;
   void *running_mean = nullptr, *running_var = nullptr;
-  void *y = nullptr, *save_mean = nullptr, *save_invstd = nullptr;
+  void *y = nullptr, *save_mean = nullptr, *save_spread = nullptr;
   // Backward: dy in, dx / dscale / dbias out.
   const void* dy = nullptr;
   void *dx = nullptr, *dscale = nullptr, *dbias = nullptr;

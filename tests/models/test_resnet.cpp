@@ -94,12 +94,18 @@ TEST_P(ResNetGolden, MatchesTransformers) {
     else
       EXPECT_EQ(b.to(kCPU).item(), f.fx.tensors.at("w." + name).item() + 1) << name << " counts training forwards";
   }
-  std::printf("[golden] resnet %s: eval logits %.2e loss %.2e; train logits %.2e loss %.2e; grads %.2e; "
-              "running stats %.2e\n", GetParam().c_str(), eval_err, eval_loss_err, train_err, loss_err, grad_err, stat_err);
+  // PyTorch's own f32 train-mode logits (gen_resnet_f32.py): every BatchNorm normalises 3 images,
+  // which amplifies f32 round-off in the convolutions; on "basic" PyTorch's f32 is 1.7e-5 away from
+  // the f64 reference. Train-mode logits get the gradients' rule: 1e-5, or twice PyTorch's f32 error.
+  const auto f32 = io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/resnet_" + GetParam() + "_f32.safetensors");
+  const double torch_train_f32 = test::rel_error(f32.tensors.at("train_logits32"), f.fx.tensors.at("train_logits"));
+  std::printf("[golden] resnet %s: eval logits %.2e loss %.2e; train logits %.2e (PyTorch f32 %.2e) loss %.2e; "
+              "grads %.2e; running stats %.2e\n", GetParam().c_str(), eval_err, eval_loss_err, train_err,
+              torch_train_f32, loss_err, grad_err, stat_err);
   // f32 against an f64 reference of the same f32 weights.
   EXPECT_LE(eval_err, 1e-5);
   EXPECT_LE(eval_loss_err, 1e-5);
-  EXPECT_LE(train_err, 1e-5);
+  EXPECT_LE(train_err, std::max(1e-5, 2 * torch_train_f32));
   EXPECT_LE(loss_err, 1e-5);
   EXPECT_LE(stat_err, 1e-5);
 
