@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/attention.h"
+#include "kernels/cpu/batch_norm.h"
 #include "kernels/cpu/conv_onednn.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
@@ -162,9 +163,7 @@ class CpuBackend final : public Backend {
     if (t != Elem::f32 && t != Elem::f64) return nullptr;
     switch (op) {
       case kern::OptionalOp::conv2d: return t == Elem::f32 && kern::onednn_conv_available() ? "onednn" : nullptr;
-      // Batch norm stays the composite (mean, var, normalise): oneDNN 2.6's backward refused to
-      // execute here ("could not execute a primitive"); left for a later step.
-      case kern::OptionalOp::batch_norm: return nullptr;
+      case kern::OptionalOp::batch_norm: return "cpu";  // kernels/cpu/batch_norm.h says why not oneDNN's
       default: return "cpu";
     }
   }
@@ -176,6 +175,12 @@ class CpuBackend final : public Backend {
   }
   void conv2d_bwd_weight(Elem, const kern::ConvGeom& g, const void* x, const void* dy, void* dw) override {
     kern::onednn_conv2d_bwd_weight(g, c<float>(x), c<float>(dy), m<float>(dw));
+  }
+  void batch_norm_fwd_train(Elem t, const kern::BatchNormArgs& a) override {
+    on_float(t, "batch_norm", [&](auto tag) { kern::batch_norm_fwd_train<decltype(tag)>(a); });
+  }
+  void batch_norm_bwd(Elem t, const kern::BatchNormArgs& a) override {
+    on_float(t, "batch_norm_backward", [&](auto tag) { kern::batch_norm_bwd<decltype(tag)>(a); });
   }
   void bias_gelu_fwd(Elem t, bool exact, const void* x, const void* bias, int64_t rows, int64_t n, void* y) override {
     on_float(t, "bias_gelu", [&](auto tag) {

@@ -47,8 +47,8 @@ Window2d pool_window(Pair2 kernel, Pair2 stride, Pair2 padding) {
 std::string g_conv_impl = "auto";
 
 // Whether conv2d / batch_norm of x goes to the backend's implementation (cuDNN on CUDA, oneDNN on
-// the CPU) rather than the composite: "auto" takes it wherever the backend has one, "native" never,
-// and a library's name requires it for conv2d (batch norm uses it where the backend has it).
+// the CPU; the CPU's own batch-norm kernel) rather than the composite: "auto" takes it wherever the
+// backend has one, "native" never, and a library's name requires it for conv2d.
 bool use_backend(const char* op, kern::OptionalOp which, const Backend& be, const Tensor& x) {
   if (g_conv_impl == "native") return false;
   const char* impl = be.implementation(which, elem_of(x));
@@ -57,7 +57,8 @@ bool use_backend(const char* op, kern::OptionalOp which, const Backend& be, cons
     FT_CHECK(impl && g_conv_impl == impl, op, ": --conv_implementation ", g_conv_impl, " was asked for, but the ",
              be.name(), " backend ", impl ? std::string("implements it with ") + impl : std::string("has no library for it"),
              " in ", x.dtype());
-  return impl && g_conv_impl == impl;
+  // Batch norm: the library asked for, or the backend's own kernel ("cpu") where it has no other.
+  return impl && (g_conv_impl == impl || std::string(impl) == "cpu");
 }
 
 Tensor conv2d_backend(Backend& be, const Tensor& x, const Tensor& weight, const kern::ConvGeom& cg) {
@@ -96,7 +97,7 @@ Tensor batch_norm_backend(Backend& be, const Tensor& x, const Tensor& weight, co
   a.x = xc.raw_data(), a.scale = w.raw_data(), a.bias = b.raw_data(), a.running_mean = ptr(rm), a.running_var = ptr(rv);
   a.y = y.raw_data(), a.save_mean = mean.raw_data(), a.save_spread = spread.raw_data();
   be.batch_norm_fwd_train(elem_of(x), a);
-  return attach(y, "batch_norm", {x, weight, bias}, [xc, w, mean, spread, a](const Tensor& grad, const std::vector<bool>& need) {
+  return attach(y, "batch_norm", {x, weight, bias}, [xc, w, b, mean, spread, a](const Tensor& grad, const std::vector<bool>& need) {
     Tensor gc = grad.contiguous();
     Tensor dx = empty(xc.shape(), like(xc)), dw = empty({a.c}, like(xc)), db = empty({a.c}, like(xc));
     kern::BatchNormArgs ab = a;
@@ -221,11 +222,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, con
                "], got ", shape_str(t->shape()), " for input ", shape_str(x.shape()));
   Tensor mu, var_b;
   Backend& be = compute_backend("batch_norm", {&x, &weight, &bias});
+  if (training) {
+    FT_CHECK(x.numel() / c > 1, "batch_norm: training needs more than one value per channel, got input ",
+             shape_str(x.shape()));
+  }
   if (training && x.dim() == 4 && use_backend("batch_norm", kern::OptionalOp::batch_norm, be, x))
     return batch_norm_backend(be, x, weight, bias, running_mean, running_var, momentum, eps);
   if (training) {
     const int64_t count = x.numel() / c;
-    FT_CHECK(count > 1, "batch_norm: training needs more than one value per channel, got input ", shape_str(x.shape()));
     mu = mean(x, dims, true);
     var_b = var(x, dims, 0, true);
     if (running_mean.defined() && running_var.defined()) {

@@ -102,3 +102,34 @@ TEST(Conv2d, AnUnavailableImplementationIsAnError) {
 
 }  // namespace
 }  // namespace ft
+
+namespace ft {
+namespace {
+
+// The CPU's batch-norm kernel (training) against the composite it replaces (mean, var, normalise;
+// set_conv_implementation("native")), forward, gradients and running statistics, f64 and f32.
+TEST(BatchNorm, KernelEqualsTheComposite) {
+  for (DType dt : {DType::f64, DType::f32}) {
+    Generator gen(8);
+    Tensor x0 = randn({5, 6, 7, 3}, dt, &gen), w0 = randn({6}, dt, &gen), b0 = randn({6}, dt, &gen);
+    Tensor gy = randn({5, 6, 7, 3}, dt, &gen);
+    std::vector<std::vector<double>> r[2];
+    for (int impl = 0; impl < 2; ++impl) {
+      set_conv_implementation(impl == 0 ? "auto" : "native");
+      Tensor x = x0.detach().requires_grad_(), w = w0.detach().requires_grad_(), b = b0.detach().requires_grad_();
+      Tensor rm = zeros({6}, TensorOptions(dt)), rv = ones({6}, TensorOptions(dt));
+      Tensor y = batch_norm(x, w, b, rm, rv, true, 0.1, 1e-5);
+      EXPECT_EQ(impl == 0, y.grad_fn()->name() == std::string("batch_norm")) << "kernel vs composite";
+      sum(mul(y, gy)).backward();
+      for (const Tensor& t : {y, x.grad(), w.grad(), b.grad(), rm, rv}) r[impl].push_back(t.to(DType::f64).to_vector<double>());
+    }
+    set_conv_implementation("auto");
+    for (size_t k = 0; k < r[0].size(); ++k)
+      for (size_t i = 0; i < r[0][k].size(); ++i)
+        ASSERT_NEAR(r[0][k][i], r[1][k][i], (dt == DType::f64 ? 1e-12 : 2e-5) * (1 + std::abs(r[1][k][i])))
+            << dtype_name(dt) << " result " << k << " element " << i;
+  }
+}
+
+}  // namespace
+}  // namespace ft
