@@ -23,6 +23,16 @@ gpu_filter=(-LE gpu)
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then gpu_filter=(); fi
 echo "== tests (release)${gpu_filter:+, no GPU here: label gpu not run}"
 ctest --test-dir build --output-on-failure -j "$jobs" "${gpu_filter[@]}"
+# The vectorised CPU kernels pick the widest ISA this CPU has (kernels/cpu/simd/isa.h); the narrower
+# ones run the CPU unit tests and op table again, so an AVX2-only machine's path is tested here too.
+for isa in avx2 scalar; do
+  if FT_CPU_ISA=$isa ./build/tests/ft_unit_tests --gtest_filter='Simd.ReportsItsIsas' >/dev/null 2>&1; then
+    echo "== CPU unit tests and op table, FT_CPU_ISA=$isa"
+    FT_CPU_ISA=$isa ctest --test-dir build --output-on-failure -j "$jobs" -L "unit|opcheck" -LE "emu|gpu"
+  else
+    echo "== FT_CPU_ISA=$isa: this CPU lacks it, not run"
+  fi
+done
 # The emulated-CUDA tests (label emu) again in the other two SIMT schedules, strict mode.
 for schedule in reverse random; do
   echo "== emulated-CUDA tests, SIMT_SCHEDULE=$schedule SIMT_STRICT=1"

@@ -406,8 +406,8 @@ std::vector<Case> build() {
              return scaled_dot_product_attention(t[0], t[1], t[2], t[3], 0.3, true, &g);
            }, attention_ref_p(0.3)});
   // BERT's layout: q, k, v are [b, t, h, d] projections viewed as [b, h, t, d], read in place.
-  add(cs, {"scaled_dot_product_attention", "dropout0.1_heads_view_2x17x3x20",
-           {in({2, 17, 3, 20}), in({2, 17, 3, 20}), in({2, 17, 3, 20})},
+  add(cs, {"scaled_dot_product_attention", "dropout0.1_heads_view_2x9x2x8",
+           {in({2, 9, 2, 8}), in({2, 9, 2, 8}), in({2, 9, 2, 8})},
            [](const Ts& t) {
              Generator g(7);
              auto heads = [](const Tensor& x) { return x.permute({0, 2, 1, 3}); };
