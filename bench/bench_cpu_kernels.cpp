@@ -4,12 +4,13 @@
 #include <benchmark/benchmark.h>
 
 #include <tuple>
-
+#include <vector>
 
 #include "bench/ceilings.h"
 #include "core/ops.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/indexing.h"
 #include "kernels/cpu/layer_norm.h"
 #include "kernels/cpu/optim.h"
 #include "kernels/cpu/softmax.h"
@@ -171,8 +172,10 @@ void BM_col2im(benchmark::State& st) {
 BENCHMARK(BM_col2im)->Args({64, 64, 8})->Args({64, 128, 4})->Unit(benchmark::kMillisecond);
 
 // The conv2d op (im2col, layout copy, GEMM, bias-free) forward and backward, as ResNet training runs it.
+// range(3): 0 = oneDNN (the CPU default), 1 = native (im2col + GEMM, the reference).
 void BM_conv2d_train(benchmark::State& st) {
   const int64_t n = st.range(0), c = st.range(1), hw = st.range(2);
+  set_conv_implementation(st.range(3) == 0 ? "onednn" : "native");
   Generator g(2);
   Tensor x = randn({n, c, hw, hw}, DType::f32, &g).requires_grad_(), w = randn({c, c, 3, 3}, DType::f32, &g).requires_grad_();
   for (auto _ : st) {
@@ -180,9 +183,72 @@ void BM_conv2d_train(benchmark::State& st) {
     y.backward(ones(y.shape()));
     x.zero_grad(), w.zero_grad();
   }
+  set_conv_implementation("auto");
   report_flops(st, 3 * 2.0 * n * c * hw * hw * c * 9);  // forward, data gradient, weight gradient
 }
-BENCHMARK(BM_conv2d_train)->Args({64, 64, 8})->Args({64, 128, 4})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_conv2d_train)->ArgNames({"n", "c", "hw", "native"})
+    ->Args({64, 64, 8, 0})->Args({64, 64, 8, 1})->Args({64, 128, 4, 0})->Args({64, 128, 4, 1})
+    ->Unit(benchmark::kMillisecond);
+
+// BERT's training-time attention (the MiniLM job: 32 sequences of 52 tokens, 12 heads of 32) on
+// [b, t, h, d] projections viewed per head, dropout 0.1, forward and backward. FLOPs: 4 b h t^2 d
+// forward and 2.5x that backward (flash-attention's benchmark convention).
+void BM_attention_train(benchmark::State& st) {
+  const int64_t b = st.range(0), t = st.range(1), h = st.range(2), d = st.range(3);
+  Generator g(3);
+  auto proj = [&] { return randn({b, t, h, d}, DType::f32, &g).requires_grad_(); };
+  Tensor q = proj(), k = proj(), v = proj();
+  Tensor mask = zeros({b, 1, 1, t});
+  for (auto _ : st) {
+    Tensor out = scaled_dot_product_attention(q.permute({0, 2, 1, 3}), k.permute({0, 2, 1, 3}),
+                                              v.permute({0, 2, 1, 3}), mask, 0.1, true, &g);
+    out.backward(ones(out.shape()));
+    q.zero_grad(), k.zero_grad(), v.zero_grad();
+  }
+  report_flops(st, 3.5 * 4.0 * b * h * t * t * d);
+}
+BENCHMARK(BM_attention_train)->Args({32, 52, 12, 32})->Args({8, 128, 12, 64})->Unit(benchmark::kMillisecond);
+
+// The fused ops of a BERT layer at the MiniLM job's shapes (1664 rows).
+void BM_bias_gelu_train(benchmark::State& st) {
+  const int64_t rows = st.range(0), n = st.range(1);
+  Generator g(4);
+  Tensor x = randn({rows, n}, DType::f32, &g).requires_grad_(), bias = randn({n}, DType::f32, &g).requires_grad_();
+  for (auto _ : st) {
+    Tensor y = bias_gelu(x, bias);
+    y.backward(ones(y.shape()));
+    x.zero_grad(), bias.zero_grad();
+  }
+  report_bytes(st, 5.0 * rows * n * 4);  // x, y; g, x, dx
+}
+BENCHMARK(BM_bias_gelu_train)->Args({1664, 1536})->Unit(benchmark::kMillisecond);
+
+void BM_bias_dropout_add_layer_norm_train(benchmark::State& st) {
+  const int64_t rows = st.range(0), n = st.range(1);
+  Generator g(5);
+  auto t = [&](Shape s) { return randn(s, DType::f32, &g).requires_grad_(); };
+  Tensor x = t({rows, n}), r = t({rows, n}), xb = t({n}), w = t({n}), b = t({n});
+  for (auto _ : st) {
+    Tensor y = bias_dropout_add_layer_norm(x, xb, r, w, b, 1e-12, 0.1, true, &g);
+    y.backward(ones(y.shape()));
+    x.zero_grad(), r.zero_grad(), xb.zero_grad(), w.zero_grad(), b.zero_grad();
+  }
+  report_bytes(st, 9.0 * rows * n * 4);  // x, r, sum, y; g, sum, ds, dx (+ the mask bytes)
+}
+BENCHMARK(BM_bias_dropout_add_layer_norm_train)->Args({1664, 384})->Unit(benchmark::kMillisecond);
+
+void BM_dropout_mask(benchmark::State& st) {
+  const int64_t n = st.range(0);
+  std::vector<uint8_t> keep(static_cast<size_t>(n));
+  uint64_t offset = 0;
+  for (auto _ : st) {
+    kern::dropout_mask(42, offset, 0.1, n, keep.data());
+    offset += static_cast<uint64_t>(n);
+    benchmark::DoNotOptimize(keep.data());
+  }
+  report_bytes(st, static_cast<double>(n));
+}
+BENCHMARK(BM_dropout_mask)->Arg(1664 * 1536)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace ft

@@ -1,5 +1,6 @@
 #include "kernels/cpu/reduce.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -20,14 +21,19 @@ void reduce_sum(const T* in, int64_t outer, int64_t r, int64_t inner, T* out) {
     }
     return;
   }
+  // Tasks of (outer index, block of 256 columns), so that a column sum over many rows (a bias
+  // gradient: outer = 1) runs on every thread; each column still adds its rows in order.
+  constexpr int64_t kBlock = 256;
+  const int64_t blocks = (inner + kBlock - 1) / kBlock;
 #pragma omp parallel for if (total > kParallelGrain)
-  for (int64_t o = 0; o < outer; ++o) {
-    std::vector<double> acc(static_cast<size_t>(inner), 0.0);
+  for (int64_t task = 0; task < outer * blocks; ++task) {
+    const int64_t o = task / blocks, i0 = (task % blocks) * kBlock, i1 = std::min(inner, i0 + kBlock);
+    double acc[kBlock] = {};
     for (int64_t k = 0; k < r; ++k) {
       const T* p = in + (o * r + k) * inner;
-      for (int64_t i = 0; i < inner; ++i) acc[i] += p[i];
+      for (int64_t i = i0; i < i1; ++i) acc[i - i0] += p[i];
     }
-    for (int64_t i = 0; i < inner; ++i) out[o * inner + i] = static_cast<T>(acc[i]);
+    for (int64_t i = i0; i < i1; ++i) out[o * inner + i] = static_cast<T>(acc[i - i0]);
   }
 }
 
