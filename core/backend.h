@@ -96,6 +96,10 @@ class Backend {
   virtual void conv2d_bwd_weight(Elem, const kern::ConvGeom&, const void* /*x*/, const void* /*dy*/, void* /*dw*/) {}
   virtual void batch_norm_fwd_train(Elem, const kern::BatchNormArgs&) {}
   virtual void batch_norm_bwd(Elem, const kern::BatchNormArgs&) {}
+  // Max pooling over NCHW data (kernels/cpu/pool.h): idx gets each output's input element.
+  virtual void max_pool2d_fwd(Elem, const kern::UnfoldGeom&, const void* /*x*/, void* /*y*/, int64_t* /*idx*/) {}
+  virtual void max_pool2d_bwd(Elem, const kern::UnfoldGeom&, const void* /*dy*/, const int64_t* /*idx*/,
+                              void* /*dx*/) {}
 
   // Indexing and randomness.
   virtual void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width,

@@ -12,6 +12,7 @@
 #include "kernels/cpu/unfold.h"
 #include "kernels/cpu/layer_norm.h"
 #include "kernels/cpu/optim.h"
+#include "kernels/cpu/pool.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/simd/kernels.h"
 #include "kernels/cpu/softmax.h"
@@ -178,6 +179,18 @@ class CpuBackend final : public Backend {
   }
   void batch_norm_fwd_train(Elem t, const kern::BatchNormArgs& a) override {
     on_float(t, "batch_norm", [&](auto tag) { kern::batch_norm_fwd_train<decltype(tag)>(a); });
+  }
+  void max_pool2d_fwd(Elem t, const kern::UnfoldGeom& g, const void* x, void* y, int64_t* idx) override {
+    on_float(t, "max_pool2d", [&](auto tag) {
+      using T = decltype(tag);
+      kern::max_pool2d_fwd<T>(g, c<T>(x), m<T>(y), idx);
+    });
+  }
+  void max_pool2d_bwd(Elem t, const kern::UnfoldGeom& g, const void* dy, const int64_t* idx, void* dx) override {
+    on_float(t, "max_pool2d_backward", [&](auto tag) {
+      using T = decltype(tag);
+      kern::max_pool2d_bwd<T>(g, c<T>(dy), idx, m<T>(dx));
+    });
   }
   void batch_norm_bwd(Elem t, const kern::BatchNormArgs& a) override {
     on_float(t, "batch_norm_backward", [&](auto tag) { kern::batch_norm_bwd<decltype(tag)>(a); });

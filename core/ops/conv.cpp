@@ -4,7 +4,7 @@
 //   [group, K, N * P], so the weight gradient is a single GEMM reduction over N * P (no per-image
 //   weight gradients to sum), and the column gradient flows back through col2im.
 // - max_pool2d / avg_pool2d = im2col of each channel plane (pad -inf / 0) and max / mean over the
-//   window rows; adaptive_avg_pool2d = avg_pool2d when the sizes divide, else a mean per window.
+//   window rows (max_pool2d: the CPU backend has a one-pass kernel for it, kernels/cpu/pool.h); adaptive_avg_pool2d = avg_pool2d when the sizes divide, else a mean per window.
 // - batch_norm = the composite of mean, biased variance, normalise and affine; in training the
 //   running statistics move by `momentum` with the unbiased variance, as torch.nn.BatchNorm2d does.
 // Every op's backward comes from the ops it is made of (matmul, max, mean, ...) plus col2im.
@@ -167,6 +167,20 @@ Tensor max_pool2d(const Tensor& x, Pair2 kernel, Pair2 stride, Pair2 padding) {
   FT_CHECK(x.dim() == 4, "max_pool2d: expects an NCHW input, got ", shape_str(x.shape()));
   const int64_t n = x.size(0), c = x.size(1);
   const kern::UnfoldGeom g = geometry("max_pool2d", x, w);
+  Backend& be = compute_backend("max_pool2d", {&x});
+  if (use_backend("max_pool2d", kern::OptionalOp::max_pool2d, be, x)) {
+    Tensor xc = x.detach().contiguous();
+    Tensor y = empty({n, c, g.oh, g.ow}, like(x));
+    Tensor idx = empty({n, c, g.oh, g.ow}, TensorOptions(DType::i64).with_device(x.device()));
+    be.max_pool2d_fwd(elem_of(x), g, xc.raw_data(), y.raw_data(), idx.data<int64_t>());
+    return attach(y, "max_pool2d", {x}, [g, idx](const Tensor& grad, const std::vector<bool>&) {
+      Tensor gc = grad.contiguous();
+      Tensor dx = empty({g.n, g.c, g.h, g.w}, like(gc));
+      backend_of("max_pool2d_backward", {&gc}).max_pool2d_bwd(elem_of(gc), g, gc.raw_data(), idx.data<int64_t>(),
+                                                               dx.raw_data());
+      return std::vector<Tensor>{dx};
+    });
+  }
   const Tensor cols = im2col(x.reshape({n * c, 1, x.size(2), x.size(3)}), w, -std::numeric_limits<double>::infinity());
   return max(cols, 1).first.view({n, c, g.oh, g.ow});
 }

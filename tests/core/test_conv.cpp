@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "core/error.h"
 #include "core/ops.h"
@@ -128,6 +129,42 @@ TEST(BatchNorm, KernelEqualsTheComposite) {
       for (size_t i = 0; i < r[0][k].size(); ++i)
         ASSERT_NEAR(r[0][k][i], r[1][k][i], (dt == DType::f64 ? 1e-12 : 2e-5) * (1 + std::abs(r[1][k][i])))
             << dtype_name(dt) << " result " << k << " element " << i;
+  }
+}
+
+}  // namespace
+}  // namespace ft
+
+namespace ft {
+namespace {
+
+// The CPU's max-pool kernel against the composite (im2col + max): the same values, the same winner
+// on ties (distinct values are few here) and NaN, the same gradients.
+TEST(MaxPool2d, KernelEqualsTheComposite) {
+  for (DType dt : {DType::f64, DType::f32}) {
+    std::vector<double> v(3 * 4 * 9 * 8);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>((i * 7919) % 5) - 2;  // small integers: many ties
+    v[200] = NAN;
+    Tensor x0 = from_vector(v, {3, 4, 9, 8}, dt);
+    std::vector<std::vector<double>> r[2];
+    for (int impl = 0; impl < 2; ++impl) {
+      set_conv_implementation(impl == 0 ? "auto" : "native");
+      Tensor x = x0.detach().requires_grad_();
+      Tensor y = max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
+      EXPECT_EQ(impl == 0, y.grad_fn()->name() == std::string("max_pool2d")) << "kernel vs composite";
+      Tensor gy = arange(0, static_cast<double>(y.numel()), 1, dt).view(y.shape());
+      sum(mul(y, gy)).backward();
+      r[impl] = {y.to(DType::f64).to_vector<double>(), x.grad().to(DType::f64).to_vector<double>()};
+    }
+    set_conv_implementation("auto");
+    for (int k = 0; k < 2; ++k)
+      for (size_t i = 0; i < r[0][k].size(); ++i) {
+        if (std::isnan(r[1][k][i])) {
+          EXPECT_TRUE(std::isnan(r[0][k][i])) << k << " " << i;
+          continue;
+        }
+        ASSERT_EQ(r[0][k][i], r[1][k][i]) << dtype_name(dt) << " result " << k << " element " << i;
+      }
   }
 }
 
