@@ -112,6 +112,14 @@ TEST(Ops, FusedAttentionEqualsItsCompositeForwardAndBackward) {
   EXPECT_LT(close(v.grad(), v2.grad()), 1e-12);
 }
 
+// max |a - b| over all elements, in f64.
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  auto x = a.to(DType::f64).to_vector<double>(), y = b.to(DType::f64).to_vector<double>();
+  double m = 0;
+  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
+  return m;
+}
+
 // With dropout the fused kernel must draw the composite's mask: with v = I (d = tk) the output
 // is the dropped probability matrix itself, so its zeros are the mask, element for element.
 TEST(Ops, FusedAttentionWithDropoutDrawsTheCompositesMask) {
@@ -155,16 +163,10 @@ TEST(Ops, FusedAttentionWithDropoutEqualsItsCompositeBackward) {
     sum(mul(fused, w)).backward();
     sum(mul(composite, w)).backward();
     const double tol = dt == DType::f64 ? 1e-12 : 2e-5;
-    auto worst = [](const Tensor& a, const Tensor& b) {
-      auto x = a.to(DType::f64).to_vector<double>(), y = b.to(DType::f64).to_vector<double>();
-      double m = 0;
-      for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
-      return m;
-    };
-    EXPECT_LT(worst(fused, composite), tol) << dtype_name(dt);
-    EXPECT_LT(worst(q.grad(), q2.grad()), tol) << dtype_name(dt);
-    EXPECT_LT(worst(k.grad(), k2.grad()), tol) << dtype_name(dt);
-    EXPECT_LT(worst(v.grad(), v2.grad()), tol) << dtype_name(dt);
+    EXPECT_LT(max_abs_diff(fused, composite), tol) << dtype_name(dt);
+    EXPECT_LT(max_abs_diff(q.grad(), q2.grad()), tol) << dtype_name(dt);
+    EXPECT_LT(max_abs_diff(k.grad(), k2.grad()), tol) << dtype_name(dt);
+    EXPECT_LT(max_abs_diff(v.grad(), v2.grad()), tol) << dtype_name(dt);
   }
 }
 
@@ -188,15 +190,9 @@ TEST(Ops, FusedBiasGeluAndBiasDropoutLayerNormEqualTheirComposites) {
       sum(mul(f, w)).backward();
       sum(mul(c, w)).backward();
       const double tol = dt == DType::f64 ? 1e-11 : 5e-5;
-      auto worst = [](const Tensor& a, const Tensor& b) {
-        auto x = a.to(DType::f64).to_vector<double>(), y = b.to(DType::f64).to_vector<double>();
-        double m = 0;
-        for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
-        return m;
-      };
-      EXPECT_LT(worst(f, c), tol) << dtype_name(dt) << " training " << training;
+      EXPECT_LT(max_abs_diff(f, c), tol) << dtype_name(dt) << " training " << training;
       for (size_t i = 0; i < in.size(); ++i)
-        EXPECT_LT(worst(in[i].grad(), twin[i].grad()), tol) << dtype_name(dt) << " input " << i;
+        EXPECT_LT(max_abs_diff(in[i].grad(), twin[i].grad()), tol) << dtype_name(dt) << " input " << i;
     }
   }
 }
