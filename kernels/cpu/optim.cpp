@@ -19,16 +19,19 @@ void adamw_step(T* p, const T* g, T* m, T* v, int64_t n, const AdamWArgs& a) {
   const T step_size = static_cast<T>(a.lr / bc1);
   const T bc2_sqrt = static_cast<T>(std::sqrt(bc2));
   const T eps = static_cast<T>(a.eps);
+  // f32: the vectorised loop (GCC leaves this one scalar: std::sqrt keeps an errno branch).
+  if constexpr (std::is_same_v<T, float>)
+    return simd::kernels().adamw(p, g, m, v, n, simd::AdamWScalars{decay, w1, b2, w2, step_size, bc2_sqrt, eps});
 #pragma omp parallel for simd if (n > kParallelGrain)
   for (int64_t i = 0; i < n; ++i) {
     T pi = p[i] * decay;
     const T gi = g[i];
-    const T mi = m[i] + w1 * (gi - m[i]);
-    const T vi = v[i] * b2 + w2 * gi * gi;
+    const T mi = std::fma(w1, gi - m[i], m[i]);
+    const T vi = std::fma(w2 * gi, gi, v[i] * b2);
     m[i] = mi;
     v[i] = vi;
     const T denom = std::sqrt(vi) / bc2_sqrt + eps;
-    p[i] = pi - step_size * (mi / denom);
+    p[i] = std::fma(-step_size, mi / denom, pi);
   }
 }
 

@@ -253,3 +253,36 @@ TEST(Simd, AttentionMatchesTheReferenceOnEveryIsa) {
 
 }  // namespace
 }  // namespace ft::kern::simd
+
+#include "kernels/cpu/optim.h"
+
+namespace ft::kern::simd {
+namespace {
+
+// The vectorised AdamW: the same bits on every ISA, and within f32 rounding of the f64 update.
+TEST(Simd, AdamWSameOnEveryIsaAndCloseToF64) {
+  const int64_t n = 100003;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd;
+  std::vector<float> p0(n), g(n), m0(n), v0(n);
+  for (int64_t i = 0; i < n; ++i) p0[i] = nd(rng), g[i] = nd(rng), m0[i] = 0.1f * nd(rng), v0[i] = 0.01f * std::abs(nd(rng));
+  const AdamWArgs args{1e-3, 0.9, 0.999, 1e-8, 0.01, 7};
+  std::vector<double> pd(p0.begin(), p0.end()), gd(g.begin(), g.end()), md(m0.begin(), m0.end()), vd(v0.begin(), v0.end());
+  adamw_step<double>(pd.data(), gd.data(), md.data(), vd.data(), n, args);
+  std::vector<float> want;
+  for (Isa isa : isas()) {
+    std::vector<float> p = p0, m = m0, v = v0;
+    Isa saved = active_isa();
+    set_isa(isa);
+    adamw_step<float>(p.data(), g.data(), m.data(), v.data(), n, args);
+    set_isa(saved);
+    if (want.empty()) {
+      want = p;
+      for (int64_t i = 0; i < n; ++i) ASSERT_NEAR(p[i], pd[i], 2e-6 * (1 + std::abs(pd[i]))) << i;
+    }
+    EXPECT_EQ(std::memcmp(p.data(), want.data(), sizeof(float) * n), 0) << isa_name(isa);
+  }
+}
+
+}  // namespace
+}  // namespace ft::kern::simd

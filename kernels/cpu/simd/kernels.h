@@ -10,6 +10,11 @@
 
 namespace ft::kern::simd {
 
+// AdamW's per-step scalars, rounded to f32 once (kernels/cpu/optim.cpp computes them as torch does).
+struct AdamWScalars {
+  float decay, w1, b2, w2, step_size, bc2_sqrt, eps;
+};
+
 struct Kernels {
   Isa isa;
   // exp, tanh, sigmoid, gelu_erf, gelu_tanh; false for other ops (the caller uses its generic loop).
@@ -29,6 +34,8 @@ struct Kernels {
   // transposed once, score rows vectorised along keys, outputs along d.
   void (*attention_fwd)(const AttentionArgs& a);
   void (*attention_bwd)(const AttentionArgs& a);
+  // One AdamW update of n f32 parameters in place (the loop of kernels/cpu/optim.cpp, vectorised).
+  void (*adamw)(float* p, const float* g, float* m, float* v, int64_t n, const AdamWScalars& s);
 };
 
 const Kernels& kernels_for(Isa isa);
