@@ -91,29 +91,45 @@ Conv& conv_for(const ConvGeom& cg) {
   return *slot;
 }
 
-// A primitive's input in its own layout: the caller's buffer when the layouts agree, else a reorder.
-memory input(const memory::desc& want, const memory::desc& have, const float* data) {
-  memory user(have, engine(), const_cast<float*>(data));
-  if (want == have) return user;
-  memory m(want, engine());
+// One operand of a primitive: its argument, the primitive's layout, the engine's layout, the data.
+struct In {
+  int arg;
+  memory::desc want, have;
+  const float* data;
+};
+struct Out {
+  int arg;
+  memory::desc want, have;
+  float* data;
+};
+
+// An input in the primitive's layout: the caller's buffer when the layouts agree, else a reorder.
+memory input(const In& in) {
+  memory user(in.have, engine(), const_cast<float*>(in.data));
+  if (in.want == in.have) return user;
+  memory m(in.want, engine());
   dnnl::reorder(user, m).execute(stream(), user, m);
   return m;
 }
-// A primitive's output: the caller's buffer, or a scratch buffer that finish() reorders into it.
-struct Output {
-  memory prim, user;
-  Output(const memory::desc& want, const memory::desc& have, float* data)
-      : prim(want == have ? memory(have, engine(), data) : memory(want, engine())), user(have, engine(), data) {}
-  void finish() {
-    if (prim.get_data_handle() != user.get_data_handle()) dnnl::reorder(prim, user).execute(stream(), prim, user);
-    stream().wait();
-  }
-};
 
+// Runs prim on two inputs into one output (written through a scratch buffer and reordered when
+// the layouts differ), then waits.
+void run(const dnnl::primitive& prim, const In& a, const In& b, const Out& out) {
+  memory ma = input(a), mb = input(b), user(out.have, engine(), out.data);
+  memory mo = out.want == out.have ? user : memory(out.want, engine());
+  prim.execute(stream(), {{a.arg, ma}, {b.arg, mb}, {out.arg, mo}});
+  if (mo.get_data_handle() != user.get_data_handle()) dnnl::reorder(mo, user).execute(stream(), mo, user);
+  stream().wait();
+}
+
+// f(conv) on the cached primitives of cg, one call at a time per geometry; oneDNN errors become
+// ft::Error naming the geometry.
 template <class F>
-void guarded(const char* what, const ConvGeom& cg, F f) {
+void with_conv(const char* what, const ConvGeom& cg, F f) {
   try {
-    f();
+    Conv& c = conv_for(cg);
+    std::lock_guard<std::mutex> lock(c.mu);
+    f(c);
   } catch (const dnnl::error& e) {
     const UnfoldGeom& g = cg.g;
     throw Error(cat(what, ": oneDNN failed on input ", g.n, "x", g.c, "x", g.h, "x", g.w, ", ", cg.out_channels,
@@ -136,46 +152,27 @@ bool onednn_conv_available() {
 }
 
 void onednn_conv2d_fwd(const ConvGeom& cg, const float* x, const float* w, float* y) {
-  guarded("conv2d", cg, [&] {
-    Conv& c = conv_for(cg);
-    std::lock_guard<std::mutex> lock(c.mu);
-    memory src = input(c.fwd_pd.src_desc(), c.src, x), wei = input(c.fwd_pd.weights_desc(), c.wei, w);
-    Output dst(c.fwd_pd.dst_desc(), c.dst, y);
-    c.fwd.execute(stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst.prim}});
-    dst.finish();
+  with_conv("conv2d", cg, [&](Conv& c) {
+    const auto& pd = c.fwd_pd;
+    run(c.fwd, {DNNL_ARG_SRC, pd.src_desc(), c.src, x}, {DNNL_ARG_WEIGHTS, pd.weights_desc(), c.wei, w},
+        {DNNL_ARG_DST, pd.dst_desc(), c.dst, y});
   });
 }
 
 void onednn_conv2d_bwd_data(const ConvGeom& cg, const float* w, const float* dy, float* dx) {
-  guarded("conv2d_backward", cg, [&] {
-    Conv& c = conv_for(cg);
-    std::lock_guard<std::mutex> lock(c.mu);
+  with_conv("conv2d_backward", cg, [&](Conv& c) {
     const auto& pd = c.data_pd();
-    memory ddst = input(pd.diff_dst_desc(), c.dst, dy), wei = input(pd.weights_desc(), c.wei, w);
-    Output dsrc(pd.diff_src_desc(), c.src, dx);
-    c.bwd_data->execute(
-        stream(), {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, dsrc.prim}});
-    dsrc.finish();
+    run(*c.bwd_data, {DNNL_ARG_DIFF_DST, pd.diff_dst_desc(), c.dst, dy}, {DNNL_ARG_WEIGHTS, pd.weights_desc(), c.wei, w},
+        {DNNL_ARG_DIFF_SRC, pd.diff_src_desc(), c.src, dx});
   });
 }
 
 void onednn_conv2d_bwd_weight(const ConvGeom& cg, const float* x, const float* dy, float* dw) {
-  guarded("conv2d_backward", cg, [&] {
-    Conv& c = conv_for(cg);
-    std::lock_guard<std::mutex> lock(c.mu);
+  with_conv("conv2d_backward", cg, [&](Conv& c) {
     const auto& pd = c.weights_pd();
-    memory src = input(pd.src_desc(), c.src, x), ddst = input(pd.diff_dst_desc(), c.dst, dy);
-    Output dwei(pd.diff_weights_desc(), c.wei, dw);
-    c.bwd_weights->execute(
-        stream(), {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dwei.prim}});
-    dwei.finish();
+    run(*c.bwd_weights, {DNNL_ARG_SRC, pd.src_desc(), c.src, x}, {DNNL_ARG_DIFF_DST, pd.diff_dst_desc(), c.dst, dy},
+        {DNNL_ARG_DIFF_WEIGHTS, pd.diff_weights_desc(), c.wei, dw});
   });
-}
-
-const char* onednn_conv_impl_name(const ConvGeom& cg) {
-  const char* name = "?";
-  guarded("conv2d", cg, [&] { name = conv_for(cg).fwd_pd.impl_info_str(); });
-  return name;
 }
 
 }  // namespace ft::kern

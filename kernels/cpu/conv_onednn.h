@@ -12,7 +12,5 @@ bool onednn_conv_available();
 void onednn_conv2d_fwd(const ConvGeom& g, const float* x, const float* w, float* y);
 void onednn_conv2d_bwd_data(const ConvGeom& g, const float* w, const float* dy, float* dx);
 void onednn_conv2d_bwd_weight(const ConvGeom& g, const float* x, const float* dy, float* dw);
-// The oneDNN implementation chosen for the forward of g (e.g. "brg:avx512_core"), for benchmarks.
-const char* onednn_conv_impl_name(const ConvGeom& g);
 
 }  // namespace ft::kern

@@ -1,6 +1,6 @@
 // f32 GEMM runs oneDNN's matmul primitive by default: measured on this project's 2-core Xeon at
 // the BERT job's shapes (bench/bench_cpu_kernels.cpp, BM_sgemm_*), its brgemm kernels reach
-// 315-345 GFLOP/s where OpenBLAS 0.3.21's sgemm reaches 268-320 (and OpenBLAS first writes
+// 304-355 GFLOP/s where OpenBLAS 0.3.21's sgemm reaches 291-323 (and OpenBLAS first writes
 // beta * C as a separate pass). oneDNN picks its own kernels for the CPU at run time (AVX-512,
 // AVX2, ...). A primitive is built once per shape and cached. OpenBLAS stays as the alternative
 // (set_gemm_implementation), and f64 is a plain loop: the reference every f32 result is checked
