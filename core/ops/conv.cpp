@@ -4,15 +4,15 @@
 //   [group, K, N * P], so the weight gradient is a single GEMM reduction over N * P (no per-image
 //   weight gradients to sum), and the column gradient flows back through col2im.
 // - max_pool2d / avg_pool2d = im2col of each channel plane (pad -inf / 0) and max / mean over the
-//   window rows (max_pool2d: the CPU backend has a one-pass kernel for it, kernels/cpu/pool.h); adaptive_avg_pool2d = avg_pool2d when the sizes divide, else a mean per window.
+//   window rows; adaptive_avg_pool2d = avg_pool2d when the sizes divide, else a mean per window.
 // - batch_norm = the composite of mean, biased variance, normalise and affine; in training the
 //   running statistics move by `momentum` with the unbiased variance, as torch.nn.BatchNorm2d does.
 // Every op's backward comes from the ops it is made of (matmul, max, mean, ...) plus col2im.
-// These definitions are the reference. A backend may implement conv2d and training-mode batch_norm
-// itself (Backend::implementation: cuDNN on CUDA, oneDNN for f32 convolution on the CPU); the ops
-// use that, forward and backward, unless set_conv_implementation("native") asks for the composite.
-// The emulated device has no cuDNN, so it runs the composite; tests compare oneDNN with the
-// composite on the CPU, and a GPU test cuDNN with it.
+// These definitions are the reference. A backend may implement conv2d, training-mode batch_norm and
+// max_pool2d itself (Backend::implementation: cuDNN on CUDA; on the CPU oneDNN's f32 convolution and
+// our own batch-norm and max-pool kernels); the ops use that, forward and backward, unless
+// set_conv_implementation("native") asks for the composite. The emulated device has no cuDNN, so it
+// runs the composite; tests compare the CPU implementations with it, and a GPU test cuDNN.
 #include <cmath>
 #include <limits>
 #include <string>
@@ -46,9 +46,9 @@ Window2d pool_window(Pair2 kernel, Pair2 stride, Pair2 padding) {
 
 std::string g_conv_impl = "auto";
 
-// Whether conv2d / batch_norm of x goes to the backend's implementation (cuDNN on CUDA, oneDNN on
-// the CPU; the CPU's own batch-norm kernel) rather than the composite: "auto" takes it wherever the
-// backend has one, "native" never, and a library's name requires it for conv2d.
+// Whether conv2d / batch_norm / max_pool2d of x goes to the backend's implementation rather than
+// the composite: "auto" takes it wherever the backend has one, "native" never, and a library's name
+// requires that library for conv2d (the other two use it, or the backend's own kernel, "cpu").
 bool use_backend(const char* op, kern::OptionalOp which, const Backend& be, const Tensor& x) {
   if (g_conv_impl == "native") return false;
   const char* impl = be.implementation(which, elem_of(x));
@@ -57,7 +57,7 @@ bool use_backend(const char* op, kern::OptionalOp which, const Backend& be, cons
     FT_CHECK(impl && g_conv_impl == impl, op, ": --conv_implementation ", g_conv_impl, " was asked for, but the ",
              be.name(), " backend ", impl ? std::string("implements it with ") + impl : std::string("has no library for it"),
              " in ", x.dtype());
-  // Batch norm: the library asked for, or the backend's own kernel ("cpu") where it has no other.
+  // Batch norm, max pool: the library asked for, or the backend's own kernel ("cpu").
   return impl && (g_conv_impl == impl || std::string(impl) == "cpu");
 }
 
