@@ -93,6 +93,9 @@ Tensor attention_composite(const Tensor& q, const Tensor& k, const Tensor& v, co
 // ---- indexing (core/ops/indexing.cpp) ----
 Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx = -1);
 Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index);
+// The adjoint of index_select along dim 0: a zero tensor of `rows` rows (src's other dims) with row
+// index[i] += src[i] (torch.zeros(...).index_add_(0, index, src)); repeated indices add in index order.
+Tensor index_scatter(const Tensor& src, int64_t rows, const Tensor& index);
 Tensor one_hot(const Tensor& ids, int64_t num_classes);  // i64 result
 Tensor concat(const std::vector<Tensor>& tensors, int64_t dim);
 Tensor stack(const std::vector<Tensor>& tensors, int64_t dim);

@@ -1,4 +1,4 @@
-// Gathers and joins: embedding, index_select, one_hot, concat, stack. Backward scatter-adds run in
+// Gathers, scatters and joins: embedding, index_select, index_scatter, one_hot, concat, stack. Backward scatter-adds run in
 // index order (kernels/cpu/indexing.cpp), so repeated indices give bitwise-deterministic gradients.
 #include "core/dispatch.h"
 #include "core/ops.h"
@@ -73,6 +73,21 @@ Tensor index_select(const Tensor& a, int64_t dim, const Tensor& index) {
   return attach(out, "index_select", {a}, [idx, d, fshape](const Tensor& g, const Needs&) {
     Tensor gf = g.transpose(0, d).contiguous();
     return Grads{scatter_rows(gf, idx, fshape[0], -1).view(fshape).transpose(0, d).contiguous()};
+  });
+}
+
+Tensor index_scatter(const Tensor& src, int64_t rows, const Tensor& index) {
+  backend_of("index_scatter", {&src, &index});
+  FT_CHECK(index.dim() == 1, "index_scatter: index must be 1-D, got ", shape_str(index.shape()));
+  FT_CHECK(src.dim() >= 1 && src.size(0) == index.numel(), "index_scatter: src ", shape_str(src.shape()),
+           " must have one row per index (", index.numel(), ")");
+  FT_CHECK(rows >= 0, "index_scatter: the row count must not be negative, got ", rows);
+  Tensor idx = checked_indices(index, rows, "index_scatter");
+  Shape shape = src.shape();
+  shape[0] = rows;
+  Tensor out = idx.numel() ? scatter_rows(src.detach(), idx, rows, -1).view(shape) : zeros(shape, like(src));
+  return attach(out, "index_scatter", {src}, [idx](const Tensor& g, const Needs&) {
+    return Grads{index_select(g, 0, idx)};
   });
 }
 

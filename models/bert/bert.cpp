@@ -27,15 +27,21 @@ BertLayer::BertLayer(const io::BertConfig& c, Generator* gen)
   FT_CHECK(c.hidden_act == "gelu", "BertLayer: hidden_act '", c.hidden_act, "' is not supported (gelu is)");
 }
 
-Tensor BertLayer::forward(const Tensor& h, const Tensor& additive_mask, Generator* gen) const {
-  const int64_t b = h.size(0), t = h.size(1);
-  auto split = [&](const Tensor& x) { return x.view({b, t, heads, head_dim}).permute({0, 2, 1, 3}); };
+Tensor TokenRows::to_grid(const Tensor& x) const { return rows.defined() ? index_scatter(x, batch * seq, rows) : x; }
+Tensor TokenRows::from_grid(const Tensor& x) const { return rows.defined() ? index_select(x, 0, rows) : x; }
+
+Tensor BertLayer::forward(const Tensor& h, const TokenRows& tokens, Generator* gen) const {
+  const int64_t b = tokens.batch, t = tokens.seq;
+  auto split = [&](const Tensor& x) {
+    return tokens.to_grid(x).view({b, t, heads, head_dim}).permute({0, 2, 1, 3});
+  };
   const Tensor q = split(query->forward(h)), k = split(key->forward(h)), v = split(value->forward(h));
-  // softmax(q k^T / sqrt(d) + mask) v: fused on the CPU, composite elsewhere or with dropout.
-  Tensor ctx = scaled_dot_product_attention(q, k, v, additive_mask, attn_probs_dropout->p,
-                                            attn_probs_dropout->is_training(), gen)
-                   .permute({0, 2, 1, 3})
-                   .reshape({b, t, heads * head_dim});
+  // softmax(q k^T / sqrt(d) + mask) v, fused where the backend has the kernel (dropout included). Its
+  // output is laid out as [b, t, heads, d], so merging the heads is a view.
+  Tensor ctx = tokens.from_grid(scaled_dot_product_attention(q, k, v, tokens.additive_mask, attn_probs_dropout->p,
+                                                             attn_probs_dropout->is_training(), gen)
+                                    .permute({0, 2, 1, 3})
+                                    .reshape({b * t, heads * head_dim}));
   // Each sublayer's tail, LayerNorm(dropout(x W^T + b) + residual), and the intermediate GELU take
   // their bias inside the fused ops (core/ops/fused.cpp): the GEMMs run without one.
   const double p = hidden_dropout->p;
@@ -63,25 +69,54 @@ BertModel::BertModel(const io::BertConfig& c, Generator* gen) : config_(c) {
   pooler = register_module("pooler.dense", std::make_shared<nn::Linear>(c.hidden_size, c.hidden_size, true, gen));
 }
 
-BertOutputs BertModel::forward(const Tensor& ids, const Tensor& type_ids, const Tensor& mask, Generator* gen) const {
+namespace {
+
+// The attended rows of a [batch, seq] attention mask, when some position is padding and every
+// sequence attends its position 0; else none (all positions are computed).
+void attended_rows(const Tensor& mask, TokenRows& tokens) {
+  const std::vector<int64_t> m = mask.to(DType::i64).to(kCPU).contiguous().to_vector<int64_t>();
+  std::vector<int64_t> rows, first;
+  for (int64_t i = 0; i < tokens.batch; ++i) {
+    if (m[static_cast<size_t>(i * tokens.seq)] == 0) return;
+    first.push_back(static_cast<int64_t>(rows.size()));
+    for (int64_t p = 0; p < tokens.seq; ++p)
+      if (m[static_cast<size_t>(i * tokens.seq + p)] != 0) rows.push_back(i * tokens.seq + p);
+  }
+  if (static_cast<int64_t>(rows.size()) == tokens.batch * tokens.seq) return;
+  const Device dev = mask.device();
+  tokens.rows = from_vector_i64(rows, {static_cast<int64_t>(rows.size())}).to(dev);
+  tokens.first_rows = from_vector_i64(first, {tokens.batch}).to(dev);
+}
+
+}  // namespace
+
+BertOutputs BertModel::forward(const Tensor& ids, const Tensor& type_ids, const Tensor& mask, Generator* gen,
+                               Tokens which) const {
   FT_CHECK(ids.dim() == 2, "BertModel: input_ids must be [batch, seq], got ", shape_str(ids.shape()));
-  const int64_t b = ids.size(0), t = ids.size(1);
+  const int64_t b = ids.size(0), t = ids.size(1), hidden = config_.hidden_size;
   FT_CHECK(t <= config_.max_position_embeddings, "BertModel: sequence length ", t, " exceeds max_position_embeddings ",
            config_.max_position_embeddings);
+  FT_CHECK(!mask.defined() || mask.shape() == ids.shape(), "BertModel: attention_mask ", shape_str(mask.shape()),
+           " does not match input_ids ", shape_str(ids.shape()));
   const Device dev = ids.device();
   const DType dt = word_embeddings->weight.dtype();
-  Tensor positions = arange(0, static_cast<double>(t), 1, DType::i64).to(dev).unsqueeze(0).expand({b, t}).contiguous();
-  Tensor types = type_ids.defined() ? type_ids : zeros({b, t}, TensorOptions(DType::i64).with_device(dev));
-  Tensor h = add(add(word_embeddings->forward(ids), position_embeddings->forward(positions)),
+  TokenRows tokens{b, t, Tensor(), Tensor(), Tensor()};
+  if (which == Tokens::attended && mask.defined()) attended_rows(mask, tokens);
+  const int64_t n = tokens.count();
+  auto pick = [&](const Tensor& x) { return tokens.from_grid(x.reshape({b * t})); };  // [b, t] ids -> [n]
+  Tensor positions = arange(0, static_cast<double>(t), 1, DType::i64).to(dev).unsqueeze(0).expand({b, t});
+  Tensor types = type_ids.defined() ? pick(type_ids) : zeros({n}, TensorOptions(DType::i64).with_device(dev));
+  Tensor h = add(add(word_embeddings->forward(pick(ids)), position_embeddings->forward(pick(positions))),
                  token_type_embeddings->forward(types));
   h = embeddings_dropout->forward(embeddings_norm->forward(h), gen);
   // transformers' extended mask: (1 - mask) * finfo(float32).min, broadcast over heads and queries.
   Tensor m = mask.defined() ? mask : ones({b, t}, TensorOptions(DType::i64).with_device(dev));
-  Tensor additive = mul(rsub(m.to(dt), 1.0), static_cast<double>(std::numeric_limits<float>::lowest()))
-                        .view({b, 1, 1, t});
-  for (const auto& layer : layers) h = layer->forward(h, additive, gen);
-  Tensor pooled = tanh(pooler->forward(h.select(1, 0)));
-  return {h, pooled};
+  tokens.additive_mask = mul(rsub(m.to(dt), 1.0), static_cast<double>(std::numeric_limits<float>::lowest()))
+                             .view({b, 1, 1, t});
+  for (const auto& layer : layers) h = layer->forward(h, tokens, gen);
+  Tensor first = tokens.rows.defined() ? index_select(h, 0, tokens.first_rows) : h.view({b, t, hidden}).select(1, 0);
+  Tensor pooled = tanh(pooler->forward(first));
+  return {tokens.to_grid(h).view({b, t, hidden}), pooled};
 }
 
 namespace {
@@ -106,7 +141,8 @@ BertForSequenceClassification::BertForSequenceClassification(const io::BertConfi
 
 Tensor BertForSequenceClassification::logits(const Tensor& ids, const Tensor& types, const Tensor& mask,
                                              Generator* gen) const {
-  return classifier->forward(dropout->forward(bert->forward(ids, types, mask, gen).pooler_output, gen));
+  return classifier->forward(
+      dropout->forward(bert->forward(ids, types, mask, gen, BertModel::Tokens::attended).pooler_output, gen));
 }
 
 std::string BertForSequenceClassification::problem_type_for(const Tensor& labels) const {

@@ -14,10 +14,24 @@
 
 namespace ft::models {
 
+// The token rows the encoder computes, and where each sits in the [batch, seq] grid that attention
+// and the outputs are laid out on. All positions (rows undefined), or only the attended ones: padding
+// then costs nothing in any per-token op (embeddings, every linear layer, LayerNorm, GELU, dropout),
+// as in TEI's and FlashAttention's variable-length batches; attention runs on the grid with the mask.
+struct TokenRows {
+  int64_t batch = 0, seq = 0;
+  Tensor rows;           // i64 [n]: grid position b * seq + p of each row, ascending; undefined = all
+  Tensor first_rows;     // i64 [batch]: the row of each sequence's position 0 (with rows only)
+  Tensor additive_mask;  // [batch, 1, 1, seq], transformers' extended mask
+  int64_t count() const { return rows.defined() ? rows.numel() : batch * seq; }
+  Tensor to_grid(const Tensor& x) const;    // [n, ...] -> [batch * seq, ...], zeros where no row
+  Tensor from_grid(const Tensor& x) const;  // [batch * seq, ...] -> [n, ...]
+};
+
 struct BertLayer : nn::Module {
   BertLayer(const io::BertConfig& c, Generator* gen);
   std::string type_name() const override { return "BertLayer"; }
-  Tensor forward(const Tensor& h, const Tensor& additive_mask, Generator* gen) const;
+  Tensor forward(const Tensor& h, const TokenRows& tokens, Generator* gen) const;  // h [n, hidden]
 
   int64_t heads, head_dim;
   std::shared_ptr<nn::Linear> query, key, value, attn_out, intermediate, output;
@@ -35,8 +49,14 @@ class BertModel : public nn::Module {
   explicit BertModel(const io::BertConfig& config, Generator* gen = nullptr);
   std::string type_name() const override { return "BertModel"; }
   // input_ids, token_type_ids (may be undefined: zeros) and attention_mask (1 = token, 0 = padding).
+  // Tokens::all computes every position, padding included, as transformers does (last_hidden_state
+  // matches it everywhere). Tokens::attended leaves padding positions out of the computation: the
+  // pooled output and the attended positions' hidden states are the same, padding positions of
+  // last_hidden_state are zero. It applies when every sequence attends its position 0 (right
+  // padding, the tokenizer's); otherwise all positions are computed.
+  enum class Tokens { all, attended };
   BertOutputs forward(const Tensor& input_ids, const Tensor& token_type_ids, const Tensor& attention_mask,
-                      Generator* gen = nullptr) const;
+                      Generator* gen = nullptr, Tokens tokens = Tokens::all) const;
   const io::BertConfig& config() const { return config_; }
 
   std::shared_ptr<nn::Embedding> word_embeddings, position_embeddings, token_type_embeddings;

@@ -138,6 +138,56 @@ TEST(BertTraining, OneAdamWStepMovesEveryTrainableParameter) {
   }
 }
 
+// Leaving padding out of the computation (BertModel::Tokens::attended, what logits() uses) changes
+// nothing but round-off: the pooled output, the attended positions' hidden states and every parameter
+// gradient match the all-positions path; padding positions of last_hidden_state are zero. A batch
+// whose position 0 is padding (left padding) is computed at every position, bit for bit.
+TEST(BertTokens, AttendedRowsMatchEveryPositionAndGradient) {
+#if defined(FT_BERT_CUDA)
+  ASSERT_TRUE(install_cuda_backend());
+#endif
+  io::Json j = {{"vocab_size", 99}, {"hidden_size", 32}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+                {"intermediate_size", 37}, {"max_position_embeddings", 64}, {"num_labels", 3}};
+  Generator gen(3);
+  BertModel model(io::BertConfig::from_json(j, "tiny"), &gen);
+  model.to(kDevice);
+  model.eval();
+  const Tensor ids = from_vector_i64({5, 17, 42, 8, 0, 0, 3, 9, 0, 64, 70, 2, 7, 1, 0, 0, 0, 0}, {3, 6}).to(kDevice);
+  const Tensor mask = from_vector_i64({1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0}, {3, 6}).to(kDevice);
+  const Tensor types = from_vector_i64({0, 0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0}, {3, 6}).to(kDevice);
+  const Tensor dir = randn({3, 32}, DType::f32, &gen).to(kDevice);
+  auto run = [&](const Tensor& m, BertModel::Tokens which) {
+    model.zero_grad();
+    const BertOutputs out = model.forward(ids, types, m, nullptr, which);
+    sum(mul(out.pooler_output, dir)).backward();
+    std::map<std::string, std::vector<double>> grads;
+    for (auto& [name, p] : model.named_parameters()) grads[name] = p.grad().to_vector<double>();
+    return std::make_pair(out, grads);
+  };
+  const auto [all, g_all] = run(mask, BertModel::Tokens::all);
+  const auto [att, g_att] = run(mask, BertModel::Tokens::attended);
+  EXPECT_LE(rel_error(att.pooler_output, all.pooler_output), 1e-6);
+  const std::vector<int64_t> m = mask.to_vector<int64_t>();
+  const std::vector<double> h_all = all.last_hidden_state.to_vector<double>(), h_att = att.last_hidden_state.to_vector<double>();
+  double worst = 0;
+  for (size_t i = 0; i < h_all.size(); ++i) {
+    if (m[i / 32]) worst = std::max(worst, std::abs(h_att[i] - h_all[i]));
+    else EXPECT_EQ(h_att[i], 0.0) << "padding element " << i;
+  }
+  EXPECT_LE(worst, 1e-5);
+  for (const auto& [name, g] : g_all) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < g.size(); ++i) num += (g_att.at(name)[i] - g[i]) * (g_att.at(name)[i] - g[i]), den += g[i] * g[i];
+    EXPECT_LE(std::sqrt(num), 1e-5 * std::sqrt(den) + 1e-9) << name;
+  }
+  // Left padding: position 0 of the last sequence is padding, so every position is computed.
+  const Tensor left = from_vector_i64({1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1}, {3, 6}).to(kDevice);
+  const auto [l_all, lg_all] = run(left, BertModel::Tokens::all);
+  const auto [l_att, lg_att] = run(left, BertModel::Tokens::attended);
+  EXPECT_EQ(l_att.last_hidden_state.to_vector<double>(), l_all.last_hidden_state.to_vector<double>());
+  EXPECT_EQ(lg_att, lg_all);
+}
+
 INSTANTIATE_TEST_SUITE_P(ProblemTypes, BertTinyGolden,
                          ::testing::Values("single_label_classification", "multi_label_classification", "regression"));
 

@@ -466,6 +466,21 @@ std::vector<Case> build() {
            [](const Ts& t) { return index_select(t[0], 1, t[1]); }, index_select_ref(1)});
   add(cs, {"index_select", "dim0_7x5_noncontig_idx9", {in({7, 5}, Kind::real, true), idx_in({9}, 7)},
            [](const Ts& t) { return index_select(t[0], 0, t[1]); }, index_select_ref(0)});
+  auto index_scatter_ref = [](int64_t rows) {
+    return [rows](const Hs& h) {
+      Shape s = h[0].shape;
+      s[0] = rows;
+      Host out = host_zeros(s);
+      const int64_t width = h[0].numel() / h[0].size(0);
+      for (int64_t i = 0; i < h[1].numel(); ++i)
+        for (int64_t j = 0; j < width; ++j) out.v[static_cast<int64_t>(h[1].v[i]) * width + j] += h[0].v[i * width + j];
+      return out;
+    };
+  };
+  add(cs, {"index_scatter", "rows8_src6x2x3_repeats", {in({6, 2, 3}), idx_in({6}, 8)},
+           [](const Ts& t) { return index_scatter(t[0], 8, t[1]); }, index_scatter_ref(8)});
+  add(cs, {"index_scatter", "rows4_src5x3_noncontig", {in({5, 3}, Kind::real, true), idx_in({5}, 4)},
+           [](const Ts& t) { return index_scatter(t[0], 4, t[1]); }, index_scatter_ref(4)});
   add(cs, {"one_hot", "ids_2x5_c7", {idx_in({2, 5}, 7)}, [](const Ts& t) { return one_hot(t[0], 7); }, [](const Hs& h) {
              Shape s = h[0].shape;
              s.push_back(7);
@@ -587,7 +602,7 @@ const std::vector<std::string>& required_ops() {
       "rdiv_scalar", "neg", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "sigmoid", "relu", "gelu_erf",
       "gelu_tanh", "where", "masked_fill", "clamp", "sum", "mean", "max", "argmax", "var", "matmul", "linear",
       "softmax", "log_softmax", "layer_norm", "add_layer_norm", "bias_dropout_add_layer_norm", "bias_gelu", "scaled_dot_product_attention", "dropout", "embedding", "cross_entropy",
-      "binary_cross_entropy_with_logits", "mse_loss", "concat", "stack", "index_select", "one_hot", "to_bf16",
+      "binary_cross_entropy_with_logits", "mse_loss", "concat", "stack", "index_select", "index_scatter", "one_hot", "to_bf16",
       "to_f16", "permute", "transpose", "reshape", "slice", "select", "expand", "squeeze", "unsqueeze",
       "im2col", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm"};
   return ops;
