@@ -1,5 +1,7 @@
 #include "core/autograd.h"
 
+#include "core/autocast.h"
+
 #include <unordered_map>
 
 #include "core/ops.h"
@@ -72,6 +74,9 @@ void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
 
 void run_backward(const Tensor& root, const Tensor& grad_in) {
   FT_CHECK(root.requires_grad(), "backward(): the tensor does not require a gradient");
+  // Each op's backward runs in the dtypes its forward ran in, never re-cast (PyTorch runs the
+  // backward on threads without autocast for the same reason).
+  autocast::Disable no_autocast;
   Tensor grad = grad_in;
   if (!grad.defined()) {
     FT_CHECK(root.numel() == 1, "backward(): a gradient must be given for a non-scalar output of shape ",

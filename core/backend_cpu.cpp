@@ -1,8 +1,15 @@
-// The CPU backend: f32 (fast path: OpenMP, OpenBLAS) and f64 (the precise path) kernels from
-// kernels/cpu. bf16 and f16 are storage types on the CPU: they convert, they do not compute.
+// The CPU backend: f32 (fast path: OpenMP, oneDNN) and f64 (the precise path) kernels from
+// kernels/cpu. bf16 and f16 compute in f32 here, as PyTorch's CPU kernels do ("opmath"): GEMMs run
+// oneDNN's bf16 kernels (f32 accumulation); elementwise ops, reductions, dropout and scatters widen
+// their operands into f32 scratch, run the f32 kernel and round the result once. Ops without that
+// path (LayerNorm, softmax, losses: f32 under the mixed-precision policy) accept f32 and f64 only.
 #include "core/backend.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "core/error.h"
+#include "kernels/common/convert.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/batch_norm.h"
 #include "kernels/cpu/conv_onednn.h"
@@ -30,6 +37,33 @@ decltype(auto) on_float(Elem t, const char* op, F&& f) {
   }
 }
 
+bool is_low(Elem t) { return t == Elem::bf16 || t == Elem::f16; }
+
+Strided flat(int64_t n) {
+  Strided v;
+  v.ndim = 1, v.shape[0] = n, v.stride[0] = 1;
+  return v;
+}
+Strided contiguous_view(const Strided& s) {
+  Strided c = s;
+  int64_t stride = 1;
+  for (int i = s.ndim - 1; i >= 0; --i) c.stride[i] = stride, stride *= s.shape[i];
+  return c;
+}
+
+// A bf16/f16 operand widened to contiguous f32 of its view's shape (broadcast dims materialised).
+struct Wide {
+  std::vector<float> v;
+  Strided view;
+  Wide(const void* x, Elem t, const Strided& xv) : v(static_cast<size_t>(xv.numel())), view(contiguous_view(xv)) {
+    kern::copy_cast(x, t, xv, v.data(), Elem::f32, view);
+  }
+  Wide(const void* x, Elem t, int64_t n) : Wide(x, t, flat(n)) {}
+  float* data() { return v.data(); }
+};
+// Rounds contiguous f32 to n elements of t at dst.
+void narrow(const float* src, int64_t n, void* dst, Elem t) { kern::copy_cast(src, Elem::f32, flat(n), dst, t, flat(n)); }
+
 template <class T>
 const T* c(const void* p) {
   return static_cast<const T*>(p);
@@ -43,7 +77,7 @@ class CpuBackend final : public Backend {
  public:
   const char* name() const override { return "cpu"; }
   void require(const char* op, Elem t) const override {
-    on_float(t, op, [](auto) {});
+    if (!is_low(t)) on_float(t, op, [](auto) {});
   }
   void copy_cast(const void* src, Elem st, const Strided& sv, void* dst, Elem dt, const Strided& dv) override {
     kern::copy_cast(src, st, sv, dst, dt, dv);
@@ -53,6 +87,12 @@ class CpuBackend final : public Backend {
     kern::gather_rows(table, idx, count, row_bytes, out);
   }
   void unary(kern::UnaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, void* out) override {
+    if (is_low(t)) {
+      Wide wx(x, t, xv);
+      std::vector<float> o(wx.v.size());
+      kern::unary<float>(op, a, b, wx.data(), wx.view, o.data());
+      return narrow(o.data(), xv.numel(), out, t);
+    }
     on_float(t, "unary", [&](auto tag) {
       using T = decltype(tag);
       kern::unary<T>(op, a, b, c<T>(x), xv, m<T>(out));
@@ -60,6 +100,12 @@ class CpuBackend final : public Backend {
   }
   void binary(kern::BinaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, const void* y,
               const Strided& yv, void* out) override {
+    if (is_low(t)) {
+      Wide wx(x, t, xv), wy(y, t, yv);
+      std::vector<float> o(wx.v.size());
+      kern::binary<float>(op, a, b, wx.data(), wx.view, wy.data(), wy.view, o.data());
+      return narrow(o.data(), xv.numel(), out, t);
+    }
     on_float(t, "binary", [&](auto tag) {
       using T = decltype(tag);
       kern::binary<T>(op, a, b, c<T>(x), xv, c<T>(y), yv, m<T>(out));
@@ -67,12 +113,24 @@ class CpuBackend final : public Backend {
   }
   void where(const void* cond, const Strided& cv, Elem t, const void* x, const Strided& xv, const void* y,
              const Strided& yv, void* out) override {
+    if (is_low(t)) {
+      Wide wx(x, t, xv), wy(y, t, yv);
+      std::vector<float> o(wx.v.size());
+      kern::where<float>(c<uint8_t>(cond), cv, wx.data(), wx.view, wy.data(), wy.view, o.data());
+      return narrow(o.data(), xv.numel(), out, t);
+    }
     on_float(t, "where", [&](auto tag) {
       using T = decltype(tag);
       kern::where<T>(c<uint8_t>(cond), cv, c<T>(x), xv, c<T>(y), yv, m<T>(out));
     });
   }
   void reduce_sum(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out) override {
+    if (is_low(t)) {
+      Wide w(in, t, outer * r * inner);
+      std::vector<float> o(static_cast<size_t>(outer * inner));
+      kern::reduce_sum<float>(w.data(), outer, r, inner, o.data());
+      return narrow(o.data(), outer * inner, out, t);
+    }
     on_float(t, "sum", [&](auto tag) {
       using T = decltype(tag);
       kern::reduce_sum<T>(c<T>(in), outer, r, inner, m<T>(out));
@@ -86,6 +144,12 @@ class CpuBackend final : public Backend {
     });
   }
   void reduce_max(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out, int64_t* idx) override {
+    if (is_low(t)) {
+      Wide w(in, t, outer * r * inner);
+      std::vector<float> o(static_cast<size_t>(outer * inner));
+      kern::reduce_max<float>(w.data(), outer, r, inner, o.data(), idx);
+      return narrow(o.data(), outer * inner, out, t);
+    }
     on_float(t, "max", [&](auto tag) {
       using T = decltype(tag);
       kern::reduce_max<T>(c<T>(in), outer, r, inner, m<T>(out), idx);
@@ -100,6 +164,9 @@ class CpuBackend final : public Backend {
   }
   void gemm(Elem t, bool ta, bool tb, int64_t mm, int64_t n, int64_t k, double alpha, const void* a, int64_t lda,
             const void* b, int64_t ldb, double beta, void* cc, int64_t ldc) override {
+    if (is_low(t))
+      return kern::gemm_low(t, ta, tb, mm, n, k, static_cast<float>(alpha), a, lda, b, ldb, static_cast<float>(beta),
+                            cc, ldc);
     on_float(t, "matmul", [&](auto tag) {
       using T = decltype(tag);
       kern::gemm<T>(ta, tb, mm, n, k, static_cast<T>(alpha), c<T>(a), lda, c<T>(b), ldb, static_cast<T>(beta),
@@ -109,6 +176,13 @@ class CpuBackend final : public Backend {
   void gemm_batched(Elem t, bool ta, bool tb, int64_t mm, int64_t n, int64_t k, double alpha, const void* a, int64_t lda,
                     int64_t sa, const void* b, int64_t ldb, int64_t sb, double beta, void* cc, int64_t ldc, int64_t sc,
                     int64_t batch) override {
+    if (is_low(t)) {
+      const int64_t bytes = kern::elem_bytes(t);
+      for (int64_t i = 0; i < batch; ++i)
+        kern::gemm_low(t, ta, tb, mm, n, k, static_cast<float>(alpha), c<char>(a) + i * sa * bytes, lda,
+                       c<char>(b) + i * sb * bytes, ldb, static_cast<float>(beta), m<char>(cc) + i * sc * bytes, ldc);
+      return;
+    }
     on_float(t, "matmul", [&](auto tag) {
       using T = decltype(tag);
       for (int64_t i = 0; i < batch; ++i)
@@ -220,12 +294,24 @@ class CpuBackend final : public Backend {
     on_float(a.dtype, "scaled_dot_product_attention_backward", [&](auto tag) { kern::attention_bwd<decltype(tag)>(a); });
   }
   void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols) override {
+    if (is_low(t)) {
+      Wide wx(x, t, g.input_numel());
+      std::vector<float> o(static_cast<size_t>(g.cols_numel()));
+      kern::im2col<float>(wx.data(), g, static_cast<float>(pad), o.data());
+      return narrow(o.data(), g.cols_numel(), cols, t);
+    }
     on_float(t, "im2col", [&](auto tag) {
       using T = decltype(tag);
       kern::im2col<T>(c<T>(x), g, static_cast<T>(pad), m<T>(cols));
     });
   }
   void col2im(Elem t, const void* cols, const kern::UnfoldGeom& g, void* dx) override {
+    if (is_low(t)) {
+      Wide wc(cols, t, g.cols_numel());
+      std::vector<float> o(static_cast<size_t>(g.input_numel()));
+      kern::col2im<float>(wc.data(), g, o.data());
+      return narrow(o.data(), g.input_numel(), dx, t);
+    }
     on_float(t, "col2im", [&](auto tag) {
       using T = decltype(tag);
       kern::col2im<T>(c<T>(cols), g, m<T>(dx));
@@ -233,6 +319,12 @@ class CpuBackend final : public Backend {
   }
   void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width, int64_t skip,
                         void* table) override {
+    if (is_low(t)) {  // the table too: repeated indices accumulate in f32, rounded once
+      const int64_t rows = count ? *std::max_element(idx, idx + count) + 1 : 0;
+      Wide ws(src, t, count * width), wt(table, t, rows * width);
+      kern::scatter_add_rows<float>(ws.data(), idx, count, width, skip, wt.data());
+      return narrow(wt.data(), rows * width, table, t);
+    }
     on_float(t, "scatter_add", [&](auto tag) {
       using T = decltype(tag);
       kern::scatter_add_rows<T>(c<T>(src), idx, count, width, skip, m<T>(table));
@@ -248,6 +340,11 @@ class CpuBackend final : public Backend {
     kern::dropout_mask(seed, offset, p, n, keep);
   }
   void apply_mask(Elem t, const void* x, const uint8_t* keep, double scale, int64_t n, void* out) override {
+    if (is_low(t)) {
+      Wide w(x, t, n);
+      kern::apply_mask<float>(w.data(), keep, scale, n, w.data());
+      return narrow(w.data(), n, out, t);
+    }
     on_float(t, "dropout", [&](auto tag) {
       using T = decltype(tag);
       kern::apply_mask<T>(c<T>(x), keep, scale, n, m<T>(out));

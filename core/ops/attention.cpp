@@ -9,6 +9,7 @@
 // a view: no copy on either side of the kernel.
 #include <cmath>
 
+#include "core/autocast.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
 
@@ -18,7 +19,7 @@ Tensor attention_composite(const Tensor& q, const Tensor& k, const Tensor& v, co
                            bool training, Generator* gen) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   Tensor scores = mul(matmul(q, k.transpose(-1, -2)), scale);
-  if (mask.defined()) scores = add(scores, mask);
+  if (mask.defined()) scores = add(scores, mask.to(scores.dtype()));
   return matmul(dropout(softmax(scores, -1), dropout_p, training, gen), v);
 }
 
@@ -39,6 +40,11 @@ Tensor empty_heads_last(int64_t b, int64_t h, int64_t t, int64_t d, const Tensor
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                                     double dropout_p, bool training, Generator* gen) {
+  if (autocast::enabled()) {  // autocast's low-precision list (the additive mask keeps its dtype)
+    const Tensor lq = autocast::to_low(q), lk = autocast::to_low(k), lv = autocast::to_low(v);
+    autocast::Disable off;
+    return scaled_dot_product_attention(lq, lk, lv, mask, dropout_p, training, gen);
+  }
   const char* op = "scaled_dot_product_attention";
   Backend& be = compute_backend(op, {&q, &k, &v, &mask});
   FT_CHECK(q.dim() == 4 && k.dim() == 4 && v.dim() == 4, op, ": q, k, v must be [batch, heads, seq, dim], got ",
@@ -50,6 +56,16 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   check_same_dtype(op, q, k);
   check_same_dtype(op, q, v);
   const bool drop = training && dropout_p > 0;
+  const bool low = q.dtype() == DType::bf16 || q.dtype() == DType::f16;
+  if (low && !be.implements(kern::OptionalOp::attention, elem_of(q))) {
+    // No low-precision kernel here (the CPU's is f32; CUDA's flash kernel is to come): f32 math on
+    // widened inputs (the fused f32 kernel where there is one), rounded once. A bf16 composite would
+    // round the scores to bf16 before the softmax, where flash kernels keep f32 statistics.
+    const Tensor fmask = mask.defined() ? mask.to(DType::f32) : mask;
+    return scaled_dot_product_attention(q.to(DType::f32), k.to(DType::f32), v.to(DType::f32), fmask, dropout_p,
+                                        training, gen)
+        .to(q.dtype());
+  }
   if (!be.implements(kern::OptionalOp::attention, elem_of(q)) || (drop && dropout_p == 1))
     return attention_composite(q, k, v, mask, dropout_p, training, gen);
   kern::AttentionArgs a;

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "core/autograd.h"
+#include "core/autocast.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
 
@@ -132,6 +133,11 @@ Tensor im2col(const Tensor& x, const Window2d& w, double pad_value) {
 
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, Pair2 stride, Pair2 padding, Pair2 dilation,
               int64_t groups) {
+  if (autocast::enabled()) {  // autocast's low-precision list
+    const Tensor lx = autocast::to_low(x), lw = autocast::to_low(weight), lb = autocast::to_low(bias);
+    autocast::Disable off;
+    return conv2d(lx, lw, lb, stride, padding, dilation, groups);
+  }
   const char* op = "conv2d";
   FT_CHECK(weight.dim() == 4, op, ": weight must be [out, in / groups, kh, kw], got ", shape_str(weight.shape()));
   FT_CHECK(x.dim() == 4, op, ": expects an NCHW input, got ", shape_str(x.shape()));

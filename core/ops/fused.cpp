@@ -6,6 +6,7 @@
 //   bias_dropout_add_layer_norm(x, b, r, w, lb)   = layer_norm(dropout(x + b) + r, w, lb)
 // Dropout draws what the composite's dropout of the [.., n] tensor draws: one generator advance of
 // numel values, value i for element i.
+#include "core/autocast.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
 
@@ -41,6 +42,12 @@ Tensor bias_gelu_composite(const Tensor& x, const Tensor& bias, GeluApprox appro
 }
 
 Tensor bias_gelu(const Tensor& x, const Tensor& bias, GeluApprox approx) {
+  if (autocast::enabled() && bias.defined() && bias.dtype() != x.dtype()) {
+    // The bias belongs to the GEMM before it, which autocast runs in the low dtype: it joins x's.
+    const Tensor b = bias.to(x.dtype());
+    autocast::Disable off;
+    return bias_gelu(x, b, approx);
+  }
   const char* op = "bias_gelu";
   Backend& be = compute_backend(op, {&x, &bias});
   const int64_t n = last_dim(op, x), rows = n ? x.numel() / n : 0;
@@ -72,6 +79,12 @@ Tensor bias_dropout_add_layer_norm_composite(const Tensor& x, const Tensor& x_bi
 
 Tensor bias_dropout_add_layer_norm(const Tensor& x, const Tensor& x_bias, const Tensor& residual, const Tensor& weight,
                                    const Tensor& bias, double eps, double p, bool training, Generator* gen) {
+  if (autocast::enabled()) {  // LayerNorm's f32 list: every input in f32
+    const Tensor fx = autocast::to_f32(x), fxb = autocast::to_f32(x_bias), fr = autocast::to_f32(residual);
+    const Tensor fw = autocast::to_f32(weight), fb = autocast::to_f32(bias);
+    autocast::Disable off;
+    return bias_dropout_add_layer_norm(fx, fxb, fr, fw, fb, eps, p, training, gen);
+  }
   const char* op = "bias_dropout_add_layer_norm";
   Backend& be = compute_backend(op, {&x, &x_bias, &residual, &weight, &bias});
   const int64_t n = last_dim(op, x), rows = n ? x.numel() / n : 0;

@@ -3,6 +3,7 @@
 // the backward, which computes dx, dweight and dbias in one kernel, each only when needed. The
 // fused op's composite definition is layer_norm(add(x, residual)); the op harness checks the two
 // against each other, forward and backward.
+#include "core/autocast.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
 
@@ -53,15 +54,27 @@ Tensor layer_norm_impl(const char* op, const Tensor& x, const Tensor& residual, 
   });
 }
 
+// Under autocast LayerNorm is on the f32 list: every input in f32, the output f32.
+Tensor add_layer_norm_or_not(const char* op, const Tensor& x, const Tensor& residual, const Tensor& weight,
+                             const Tensor& bias, double eps) {
+  if (autocast::enabled()) {
+    const Tensor fx = autocast::to_f32(x), fr = autocast::to_f32(residual);
+    const Tensor fw = autocast::to_f32(weight), fb = autocast::to_f32(bias);
+    autocast::Disable off;
+    return layer_norm_impl(op, fx, fr, fw, fb, eps);
+  }
+  return layer_norm_impl(op, x, residual, weight, bias, eps);
+}
+
 }  // namespace
 
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
-  return layer_norm_impl("layer_norm", x, Tensor(), weight, bias, eps);
+  return add_layer_norm_or_not("layer_norm", x, Tensor(), weight, bias, eps);
 }
 
 Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& weight, const Tensor& bias, double eps) {
   FT_CHECK(residual.defined(), "add_layer_norm: residual must be defined");
-  return layer_norm_impl("add_layer_norm", x, residual, weight, bias, eps);
+  return add_layer_norm_or_not("add_layer_norm", x, residual, weight, bias, eps);
 }
 
 }  // namespace ft

@@ -3,6 +3,7 @@
 // mse_loss.
 #include <cmath>
 
+#include "core/autocast.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
 
@@ -12,6 +13,11 @@ using Grads = std::vector<Tensor>;
 using Needs = std::vector<bool>;
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_index, double smoothing) {
+  if (autocast::enabled()) {  // losses are on autocast's f32 list
+    const Tensor fl = autocast::to_f32(logits);
+    autocast::Disable off;
+    return cross_entropy(fl, target, ignore_index, smoothing);
+  }
   Backend& be = compute_backend("cross_entropy", {&logits, &target});
   FT_CHECK(logits.dim() == 2, "cross_entropy: logits must be [batch, classes], got ", shape_str(logits.shape()));
   FT_CHECK(target.dim() == 1 && target.size(0) == logits.size(0), "cross_entropy: target ",
@@ -52,6 +58,11 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
 }
 
 Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& target) {
+  if (autocast::enabled()) {
+    const Tensor fl = autocast::to_f32(logits), ft = autocast::to_f32(target);
+    autocast::Disable off;
+    return binary_cross_entropy_with_logits(fl, ft);
+  }
   const char* op = "binary_cross_entropy_with_logits";
   Backend& be = compute_backend(op, {&logits, &target});
   check_same_dtype(op, logits, target);
@@ -82,6 +93,11 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target) {
+  if (autocast::enabled()) {
+    const Tensor fi = autocast::to_f32(input), ft = autocast::to_f32(target);
+    autocast::Disable off;
+    return mse_loss(fi, ft);
+  }
   FT_CHECK(input.shape() == target.shape(), "mse_loss: target ", shape_str(target.shape()),
            " must have the shape of the input ", shape_str(input.shape()));
   // Composite: autograd differentiates it through sub, mul and mean.

@@ -1,4 +1,5 @@
 // matmul with batch broadcasting and linear (x W^T + b), through the GEMM kernel.
+#include "core/autocast.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
 
@@ -90,6 +91,11 @@ Tensor batched_matmul(const Tensor& a_in, const Tensor& b_in) {
 }  // namespace
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (autocast::enabled()) {  // autocast's low-precision list
+    const Tensor la = autocast::to_low(a), lb = autocast::to_low(b);
+    autocast::Disable off;
+    return matmul(la, lb);
+  }
   compute_backend("matmul", {&a, &b});
   check_same_dtype("matmul", a, b);
   FT_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: operands must have at least one dim, got ",
@@ -108,6 +114,11 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  if (autocast::enabled()) {  // autocast's low-precision list
+    const Tensor lx = autocast::to_low(x), lw = autocast::to_low(weight), lb = autocast::to_low(bias);
+    autocast::Disable off;
+    return linear(lx, lw, lb);
+  }
   Backend& be = compute_backend("linear", {&x, &weight, &bias});
   check_same_dtype("linear", x, weight);
   FT_CHECK(weight.dim() == 2, "linear: weight must be 2-D [out, in], got ", shape_str(weight.shape()));

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/autocast.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
 
@@ -66,6 +67,11 @@ Tensor finish(const Tensor& out_keep, const Plan& p, bool keepdim) {
 }  // namespace
 
 Tensor sum(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
+  if (autocast::enabled() && a.dtype() != DType::f32) {  // reductions are on the f32 list
+    const Tensor fa = autocast::to_f32(a);
+    autocast::Disable off;
+    return sum(fa, dims, keepdim);
+  }
   Backend& be = compute_backend("sum", {&a});
   Plan p = plan_reduction(a, dims, "sum");
   Tensor out = empty(p.out_shape, like(a));
@@ -84,6 +90,11 @@ Tensor mean(const Tensor& a, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 Tensor var(const Tensor& a, const std::vector<int64_t>& dims, int64_t correction, bool keepdim) {
+  if (autocast::enabled() && a.dtype() != DType::f32) {
+    const Tensor fa = autocast::to_f32(a);
+    autocast::Disable off;
+    return var(fa, dims, correction, keepdim);
+  }
   Backend& be = compute_backend("var", {&a});
   Plan p = plan_reduction(a, dims, "var");
   Tensor out = empty(p.out_shape, like(a));

@@ -1,4 +1,5 @@
 // softmax and log_softmax over the last dim, forward and backward.
+#include "core/autocast.h"
 #include "core/dispatch.h"
 #include "core/ops.h"
 
@@ -6,6 +7,11 @@ namespace ft {
 namespace {
 
 Tensor softmax_impl(const Tensor& a, int64_t dim, bool log) {
+  if (autocast::enabled() && a.dtype() != DType::f32) {  // on autocast's f32 list
+    const Tensor fa = autocast::to_f32(a);
+    autocast::Disable off;
+    return softmax_impl(fa, dim, log);
+  }
   const char* name = log ? "log_softmax" : "softmax";
   Backend& be = compute_backend(name, {&a});
   FT_CHECK(a.dim() >= 1, name, ": expects at least one dim");

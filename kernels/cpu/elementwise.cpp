@@ -172,6 +172,26 @@ void copy_cast(const void* src, Elem st, const Strided& sv0, void* dst, Elem dt,
       std::memcpy(d + dv.row_offset(r) * ds, s + sv.row_offset(r) * ss, static_cast<size_t>(inner * ss));
     return;
   }
+  // f32 <-> bf16 along unit-stride rows (autocast's casts): typed loops the compiler vectorises, with
+  // the bits of convert_one.
+  if (si == 1 && di == 1 && ((st == Elem::f32 && dt == Elem::bf16) || (st == Elem::bf16 && dt == Elem::f32))) {
+    const bool narrowing = st == Elem::f32;
+#pragma omp parallel for if (n > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r) {
+      const uint8_t* sr = s + sv.row_offset(r) * ss;
+      uint8_t* drow = d + dv.row_offset(r) * ds;
+      if (narrowing) {
+        const auto* x = reinterpret_cast<const float*>(sr);
+        auto* y = reinterpret_cast<uint16_t*>(drow);
+        for (int64_t i = 0; i < inner; ++i) y[i] = f32_to_bf16(x[i]);
+      } else {
+        const auto* x = reinterpret_cast<const uint16_t*>(sr);
+        auto* y = reinterpret_cast<float*>(drow);
+        for (int64_t i = 0; i < inner; ++i) y[i] = bf16_to_f32(x[i]);
+      }
+    }
+    return;
+  }
 #pragma omp parallel for if (n > kParallelGrain)
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* sr = s + sv.row_offset(r) * ss;

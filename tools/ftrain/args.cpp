@@ -143,6 +143,9 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
                   "convolution and batch norm: auto (cuDNN on CUDA, oneDNN on the CPU), cudnn, onednn, or native "
                   "(im2col + GEMM, the reference)")
       ->check(CLI::IsMember({"auto", "cudnn", "onednn", "native"}))->group(run);
+  app->add_flag("--bf16", a.bf16,
+                "mixed precision: matmuls, convolutions and attention in bf16 with f32 accumulation, f32 master "
+                "weights (the Trainer's bf16=True; README: Mixed precision)")->group(run);
   app->add_option("--dataloader_num_workers", a.dataloader_num_workers, "threads preparing batches")->group(run);
   app->add_flag("--disable_tqdm", a.disable_tqdm, "plain progress lines even on a terminal")->group(run);
   app->add_flag("--quiet", a.quiet, "only errors and the final summary")->group(run);
@@ -290,7 +293,7 @@ io::Json TrainArgs::to_json() const {
   j["greater_is_better"] = greater_is_better, j["early_stopping_patience"] = early_stopping_patience;
   j["seed"] = seed, j["device"] = device, j["dataloader_num_workers"] = dataloader_num_workers;
   j["group_by_length"] = group_by_length, j["max_image_pixels"] = max_image_pixels;
-  j["skip_malformed_rows"] = skip_malformed_rows;
+  j["skip_malformed_rows"] = skip_malformed_rows, j["bf16"] = bf16;
   return j;
 }
 

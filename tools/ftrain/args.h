@@ -52,6 +52,7 @@ struct TrainArgs {
   int threads = 0;
   int dataloader_num_workers = 0;
   bool group_by_length = false;
+  bool bf16 = false;  // mixed precision: autocast to bf16 (core/autocast.h), f32 master weights
   bool disable_tqdm = false, quiet = false;
   std::string log_format = "text";  // text or json (JSON lines on stdout)
   std::string config;

@@ -27,6 +27,8 @@ struct Batch {
 class Task {
  public:
   virtual ~Task() = default;
+  // The low dtype the model's forward runs under (autocast, core/autocast.h), or f32: no autocast.
+  DType autocast_dtype = DType::f32;
   virtual nn::Module& model() = 0;
   virtual std::string problem_type() const = 0;
   virtual int64_t num_labels() const = 0;

@@ -5,7 +5,9 @@
 #include <csignal>
 #include <filesystem>
 #include <limits>
+#include <optional>
 
+#include "core/autocast.h"
 #include "core/autograd.h"
 #include "core/error.h"
 #include "core/ops.h"
@@ -57,6 +59,10 @@ EvalPrediction infer(Task& task, Split s, int64_t batch_size, int workers, doubl
   const bool was_training = model.is_training();
   model.eval();
   NoGradGuard ng;
+  // Under --bf16 the evaluation runs under autocast too (as the Trainer's does); the guard's own cache
+  // casts each weight once per pass.
+  std::optional<autocast::Guard> amp;
+  if (task.autocast_dtype != DType::f32) amp.emplace(task.autocast_dtype);
   std::vector<int64_t> order(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) order[i] = i;
   const std::vector<int64_t> len = task.lengths(s);
@@ -206,8 +212,15 @@ Trainer::StepResult Trainer::train_step() {
   examples_seen_ += n;
   const int64_t step = global_step_ + 1;
   for (size_t i = 0; i < micro.size(); ++i) {
-    const Tensor logits = task_.logits(micro[i], &gen_);
-    const Tensor loss = task_.loss(logits, micro[i], args_.label_smoothing_factor);
+    // Under --bf16 the forward (and the loss, in f32 by the policy) runs under autocast; each weight's
+    // bf16 copy is made once per micro-batch (the cache is cleared once its backward has run).
+    Tensor loss;
+    {
+      std::optional<autocast::Guard> amp;
+      if (task_.autocast_dtype != DType::f32) amp.emplace(task_.autocast_dtype, &amp_cache_);
+      const Tensor logits = task_.logits(micro[i], &gen_);
+      loss = task_.loss(logits, micro[i], args_.label_smoothing_factor);
+    }
     const double value = loss.item();
     if (!std::isfinite(value)) {
       const std::string what = cat("the loss is ", value, " at step ", step, " (epoch ", epoch_ + 1, ", micro-batch ",
@@ -216,6 +229,7 @@ Trainer::StepResult Trainer::train_step() {
                "; stopping (earlier checkpoints are intact; --skip_nonfinite_loss skips such steps)");
       reporter_.warning(what + "; step skipped (--skip_nonfinite_loss)");
       optimizer_->zero_grad();
+      amp_cache_.clear();
       r.skipped = true;
       break;
     }
@@ -223,6 +237,7 @@ Trainer::StepResult Trainer::train_step() {
     // the mean over all of them.
     const double w = static_cast<double>(micro[i].size) / static_cast<double>(n);
     (w == 1.0 ? loss : mul(loss, w)).backward();
+    amp_cache_.clear();
     r.loss += value * w;
   }
   if (!r.skipped) {

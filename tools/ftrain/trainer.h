@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/autocast.h"
 #include "core/optim/lr_schedule.h"
 #include "core/optim/optimizer.h"
 #include "io/config.h"
@@ -60,6 +61,7 @@ class Trainer {
   std::vector<Tensor> trainable_;
   std::vector<std::string> trainable_names_;
   std::unique_ptr<optim::AdamW> optimizer_;
+  autocast::WeightCache amp_cache_;  // --bf16: the micro-batch's bf16 weight copies
   std::unique_ptr<optim::LrScheduler> scheduler_;
   std::unique_ptr<io::Loader<Batch>> loader_;
   Generator gen_;
