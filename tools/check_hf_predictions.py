@@ -2,7 +2,8 @@
 tokenizer, or ResNetForImageClassification and its preprocessor config), predicts the inputs listed in
 what `ftrain predict` wrote (the `text` or `image` column), and compares: every predicted label must
 agree and every class probability must match to 1e-3; with JSON-lines predictions the logits are
-compared too. Prints transformers' accuracy when the
+compared too. The model is computed in f32 as `ftrain predict` computes it, whatever dtype the weights
+were saved in (--save_dtype bf16/fp16: the dtype transformers reads from config.json is printed). Prints transformers' accuracy when the
 predictions carry the true labels.
 
 Usage (a venv with torch and transformers: tools/setup_generator_env.sh):
@@ -30,9 +31,15 @@ def read_predictions(path):
         return list(csv.DictReader(f))
 
 
+def saved_dtype(model_dir):
+    with open(f"{model_dir}/config.json", encoding="utf-8") as f:
+        return json.load(f).get("dtype", "float32")
+
+
 def text_probabilities(model_dir, texts):
     from transformers import AutoTokenizer, BertForSequenceClassification
-    model = BertForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager").eval()
+    model = BertForSequenceClassification.from_pretrained(model_dir, attn_implementation="eager",
+                                                          dtype=torch.float32).eval()
     tok = AutoTokenizer.from_pretrained(model_dir)
     out = []
     with torch.no_grad():
@@ -44,7 +51,7 @@ def text_probabilities(model_dir, texts):
 
 def image_probabilities(model_dir, paths):
     from transformers import ResNetForImageClassification
-    model = ResNetForImageClassification.from_pretrained(model_dir).eval()
+    model = ResNetForImageClassification.from_pretrained(model_dir, dtype=torch.float32).eval()
     with open(f"{model_dir}/preprocessor_config.json") as f:
         pre = json.load(f)
     assert not pre.get("do_resize"), "this check applies the saved normalisation only (no resize)"
@@ -75,7 +82,7 @@ def main() -> int:
         for k, n in enumerate(names):
             max_diff = max(max_diff, abs(float(prob[i, k]) - float(o["prob_" + n])))
     print(f"transformers loaded {model_dir} ({type(model).__name__}): {len(names)} labels, "
-          f"problem_type {model.config.problem_type}")
+          f"problem_type {model.config.problem_type}, saved dtype {saved_dtype(model_dir)} (computed in f32)")
     line = (f"{len(ours)} {column}s: transformers and ftrain agree on {agree} predicted labels; "
             f"max |probability difference| {max_diff:.2e}")
     if "true_label" in ours[0]:

@@ -153,12 +153,13 @@ Tensor BertForSequenceClassification::loss(const Tensor& logits, const Tensor& l
   return classification_loss(logits, labels, num_labels, problem_type);
 }
 
-void save_pretrained(const BertForSequenceClassification& model, const std::string& dir, const std::string& tokenizer_dir) {
+void save_pretrained(const BertForSequenceClassification& model, const std::string& dir, const std::string& tokenizer_dir,
+                     DType dtype) {
   io::BertConfig c = model.bert->config();
   set_head_labels(c.labels, model.num_labels, model.problem_type);
   c.architectures = {"BertForSequenceClassification"};
-  write_config(dir, c.to_json());
-  write_state_dict(model, dir);
+  write_config(dir, c.to_json(), dtype);
+  write_state_dict(model, dir, dtype);
   copy_files(tokenizer_dir, dir, {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"});
 }
 

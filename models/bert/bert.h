@@ -94,7 +94,7 @@ class BertForSequenceClassification : public nn::Module {
 // model.safetensors (the module's parameter names, f32, metadata format=pt) and, from tokenizer_dir
 // when given, the tokenizer files. Every file is written to a temporary name and renamed.
 void save_pretrained(const BertForSequenceClassification& model, const std::string& dir,
-                     const std::string& tokenizer_dir = "");
+                     const std::string& tokenizer_dir = "", DType dtype = DType::f32);
 
 // Loads checkpoint tensors into the module by name: with or without a "bert." prefix on either side, legacy
 // gamma/beta for LayerNorm weight/bias, position_ids ignored. Names the module has but the file

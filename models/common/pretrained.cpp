@@ -20,19 +20,30 @@ void set_head_labels(io::LabelConfig& l, int64_t num_labels, const std::string& 
   l.problem_type = problem_type;
 }
 
-void write_config(const std::string& dir, io::Json config) {
+std::string torch_dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::f32: return "float32";
+    case DType::bf16: return "bfloat16";
+    case DType::f16: return "float16";
+    default: throw Error(cat("saving: dtype ", dtype, " is not a model dtype (f32, bf16, f16)"));
+  }
+}
+
+void write_config(const std::string& dir, io::Json config, DType dtype) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   FT_CHECK(!ec, dir, ": cannot create the directory: ", ec.message());
   config.erase("num_labels");
+  if (dtype != DType::f32) config["dtype"] = config["torch_dtype"] = torch_dtype_name(dtype);
   io::write_json(dir + "/config.json", config);
 }
 
-void write_state_dict(const nn::Module& module, const std::string& dir) {
+void write_state_dict(const nn::Module& module, const std::string& dir, DType dtype) {
+  torch_dtype_name(dtype);  // a model dtype
   std::map<std::string, Tensor> tensors;
   for (auto& [name, t] : module.state_dict()) {
     Tensor cpu = t.detach().to(kCPU);
-    tensors[name] = (is_floating(cpu.dtype()) ? cpu.to(DType::f32) : cpu).contiguous();
+    tensors[name] = (is_floating(cpu.dtype()) ? cpu.to(dtype) : cpu).contiguous();
   }
   io::write_safetensors(dir + "/model.safetensors", tensors, {{"format", "pt"}});
 }

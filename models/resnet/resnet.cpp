@@ -192,12 +192,12 @@ ResNetLoadReport load_weights(ResNetForImageClassification& model, const io::Saf
 }
 
 void save_pretrained(const ResNetForImageClassification& model, const std::string& dir,
-                     const std::string& preprocessor_dir) {
+                     const std::string& preprocessor_dir, DType dtype) {
   io::ResNetConfig c = model.resnet->config();
   set_head_labels(c.labels, model.num_labels, model.problem_type);
   c.architectures = {"ResNetForImageClassification"};
-  write_config(dir, c.to_json());
-  write_state_dict(model, dir);
+  write_config(dir, c.to_json(), dtype);
+  write_state_dict(model, dir, dtype);
   copy_files(preprocessor_dir, dir, {"preprocessor_config.json"});
 }
 

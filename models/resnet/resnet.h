@@ -82,6 +82,6 @@ ResNetLoadReport load_weights(ResNetForImageClassification& model, const io::Saf
 // (architectures, id2label/label2id, problem_type), model.safetensors (the state dict, BatchNorm
 // buffers included) and, when given, preprocessor_config.json copied from preprocessor_dir.
 void save_pretrained(const ResNetForImageClassification& model, const std::string& dir,
-                     const std::string& preprocessor_dir = "");
+                     const std::string& preprocessor_dir = "", DType dtype = DType::f32);
 
 }  // namespace ft::models

@@ -57,6 +57,23 @@ mkdir -p "$tmp/b/checkpoint-5.tmp" && head -c 100 "$tmp/a/model.safetensors" > "
 grep -q "resumed from $tmp/b/checkpoint-3 at step 3" "$tmp/b.log" || fail "did not resume from checkpoint-3: $(head -3 "$tmp/b.log")"
 cmp -s "$tmp/a/model.safetensors" "$tmp/b/model.safetensors" || fail "resumed weights differ from the uninterrupted run"
 
+# ---- --bf16: resume is exact under autocast too; --save_dtype bf16 writes the final weights in bf16 and
+# says so in config.json, while checkpoints keep f32 (what resuming reads)
+"$ftrain" train "${small[@]}" --output_dir "$tmp/m" --max_steps 4 --save_steps 2 --bf16 --save_dtype bf16 --quiet \
+  > "$tmp/m.log" 2>&1 || { cat "$tmp/m.log"; fail "bf16 run"; }
+mkdir -p "$tmp/n" && cp -r "$tmp/m/checkpoint-2" "$tmp/n/"
+"$ftrain" train "${small[@]}" --output_dir "$tmp/n" --max_steps 4 --save_steps 2 --bf16 --save_dtype bf16 \
+  --resume_from_checkpoint latest > "$tmp/n.log" 2>&1 || { cat "$tmp/n.log"; fail "resumed bf16 run"; }
+cmp -s "$tmp/m/model.safetensors" "$tmp/n/model.safetensors" || fail "resumed bf16 weights differ from the uninterrupted run"
+grep -q '"dtype": "bfloat16"' "$tmp/m/config.json" && grep -q '"torch_dtype": "bfloat16"' "$tmp/m/config.json" ||
+  fail "config.json does not record bfloat16"
+header() { head -c 65536 "$1" | tr -d '\0'; }
+header "$tmp/m/model.safetensors" | grep -q '"BF16"' && ! header "$tmp/m/model.safetensors" | grep -q '"F32"' ||
+  fail "the final weights are not all bf16"
+header "$tmp/m/checkpoint-4/model.safetensors" | grep -q '"F32"' && ! header "$tmp/m/checkpoint-4/model.safetensors" |
+  grep -q '"BF16"' || fail "checkpoint weights are not f32"
+grep -q '"bf16": true' "$tmp/m/training_args.json" || fail "training_args.json lacks bf16"
+
 # ---- bad input: one error line, exit status 1 (CLI11's own parse errors: 105-109)
 before=$(cd "$out" && find . -type f -exec sha256sum {} + | sort | sha256sum)
 check_error 1 "is not empty; pass --overwrite_output_dir" "$ftrain" train "${small[@]}" --output_dir "$out" --max_steps 1

@@ -146,6 +146,11 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
   app->add_flag("--bf16", a.bf16,
                 "mixed precision: matmuls, convolutions and attention in bf16 with f32 accumulation, f32 master "
                 "weights (the Trainer's bf16=True; README: Mixed precision)")->group(run);
+  if (train)
+    app->add_option("--save_dtype", a.save_dtype,
+                    "the final model's weights: f32 (the default, as the Trainer saves), bf16 or fp16; checkpoints "
+                    "stay f32")
+        ->check(CLI::IsMember({"f32", "bf16", "fp16"}))->group(run);
   app->add_option("--dataloader_num_workers", a.dataloader_num_workers, "threads preparing batches")->group(run);
   app->add_flag("--disable_tqdm", a.disable_tqdm, "plain progress lines even on a terminal")->group(run);
   app->add_flag("--quiet", a.quiet, "only errors and the final summary")->group(run);
@@ -268,6 +273,13 @@ bool greater_is_better(const TrainArgs& a) {
   return !(k.size() >= 4 && k.compare(k.size() - 4, 4, "loss") == 0);
 }
 
+DType save_dtype(const std::string& name) {
+  if (name == "bf16") return DType::bf16;
+  if (name == "fp16") return DType::f16;
+  FT_CHECK(name == "f32", "--save_dtype: '", name, "' is not one of f32, bf16, fp16");
+  return DType::f32;
+}
+
 io::Json TrainArgs::to_json() const {
   io::Json j;
   j["model_name_or_path"] = model_name_or_path, j["config_name"] = config_name, j["task"] = task;
@@ -293,7 +305,7 @@ io::Json TrainArgs::to_json() const {
   j["greater_is_better"] = greater_is_better, j["early_stopping_patience"] = early_stopping_patience;
   j["seed"] = seed, j["device"] = device, j["dataloader_num_workers"] = dataloader_num_workers;
   j["group_by_length"] = group_by_length, j["max_image_pixels"] = max_image_pixels;
-  j["skip_malformed_rows"] = skip_malformed_rows, j["bf16"] = bf16;
+  j["skip_malformed_rows"] = skip_malformed_rows, j["bf16"] = bf16, j["save_dtype"] = save_dtype;
   return j;
 }
 

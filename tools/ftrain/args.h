@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/dtype.h"
 #include "io/config.h"
 
 namespace ft::cli {
@@ -53,6 +54,7 @@ struct TrainArgs {
   int dataloader_num_workers = 0;
   bool group_by_length = false;
   bool bf16 = false;  // mixed precision: autocast to bf16 (core/autocast.h), f32 master weights
+  std::string save_dtype = "f32";  // the final model's weights: f32, bf16 or fp16 (checkpoints stay f32)
   bool disable_tqdm = false, quiet = false;
   std::string log_format = "text";  // text or json (JSON lines on stdout)
   std::string config;
@@ -60,6 +62,9 @@ struct TrainArgs {
 
   io::Json to_json() const;  // what checkpoints record as training_args.json
 };
+
+// --save_dtype's value as a dtype.
+DType save_dtype(const std::string& name);
 
 enum class Command { train, eval, predict };
 

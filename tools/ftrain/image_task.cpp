@@ -110,8 +110,8 @@ class ImageClassification : public Task {
     if (label_smoothing > 0) return cross_entropy(logits, y, -100, label_smoothing);
     return model_->loss(logits, y);
   }
-  void save(const std::string& dir) const override {
-    models::save_pretrained(*model_, dir, preprocessor_dir_);
+  void save(const std::string& dir, DType dtype) const override {
+    models::save_pretrained(*model_, dir, preprocessor_dir_, dtype);
     if (preprocessor_dir_.empty()) write_preprocessor(dir);
   }
   void load_weights_from(const std::string& dir) override {

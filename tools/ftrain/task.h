@@ -41,8 +41,9 @@ class Task {
   virtual std::vector<int64_t> lengths(Split s) const = 0;
   virtual Tensor logits(const Batch& b, Generator* gen) = 0;
   virtual Tensor loss(const Tensor& logits, const Batch& b, double label_smoothing) = 0;
-  // The model as a Hugging Face directory (config, weights, tokenizer or preprocessor files).
-  virtual void save(const std::string& dir) const = 0;
+  // The model as a Hugging Face directory (config, weights, tokenizer or preprocessor files), its
+  // floating weights as `dtype` (checkpoints keep f32, so that resuming is exact).
+  virtual void save(const std::string& dir, DType dtype = DType::f32) const = 0;
   // Replaces the weights with a saved directory's (load_best_model_at_end).
   virtual void load_weights_from(const std::string& dir) = 0;
   // An example as prediction output names it (its text, its image path) and that column's name.

@@ -117,7 +117,9 @@ class TextClassification : public Task {
     return model_->loss(logits, y);
   }
 
-  void save(const std::string& dir) const override { models::save_pretrained(*model_, dir, tokenizer_dir_); }
+  void save(const std::string& dir, DType dtype) const override {
+    models::save_pretrained(*model_, dir, tokenizer_dir_, dtype);
+  }
 
   void load_weights_from(const std::string& dir) override {
     const models::LoadReport r = models::load_weights(*model_, io::SafetensorsReader(dir + "/model.safetensors"));

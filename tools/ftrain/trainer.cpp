@@ -403,7 +403,7 @@ io::Json Trainer::train() {
   log(metrics);
   state_["global_step"] = global_step_;
   publish_model(args_.output_dir, [&](const std::string& staging) {
-    task_.save(staging);
+    task_.save(staging, save_dtype(args_.save_dtype));
     io::write_json(staging + "/trainer_state.json", io::Json(nlohmann::json(state_)));
     io::write_json(staging + "/training_args.json", args_.to_json());
   });
