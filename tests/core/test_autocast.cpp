@@ -7,6 +7,9 @@
 
 #include "core/autocast.h"
 #include "core/ops.h"
+#include "core/optim/grad_scaler.h"
+#include "core/optim/optimizer.h"
+#include "io/safetensors.h"
 #include "kernels/cpu/gemm.h"
 
 namespace ft {
@@ -107,6 +110,36 @@ TEST(Autocast, CpuLowPrecisionOpsAreF32MathRoundedOnce) {
     const Tensor idx = from_vector_i64({4, 0, 4, 2, 1, 3}, {6});
     EXPECT_EQ(index_scatter(x, 5, idx).to_vector<double>(), f32_then(index_scatter(xf, 5, idx))) << low;
   }
+}
+
+// The scaler's state machine against torch.amp.GradScaler on a scripted run
+// (tests/golden/gen_grad_scaler.py): infs and a NaN at scripted steps, growth_interval 3. Scale,
+// growth tracker, skipped steps and the parameter after every step are PyTorch's, bit for bit.
+TEST(GradScaler, StateMachineMatchesTorchOnScriptedOverflows) {
+  const io::SafetensorsFile fx = io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/grad_scaler.safetensors");
+  const Tensor xs = fx.tensors.at("x").to(DType::f32);
+  const std::vector<double> scales = fx.tensors.at("scale").to_vector<double>();
+  const std::vector<int64_t> trackers = fx.tensors.at("growth_tracker").to_vector<int64_t>();
+  const std::vector<double> skipped = fx.tensors.at("skipped").to_vector<double>();
+  const Tensor params = fx.tensors.at("params").to(DType::f32);
+  Tensor p = from_vector({0.5, -1.0, 2.0, 0.25}, {4}).requires_grad_();
+  optim::SGD opt({optim::ParamGroup{{p}, 0.5, 0.0, {"p"}}});
+  optim::GradScaler scaler({1024.0, 2.0, 0.5, 3});
+  for (int64_t t = 0; t < xs.size(0); ++t) {
+    opt.zero_grad();
+    scaler.scale(sum(mul(p, xs.select(0, t)))).backward();
+    const bool found_inf = scaler.unscale({p});
+    if (!found_inf) opt.step();
+    scaler.update(found_inf);
+    EXPECT_EQ(found_inf, skipped[t] != 0) << "step " << t;
+    EXPECT_EQ(scaler.get_scale(), scales[t]) << "step " << t;
+    EXPECT_EQ(scaler.growth_tracker(), trackers[t]) << "step " << t;
+    EXPECT_EQ(p.to_vector<double>(), params.select(0, t).to_vector<double>()) << "step " << t;
+  }
+  EXPECT_THROW(scaler.load_state(-1, 0), Error);
+  scaler.load_state(4096, 2);
+  scaler.update(false);
+  EXPECT_EQ(scaler.get_scale(), 8192);
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The tiny BERT of gen_bert_tiny.py (single-label, 3 classes) trained 5 AdamW steps on the CPU under
 torch.autocast("cpu", dtype=torch.bfloat16), as the Hugging Face Trainer's bf16=True runs it: f32
-parameters, the forward and the loss under autocast, the backward and the optimizer outside it.
+parameters, the forward and the loss under autocast, the backward and the optimizer outside it; and
+again under float16 with torch.amp.GradScaler (its defaults), as fp16=True runs it (the gradients
+recorded after unscale_).
 Dropout is off (eval mode) so the run is deterministic. The same 5 steps in plain f32 are stored too,
 so the test can measure ftrain's bf16 run against PyTorch's on the scale of bf16's own effect.
-Writes tests/golden/fixtures/bert_tiny_autocast_bf16.safetensors: initial weights, inputs, labels, the
+Writes tests/golden/fixtures/bert_tiny_autocast_{bf16,fp16}.safetensors: initial weights, inputs, labels, the
 loss of each step, every gradient of step 1, every weight after step 5 (prefixes: w., grad., final.;
 the f32 run's under f32loss, f32grad., f32final.). Run in the generator venv (torch 2.15, transformers 5.23)."""
 import os
@@ -24,23 +26,28 @@ def groups(model):
     return [{"params": decay, "weight_decay": WD}, {"params": rest, "weight_decay": 0.0}]
 
 
-def train(init, batch, bf16):
+def train(init, batch, low):
     cfg = BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                      intermediate_size=37, max_position_embeddings=64, num_labels=3,
                      problem_type="single_label_classification", attn_implementation="sdpa")
     model = BertForSequenceClassification(cfg).eval()
     model.load_state_dict(init)
     opt = torch.optim.AdamW(groups(model), lr=LR, betas=(0.9, 0.999), eps=1e-8)
+    scaler = torch.amp.GradScaler("cpu", enabled=low == torch.float16)
     losses, grads = [], {}
     for step in range(STEPS):
         opt.zero_grad()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast("cpu", dtype=low or torch.float32, enabled=low is not None):
             loss = model(**batch).loss
-        loss.backward()
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
         if step == 0:
             grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
-        opt.step()
+        scaler.step(opt)
+        scaler.update()
         losses.append(float(loss.detach()))
+    if low == torch.float16:
+        print("fp16 loss scale after", STEPS, "steps:", scaler.get_scale())
     final = {n: p.detach().clone() for n, p in model.named_parameters()}
     return torch.tensor(losses, dtype=torch.float64), grads, final
 
@@ -59,17 +66,17 @@ def main():
     types = torch.zeros(4, 9, dtype=torch.int64)
     types[0, 5:] = 1
     batch = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types, "labels": torch.tensor([2, 0, 1, 1])}
-    fx = {k: v for k, v in batch.items()}
-    fx.update({"w." + n: p for n, p in init.items() if "position_ids" not in n})
-    for bf16, tag in ((True, ""), (False, "f32")):
-        losses, grads, final = train(init, batch, bf16)
-        fx[tag + "loss" if tag else "loss"] = losses
-        fx.update({f"{tag}grad." + n: g for n, g in grads.items()})
-        fx.update({f"{tag}final." + n: w for n, w in final.items()})
-        print("bf16" if bf16 else "f32", [round(x, 6) for x in losses.tolist()])
-    save_file({k: v.contiguous() for k, v in fx.items()},
-              os.path.join(HERE, "fixtures", "bert_tiny_autocast_bf16.safetensors"), metadata={"format": "pt"})
-
+    f32 = train(init, batch, None)
+    for low, name in ((torch.bfloat16, "bf16"), (torch.float16, "fp16")):
+        fx = {k: v for k, v in batch.items()}
+        fx.update({"w." + n: p for n, p in init.items() if "position_ids" not in n})
+        for (losses, grads, final), tag in ((train(init, batch, low), ""), (f32, "f32")):
+            fx[tag + "loss"] = losses
+            fx.update({f"{tag}grad." + n: g for n, g in grads.items()})
+            fx.update({f"{tag}final." + n: w for n, w in final.items()})
+            print(name if not tag else "f32", [round(x, 6) for x in losses.tolist()])
+        save_file({k: v.contiguous() for k, v in fx.items()},
+                  os.path.join(HERE, "fixtures", f"bert_tiny_autocast_{name}.safetensors"), metadata={"format": "pt"})
 
 if __name__ == "__main__":
     main()

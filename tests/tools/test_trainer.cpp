@@ -92,11 +92,17 @@ std::map<std::string, Tensor> weights(const std::string& dir) {
   return io::read_safetensors(dir + "/model.safetensors").tensors;
 }
 
-TEST(Trainer, ResumeContinuesBitForBit) {
-  const std::string ws = make_workspace("resume", 0.1);
+// In f32, --bf16 and --fp16 (the loss scaler's state included: both runs' final scaler.json agree).
+class TrainerResume : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TrainerResume, ResumeContinuesBitForBit) {
+  const std::string precision = GetParam();
+  const std::string ws = make_workspace("resume_" + precision, 0.1);
   // 40 examples, batches of 4, 2 micro-batches per step: 5 steps per epoch; 14 steps cross two epoch
   // boundaries, and the checkpoint at step 7 sits in the middle of the second epoch.
   TrainArgs a = tiny_args(ws, "full");
+  a.bf16 = precision == "bf16";
+  a.fp16 = precision == "fp16";
   a.gradient_accumulation_steps = 2;
   a.max_steps = 14;
   a.save_strategy = "steps";
@@ -125,8 +131,18 @@ TEST(Trainer, ResumeContinuesBitForBit) {
   // The resumed run's history continues the first one's.
   const io::Json st = io::read_json(b.output_dir + "/trainer_state.json");
   EXPECT_EQ(st["global_step"].get<int64_t>(), 14);
+  if (a.fp16) {
+    const io::Json sa = io::read_json(a.output_dir + "/checkpoint-14/scaler.json");
+    EXPECT_EQ(sa, io::read_json(b.output_dir + "/checkpoint-14/scaler.json"));
+    EXPECT_GT(sa["_growth_tracker"].get<int64_t>() + (sa["scale"].get<double>() != 65536.0), 7)
+        << "the scaler's state after 14 steps should carry steps from before the checkpoint";
+  } else {
+    EXPECT_FALSE(fs::exists(a.output_dir + "/checkpoint-14/scaler.json"));
+  }
   fs::remove_all(ws);
 }
+
+INSTANTIATE_TEST_SUITE_P(Precisions, TrainerResume, ::testing::Values("f32", "bf16", "fp16"));
 
 TEST(Trainer, AccumulatedMicroBatchesMatchOneLargeBatch) {
   const std::string ws = make_workspace("accum", 0.0);

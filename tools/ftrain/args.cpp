@@ -146,6 +146,9 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
   app->add_flag("--bf16", a.bf16,
                 "mixed precision: matmuls, convolutions and attention in bf16 with f32 accumulation, f32 master "
                 "weights (the Trainer's bf16=True; README: Mixed precision)")->group(run);
+  app->add_flag("--fp16", a.fp16,
+                "mixed precision in f16 with dynamic loss scaling (GradScaler's rules; the Trainer's fp16=True); "
+                "slow on the CPU, which has no f16 GEMM kernels")->group(run);
   if (train)
     app->add_option("--save_dtype", a.save_dtype,
                     "the final model's weights: f32 (the default, as the Trainer saves), bf16 or fp16; checkpoints "
@@ -305,7 +308,8 @@ io::Json TrainArgs::to_json() const {
   j["greater_is_better"] = greater_is_better, j["early_stopping_patience"] = early_stopping_patience;
   j["seed"] = seed, j["device"] = device, j["dataloader_num_workers"] = dataloader_num_workers;
   j["group_by_length"] = group_by_length, j["max_image_pixels"] = max_image_pixels;
-  j["skip_malformed_rows"] = skip_malformed_rows, j["bf16"] = bf16, j["save_dtype"] = save_dtype;
+  j["skip_malformed_rows"] = skip_malformed_rows, j["bf16"] = bf16, j["fp16"] = fp16;
+  j["save_dtype"] = save_dtype;
   return j;
 }
 

@@ -54,6 +54,7 @@ struct TrainArgs {
   int dataloader_num_workers = 0;
   bool group_by_length = false;
   bool bf16 = false;  // mixed precision: autocast to bf16 (core/autocast.h), f32 master weights
+  bool fp16 = false;  // the same with f16, plus dynamic loss scaling (core/optim/grad_scaler.h)
   std::string save_dtype = "f32";  // the final model's weights: f32, bf16 or fp16 (checkpoints stay f32)
   bool disable_tqdm = false, quiet = false;
   std::string log_format = "text";  // text or json (JSON lines on stdout)

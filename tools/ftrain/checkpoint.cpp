@@ -1,10 +1,10 @@
 // Training checkpoints: output_dir/checkpoint-N/ with the model as a Hugging Face directory,
 // optimizer.safetensors (AdamW's exp_avg and exp_avg_sq per parameter name, the step counts in the
-// metadata), scheduler.json, rng_state.json (dropout generator and data loader position),
-// trainer_state.json in the Trainer's shape and training_args.json. Each file is written to a
-// temporary name and renamed, and the directory is assembled as checkpoint-N.tmp and renamed when
-// complete, so a process killed while saving leaves every earlier checkpoint whole and no
-// checkpoint-N that is not.
+// metadata), scheduler.json, scaler.json (--fp16: loss scale and growth tracker), rng_state.json
+// (dropout generator and data loader position), trainer_state.json in the Trainer's shape and
+// training_args.json. Each file is written to a temporary name and renamed, and the directory is
+// assembled as checkpoint-N.tmp and renamed when complete, so a process killed while saving leaves
+// every earlier checkpoint whole and no checkpoint-N that is not.
 #include <algorithm>
 #include <filesystem>
 
@@ -81,6 +81,9 @@ void Trainer::write_checkpoint(const std::string& tmp, const std::string& dir) {
   io::write_json(tmp + "/scheduler.json", io::Json{{"last_epoch", scheduler_->last_step()},
                                                   {"lr_scheduler_type", args_.lr_scheduler_type},
                                                   {"_last_lr", scheduler_->last_lr()}});
+  if (scaler_)
+    io::write_json(tmp + "/scaler.json",
+                   io::Json{{"scale", scaler_->get_scale()}, {"_growth_tracker", scaler_->growth_tracker()}});
   io::write_json(tmp + "/rng_state.json",
                  io::Json{{"dropout_generator", {{"seed", gen_.seed()}, {"offset", gen_.offset()}}},
                           {"loader", {{"epoch", epoch_}, {"batch", loader_->step()}, {"seed", args_.seed}}}});
@@ -153,6 +156,15 @@ void Trainer::load_checkpoint(const std::string& dir) {
   const int64_t last_epoch = io::read_fields(sched_path, [&] { return sched.at("last_epoch").get<int64_t>(); });
   FT_CHECK(last_epoch >= 0, sched_path, ": last_epoch ", last_epoch, " is negative");
   scheduler_->set_last_step(last_epoch);
+  if (scaler_) {  // --fp16: the loss scale goes on where it was (a checkpoint of an f32 or bf16 run starts afresh)
+    const std::string scaler_path = dir + "/scaler.json";
+    if (fs::exists(scaler_path)) {
+      const io::Json sc = io::read_json(scaler_path);
+      io::read_fields(scaler_path, [&] {
+        scaler_->load_state(sc.at("scale").get<float>(), sc.at("_growth_tracker").get<int64_t>());
+      });
+    }
+  }
   io::read_fields(rng_path, [&] {
     gen_.set_state(rng.at("dropout_generator").at("seed").get<uint64_t>(),
                    rng.at("dropout_generator").at("offset").get<uint64_t>());

@@ -32,7 +32,9 @@ std::unique_ptr<Task> make_task(const TrainArgs& args, Command cmd, Device devic
   std::unique_ptr<Task> t = task == "image-classification" ? make_image_classification(args, cmd, device, log)
                                                            : make_text_classification(args, cmd, device, log);
   if (!log.empty()) rep.message(log.substr(0, log.size() - 1));
+  FT_CHECK(!(args.bf16 && args.fp16), "--bf16 and --fp16 exclude each other: pick one");
   if (args.bf16) t->autocast_dtype = DType::bf16;
+  if (args.fp16) t->autocast_dtype = DType::f16;
   for (const std::string& w : t->warnings()) rep.warning(w);
   return t;
 }

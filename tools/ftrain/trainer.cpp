@@ -177,6 +177,7 @@ Trainer::Trainer(const TrainArgs& a, Task& task, Reporter& reporter)
                                  : static_cast<int64_t>(std::ceil(a.num_train_epochs * static_cast<double>(steps_per_epoch_)));
   total_steps_ = std::max<int64_t>(total_steps_, 1);
   const int64_t warmup = optim::warmup_steps_for(total_steps_, a.warmup_ratio, a.warmup_steps);
+  if (a.fp16) scaler_.emplace();  // GradScaler's defaults: 2^16, x2 after 2000 clean steps, x0.5
   scheduler_ = std::make_unique<optim::LrScheduler>(*optimizer_,
                                                     optim::schedule_by_name(a.lr_scheduler_type, warmup, total_steps_));
   state_ = io::Json::object();
@@ -236,9 +237,24 @@ Trainer::StepResult Trainer::train_step() {
     // Each micro-batch's mean loss weighted by its share of the step's examples: the gradient of
     // the mean over all of them.
     const double w = static_cast<double>(micro[i].size) / static_cast<double>(n);
-    (w == 1.0 ? loss : mul(loss, w)).backward();
+    const Tensor weighted = w == 1.0 ? loss : mul(loss, w);
+    (scaler_ ? scaler_->scale(weighted) : weighted).backward();
     amp_cache_.clear();
     r.loss += value * w;
+  }
+  // --fp16: the gradients are unscaled before clipping; a step with an inf/NaN gradient is skipped
+  // (weights, moments, step count and the learning-rate schedule untouched, as with GradScaler and the
+  // Trainer) and the scale backs off.
+  bool overflow = false;
+  if (scaler_ && !r.skipped) {
+    const float scale = scaler_->get_scale();
+    overflow = scaler_->unscale(trainable_);
+    scaler_->update(overflow);
+    if (overflow) {
+      reporter_.warning(cat("step ", step, ": inf/NaN gradients at loss scale ", scale, "; step skipped, loss scale now ",
+                            scaler_->get_scale()));
+      r.skipped = true;
+    }
   }
   if (!r.skipped) {
     r.grad_norm = optim::clip_grad_norm(trainable_, args_.max_grad_norm > 0 ? args_.max_grad_norm
@@ -255,7 +271,7 @@ Trainer::StepResult Trainer::train_step() {
   optimizer_->zero_grad();
   // The rate this step applied, which the Trainer logs (not the next step's).
   r.lr = scheduler_->last_lr().empty() ? 0 : scheduler_->last_lr()[0];
-  scheduler_->step();
+  if (!overflow) scheduler_->step();
   return r;
 }
 

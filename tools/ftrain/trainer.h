@@ -6,10 +6,12 @@
 // NaN/inf detection, and Ctrl-C saving a checkpoint. Task-agnostic: the Task supplies model and data.
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/autocast.h"
+#include "core/optim/grad_scaler.h"
 #include "core/optim/lr_schedule.h"
 #include "core/optim/optimizer.h"
 #include "io/config.h"
@@ -61,7 +63,8 @@ class Trainer {
   std::vector<Tensor> trainable_;
   std::vector<std::string> trainable_names_;
   std::unique_ptr<optim::AdamW> optimizer_;
-  autocast::WeightCache amp_cache_;  // --bf16: the micro-batch's bf16 weight copies
+  autocast::WeightCache amp_cache_;  // --bf16/--fp16: the micro-batch's low-precision weight copies
+  std::optional<optim::GradScaler> scaler_;  // --fp16's loss scaler (scaler.json in checkpoints)
   std::unique_ptr<optim::LrScheduler> scheduler_;
   std::unique_ptr<io::Loader<Batch>> loader_;
   Generator gen_;
