@@ -2,7 +2,8 @@
 """The PyTorch side of bench/e2e_train.sh: the two end-to-end jobs as a PyTorch user runs them.
 
   bert:   the Hugging Face Trainer fine-tuning all-MiniLM-L6-v2 on Rotten Tomatoes train.csv (dynamic
-          padding, no group_by_length, f32 on the CPU), the Trainer's own train_samples_per_second.
+          padding, no group_by_length, f32 on the CPU, or bf16=True with --bf16), the Trainer's own
+          train_samples_per_second.
   resnet: transformers' ResNetForImageClassification with configs/resnet18-cifar10, a plain PyTorch loop
           (AdamW, cross-entropy) on random 32x32 tensors: no data loader, so this is PyTorch's best case.
 
@@ -35,7 +36,7 @@ def bert(a):
     args = TrainingArguments(output_dir=a.output_dir, per_device_train_batch_size=a.batch_size,
                              learning_rate=a.learning_rate, max_steps=a.steps, use_cpu=True, seed=42,
                              report_to="none", save_strategy="no", eval_strategy="no", logging_steps=20,
-                             dataloader_num_workers=0, disable_tqdm=True)
+                             dataloader_num_workers=0, disable_tqdm=True, bf16=a.bf16)
     trainer = Trainer(model=model, args=args, train_dataset=data, data_collator=DataCollatorWithPadding(tok))
     metrics = trainer.train().metrics
     return metrics["train_samples_per_second"]
@@ -80,6 +81,7 @@ def main():
     p.add_argument("--max_seq_length", type=int, default=128)
     p.add_argument("--learning_rate", type=float, default=1e-4)
     p.add_argument("--image_size", type=int, default=32)
+    p.add_argument("--bf16", action="store_true", help="bert: the Trainer's bf16=True (autocast on the CPU)")
     a = p.parse_args()
     sps = bert(a) if a.job == "bert" else resnet(a)
     print(json.dumps({"job": a.job, "samples_per_second": round(sps, 2)}))

@@ -5,8 +5,9 @@
 #           padding, no group_by_length, lr 1e-4; ftrain train vs the Hugging Face Trainer (f32, CPU).
 #   resnet: configs/resnet18-cifar10 on CIFAR-10 32x32, batch 64, no augmentation; ftrain train
 #           (its data loader included) vs a plain PyTorch loop on random tensors (no loader).
+#   bert_bf16: the bert job in mixed precision: ftrain train --bf16 vs the Trainer's bf16=True.
 # Both sides report train samples per second over the whole training loop; the ratio is ftrain / peer.
-# Usage: bash bench/e2e_train.sh [bert|resnet|all]   (env: FT_BENCH_THREADS=2, FT_BENCH_BERT_STEPS=60,
+# Usage: bash bench/e2e_train.sh [bert|bert_bf16|resnet|all]   (env: FT_BENCH_THREADS=2, FT_BENCH_BERT_STEPS=60,
 #        FT_BENCH_RESNET_STEPS=60, FT_GEN_VENV=~/.venvs/ftrain-gen; needs tools/setup_generator_env.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +50,14 @@ if [ "$job" = bert ] || [ "$job" = all ]; then
   hf=$(peer_sps bert --model "$data/minilm" --train_file "$data/rotten_tomatoes/train.csv" --steps "$bert_steps" \
     --batch_size 32 --max_seq_length 128 --learning_rate 1e-4)
   report bert "$ft" "$hf" "HF Trainer"
+fi
+if [ "$job" = bert_bf16 ] || [ "$job" = all ]; then
+  common=(--per_device_train_batch_size 32 --max_seq_length 128 --learning_rate 1e-4)
+  ft=$(ftrain_sps --model_name_or_path "$data/minilm" --train_file "$data/rotten_tomatoes/train.csv" \
+    --max_steps "$bert_steps" "${common[@]}" --bf16)
+  hf=$(peer_sps bert --model "$data/minilm" --train_file "$data/rotten_tomatoes/train.csv" --steps "$bert_steps" \
+    --batch_size 32 --max_seq_length 128 --learning_rate 1e-4 --bf16)
+  report bert_bf16 "$ft" "$hf" "HF Trainer bf16"
 fi
 if [ "$job" = resnet ] || [ "$job" = all ]; then
   ft=$(ftrain_sps --config_name configs/resnet18-cifar10 --train_dir "$cifar/train" --max_steps "$resnet_steps" \

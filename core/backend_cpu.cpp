@@ -6,6 +6,7 @@
 #include "core/backend.h"
 
 #include <algorithm>
+#include <memory>
 #include <vector>
 
 #include "core/error.h"
@@ -51,11 +52,18 @@ Strided contiguous_view(const Strided& s) {
   return c;
 }
 
+// Uninitialised f32 scratch (a std::vector would zero it first).
+struct Scratch {
+  std::unique_ptr<float[]> p;
+  explicit Scratch(int64_t n) : p(new float[static_cast<size_t>(std::max<int64_t>(n, 1))]) {}
+  float* data() { return p.get(); }
+};
+
 // A bf16/f16 operand widened to contiguous f32 of its view's shape (broadcast dims materialised).
 struct Wide {
-  std::vector<float> v;
+  Scratch v;
   Strided view;
-  Wide(const void* x, Elem t, const Strided& xv) : v(static_cast<size_t>(xv.numel())), view(contiguous_view(xv)) {
+  Wide(const void* x, Elem t, const Strided& xv) : v(xv.numel()), view(contiguous_view(xv)) {
     kern::copy_cast(x, t, xv, v.data(), Elem::f32, view);
   }
   Wide(const void* x, Elem t, int64_t n) : Wide(x, t, flat(n)) {}
@@ -89,7 +97,7 @@ class CpuBackend final : public Backend {
   void unary(kern::UnaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, void* out) override {
     if (is_low(t)) {
       Wide wx(x, t, xv);
-      std::vector<float> o(wx.v.size());
+      Scratch o(xv.numel());
       kern::unary<float>(op, a, b, wx.data(), wx.view, o.data());
       return narrow(o.data(), xv.numel(), out, t);
     }
@@ -102,7 +110,7 @@ class CpuBackend final : public Backend {
               const Strided& yv, void* out) override {
     if (is_low(t)) {
       Wide wx(x, t, xv), wy(y, t, yv);
-      std::vector<float> o(wx.v.size());
+      Scratch o(xv.numel());
       kern::binary<float>(op, a, b, wx.data(), wx.view, wy.data(), wy.view, o.data());
       return narrow(o.data(), xv.numel(), out, t);
     }
@@ -115,7 +123,7 @@ class CpuBackend final : public Backend {
              const Strided& yv, void* out) override {
     if (is_low(t)) {
       Wide wx(x, t, xv), wy(y, t, yv);
-      std::vector<float> o(wx.v.size());
+      Scratch o(xv.numel());
       kern::where<float>(c<uint8_t>(cond), cv, wx.data(), wx.view, wy.data(), wy.view, o.data());
       return narrow(o.data(), xv.numel(), out, t);
     }
@@ -127,7 +135,7 @@ class CpuBackend final : public Backend {
   void reduce_sum(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out) override {
     if (is_low(t)) {
       Wide w(in, t, outer * r * inner);
-      std::vector<float> o(static_cast<size_t>(outer * inner));
+      Scratch o(outer * inner);
       kern::reduce_sum<float>(w.data(), outer, r, inner, o.data());
       return narrow(o.data(), outer * inner, out, t);
     }
@@ -146,7 +154,7 @@ class CpuBackend final : public Backend {
   void reduce_max(Elem t, const void* in, int64_t outer, int64_t r, int64_t inner, void* out, int64_t* idx) override {
     if (is_low(t)) {
       Wide w(in, t, outer * r * inner);
-      std::vector<float> o(static_cast<size_t>(outer * inner));
+      Scratch o(outer * inner);
       kern::reduce_max<float>(w.data(), outer, r, inner, o.data(), idx);
       return narrow(o.data(), outer * inner, out, t);
     }
@@ -235,6 +243,7 @@ class CpuBackend final : public Backend {
     });
   }
   const char* implementation(kern::OptionalOp op, Elem t) const override {
+    if (op == kern::OptionalOp::bias_gelu && is_low(t)) return "cpu";  // f32 math on widened rows
     if (t != Elem::f32 && t != Elem::f64) return nullptr;
     switch (op) {
       case kern::OptionalOp::conv2d: return t == Elem::f32 && kern::onednn_conv_available() ? "onednn" : nullptr;
@@ -270,6 +279,12 @@ class CpuBackend final : public Backend {
     on_float(t, "batch_norm_backward", [&](auto tag) { kern::batch_norm_bwd<decltype(tag)>(a); });
   }
   void bias_gelu_fwd(Elem t, bool exact, const void* x, const void* bias, int64_t rows, int64_t n, void* y) override {
+    if (is_low(t)) {  // f32 math on widened rows, rounded once (GELU's f32 kernel)
+      Wide wx(x, t, rows * n), wb(bias, t, n);
+      Scratch o(rows * n);
+      kern::simd::kernels().bias_gelu(exact, wx.data(), wb.data(), rows, n, o.data());
+      return narrow(o.data(), rows * n, y, t);
+    }
     on_float(t, "bias_gelu", [&](auto tag) {
       using T = decltype(tag);
       kern::bias_gelu_fwd<T>(exact, c<T>(x), c<T>(bias), rows, n, m<T>(y));
@@ -277,6 +292,12 @@ class CpuBackend final : public Backend {
   }
   void bias_gelu_bwd(Elem t, bool exact, const void* g, const void* x, const void* bias, int64_t rows, int64_t n,
                      void* dx) override {
+    if (is_low(t)) {
+      Wide wg(g, t, rows * n), wx(x, t, rows * n), wb(bias, t, n);
+      Scratch o(rows * n);
+      kern::bias_gelu_bwd<float>(exact, wg.data(), wx.data(), wb.data(), rows, n, o.data());
+      return narrow(o.data(), rows * n, dx, t);
+    }
     on_float(t, "bias_gelu_backward", [&](auto tag) {
       using T = decltype(tag);
       kern::bias_gelu_bwd<T>(exact, c<T>(g), c<T>(x), c<T>(bias), rows, n, m<T>(dx));
@@ -296,7 +317,7 @@ class CpuBackend final : public Backend {
   void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols) override {
     if (is_low(t)) {
       Wide wx(x, t, g.input_numel());
-      std::vector<float> o(static_cast<size_t>(g.cols_numel()));
+      Scratch o(g.cols_numel());
       kern::im2col<float>(wx.data(), g, static_cast<float>(pad), o.data());
       return narrow(o.data(), g.cols_numel(), cols, t);
     }
@@ -308,7 +329,7 @@ class CpuBackend final : public Backend {
   void col2im(Elem t, const void* cols, const kern::UnfoldGeom& g, void* dx) override {
     if (is_low(t)) {
       Wide wc(cols, t, g.cols_numel());
-      std::vector<float> o(static_cast<size_t>(g.input_numel()));
+      Scratch o(g.input_numel());
       kern::col2im<float>(wc.data(), g, o.data());
       return narrow(o.data(), g.input_numel(), dx, t);
     }

@@ -1,5 +1,7 @@
 #include "kernels/cpu/conv_onednn.h"
 
+#include "kernels/cpu/onednn_engine.h"
+
 #include <dnnl.hpp>
 #include <map>
 #include <memory>
@@ -8,6 +10,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "kernels/cpu/onednn_engine.h"
 
 namespace ft::kern {
 namespace {
@@ -16,10 +19,7 @@ using dnnl::memory;
 using Tag = memory::format_tag;
 constexpr auto kF32 = memory::data_type::f32;
 
-dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
+dnnl::engine& engine() { return onednn_engine(); }
 dnnl::stream& stream() {
   thread_local dnnl::stream s(engine());
   return s;

@@ -172,24 +172,26 @@ void copy_cast(const void* src, Elem st, const Strided& sv0, void* dst, Elem dt,
       std::memcpy(d + dv.row_offset(r) * ds, s + sv.row_offset(r) * ss, static_cast<size_t>(inner * ss));
     return;
   }
-  // f32 <-> bf16 along unit-stride rows (autocast's casts): typed loops the compiler vectorises, with
-  // the bits of convert_one.
+  // f32 <-> bf16 (autocast's casts) through the vectorised kernels, with the bits of convert_one:
+  // whole contiguous tensors in parallel chunks, unit-stride rows (a strided view) one by one.
   if (si == 1 && di == 1 && ((st == Elem::f32 && dt == Elem::bf16) || (st == Elem::bf16 && dt == Elem::f32))) {
-    const bool narrowing = st == Elem::f32;
-#pragma omp parallel for if (n > kParallelGrain)
-    for (int64_t r = 0; r < rows; ++r) {
-      const uint8_t* sr = s + sv.row_offset(r) * ss;
-      uint8_t* drow = d + dv.row_offset(r) * ds;
-      if (narrowing) {
-        const auto* x = reinterpret_cast<const float*>(sr);
-        auto* y = reinterpret_cast<uint16_t*>(drow);
-        for (int64_t i = 0; i < inner; ++i) y[i] = f32_to_bf16(x[i]);
-      } else {
-        const auto* x = reinterpret_cast<const uint16_t*>(sr);
-        auto* y = reinterpret_cast<float*>(drow);
-        for (int64_t i = 0; i < inner; ++i) y[i] = bf16_to_f32(x[i]);
-      }
+    const simd::Kernels& k = simd::kernels();
+    auto row = [&](const uint8_t* sr, uint8_t* drow, int64_t len) {
+      if (st == Elem::f32) k.f32_to_bf16(reinterpret_cast<const float*>(sr), len, reinterpret_cast<uint16_t*>(drow));
+      else k.bf16_to_f32(reinterpret_cast<const uint16_t*>(sr), len, reinterpret_cast<float*>(drow));
+    };
+    if (rows == 1) {  // one contiguous run: chunks of it on all threads
+      constexpr int64_t kChunk = 1 << 14;
+      const int64_t chunks = (inner + kChunk - 1) / kChunk;
+      const uint8_t* s0 = s + sv.row_offset(0) * ss;
+      uint8_t* d0 = d + dv.row_offset(0) * ds;
+#pragma omp parallel for if (chunks > 1)
+      for (int64_t c = 0; c < chunks; ++c)
+        row(s0 + c * kChunk * ss, d0 + c * kChunk * ds, std::min(kChunk, inner - c * kChunk));
+      return;
     }
+#pragma omp parallel for if (n > kParallelGrain)
+    for (int64_t r = 0; r < rows; ++r) row(s + sv.row_offset(r) * ss, d + dv.row_offset(r) * ds, inner);
     return;
   }
 #pragma omp parallel for if (n > kParallelGrain)

@@ -12,11 +12,13 @@
 #include <dnnl.hpp>
 #include <map>
 #include <mutex>
+#include <string>
 #include <tuple>
 #include <vector>
 
 #include "core/error.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/onednn_engine.h"
 
 namespace ft::kern {
 namespace {
@@ -39,10 +41,7 @@ struct Entry {
   dnnl::memory::desc a, b, c;
 };
 
-dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
+dnnl::engine& engine() { return onednn_engine(); }
 
 Entry make_entry(const Key& key) {
   using dnnl::memory;
@@ -98,9 +97,12 @@ std::vector<float> widen(Elem t, const void* x, int64_t rows, int64_t cols, int6
 bool probe_native(Elem t) {
   if (t != Elem::bf16) return false;  // oneDNN 2.6's f16 matmul needs AVX512-FP16; f16 widens
   try {
-    Key key{64, 64, 64, 64, 64, 64, false, true, 1, 0, dnnl::memory::data_type::bf16};
-    make_entry(key);
-    return true;
+    using dnnl::memory;
+    const memory::desc a({64, 64}, memory::data_type::bf16, memory::dims{64, 1});
+    const memory::desc b({64, 64}, memory::data_type::bf16, memory::dims{1, 64});
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, a), engine());
+    // oneDNN's reference ("ref:") kernels run anywhere but slower than widening to its f32 GEMM.
+    return std::string(pd.impl_info_str()).rfind("ref", 0) != 0;
   } catch (const dnnl::error&) {
     return false;
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/common/half.h"
 #include "kernels/common/ops.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/indexing.h"
@@ -171,6 +172,34 @@ TEST(Simd, SumSquaresSameOnEveryIsa) {
   const double want = kernels_for(Isa::scalar).sum_squares(x.data(), static_cast<int64_t>(x.size()));
   EXPECT_NEAR(want, ref, 1e-6 * ref);
   for (Isa isa : isas()) EXPECT_EQ(kernels_for(isa).sum_squares(x.data(), static_cast<int64_t>(x.size())), want);
+}
+
+// f32 <-> bf16 on every ISA gives kernels/common/half.h's bits: ties to even, NaN kept quiet, infs,
+// subnormals (no flush to zero), the largest finite values rounding to inf.
+TEST(Simd, Bf16ConversionsAreHalfHsBitsOnEveryIsa) {
+  std::vector<float> x = sweep(-3e38f, 3e38f, 4099);
+  const std::vector<uint32_t> special = {0x00000000u, 0x80000000u, 0x00000001u, 0x807fffffu, 0x00008000u,
+                                         0x00018000u, 0x3f808000u, 0x3f818000u, 0x7f7fffffu, 0xff7fffffu,
+                                         0x7f800000u, 0xff800000u, 0x7fc00001u, 0x7f800001u, 0xffbfffffu};
+  for (uint32_t u : special) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    x.push_back(f);
+  }
+  for (int i = 0; i < 5000; ++i) x.push_back(static_cast<float>(i) * 1.37e-3f - 3.1f);
+  const int64_t n = static_cast<int64_t>(x.size());
+  std::vector<uint16_t> want(x.size());
+  for (size_t i = 0; i < x.size(); ++i) want[i] = f32_to_bf16(x[i]);
+  std::vector<float> back_want(x.size());
+  for (size_t i = 0; i < x.size(); ++i) back_want[i] = bf16_to_f32(want[i]);
+  for (Isa isa : isas()) {
+    std::vector<uint16_t> got(x.size());
+    kernels_for(isa).f32_to_bf16(x.data(), n, got.data());
+    EXPECT_EQ(got, want) << isa_name(isa);
+    std::vector<float> back(x.size());
+    kernels_for(isa).bf16_to_f32(want.data(), n, back.data());
+    EXPECT_EQ(std::memcmp(back.data(), back_want.data(), x.size() * 4), 0) << isa_name(isa);
+  }
 }
 
 TEST(Simd, SoftmaxRows) {

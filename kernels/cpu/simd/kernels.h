@@ -36,6 +36,9 @@ struct Kernels {
   void (*attention_bwd)(const AttentionArgs& a);
   // One AdamW update of n f32 parameters in place (the loop of kernels/cpu/optim.cpp, vectorised).
   void (*adamw)(float* p, const float* g, float* m, float* v, int64_t n, const AdamWScalars& s);
+  // Contiguous f32 <-> bf16 with kernels/common/half.h's bits, on the calling thread.
+  void (*f32_to_bf16)(const float* x, int64_t n, uint16_t* y);
+  void (*bf16_to_f32)(const uint16_t* x, int64_t n, float* y);
 };
 
 const Kernels& kernels_for(Isa isa);

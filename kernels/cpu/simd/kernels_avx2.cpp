@@ -1,6 +1,7 @@
 // The AVX2 + FMA instantiation of the vectorised kernels (built with -mavx2 -mfma -mno-avx512f).
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 #include <immintrin.h>

@@ -1,6 +1,7 @@
 // The AVX-512 (F, BW, DQ, VL) instantiation of the vectorised kernels.
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 #include <immintrin.h>

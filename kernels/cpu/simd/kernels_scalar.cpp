@@ -1,6 +1,7 @@
 // The scalar instantiation of the vectorised kernels: the reference the SIMD widths must match.
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 #include "kernels/cpu/simd/kernels.h"
