@@ -85,7 +85,25 @@ Tensor index_scatter(const Tensor& src, int64_t rows, const Tensor& index) {
   Tensor idx = checked_indices(index, rows, "index_scatter");
   Shape shape = src.shape();
   shape[0] = rows;
-  Tensor out = idx.numel() ? scatter_rows(src.detach(), idx, rows, -1).view(shape) : zeros(shape, like(src));
+  // Distinct indices (BERT's attended rows) only place rows: a gather from src with one zero row
+  // appended, by the inverse index, copies bytes in any dtype. Repeated indices add.
+  const std::vector<int64_t> host = idx.to_vector<int64_t>();
+  std::vector<int64_t> inverse(static_cast<size_t>(rows), static_cast<int64_t>(host.size()));
+  bool distinct = true;
+  for (size_t i = 0; i < host.size() && distinct; ++i) {
+    distinct = inverse[static_cast<size_t>(host[i])] == static_cast<int64_t>(host.size());
+    inverse[static_cast<size_t>(host[i])] = static_cast<int64_t>(i);
+  }
+  Tensor out;
+  if (!idx.numel()) {
+    out = zeros(shape, like(src));
+  } else if (distinct) {
+    const int64_t width = src.numel() / src.size(0);
+    Tensor padded = concat({src.detach().reshape({src.size(0), width}), zeros({1, width}, like(src))}, 0);
+    out = gather(padded, from_vector_i64(inverse, {rows}).to(src.device()), "index_scatter").view(shape);
+  } else {
+    out = scatter_rows(src.detach(), idx, rows, -1).view(shape);
+  }
   return attach(out, "index_scatter", {src}, [idx](const Tensor& g, const Needs&) {
     return Grads{index_select(g, 0, idx)};
   });
