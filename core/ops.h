@@ -84,11 +84,15 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullpt
 // ---- attention (core/ops/attention.cpp) ----
 // softmax(q k^T / sqrt(d) + mask) v for q [b, h, tq, d], k and v [b, h, tk, d]; mask additive and
 // broadcastable to [b, h, tq, tk] (or undefined); dropout on the probabilities when training. The
-// composite definition is attention_composite; on the CPU without dropout a fused kernel runs instead.
+// composite definition is attention_composite; a backend with a fused kernel runs that instead.
+// lengths (empty, or one per batch element, each >= 1): keys j >= lengths[b] are left out, as a mask
+// of -inf would leave them, and query rows i >= lengths[b] are not computed: their outputs (and
+// gradients) are zero. Padding after each sequence then costs no attention work.
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
-                                    double dropout_p = 0, bool training = false, Generator* gen = nullptr);
+                                    double dropout_p = 0, bool training = false, Generator* gen = nullptr,
+                                    const std::vector<int64_t>& lengths = {});
 Tensor attention_composite(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, double dropout_p = 0,
-                           bool training = false, Generator* gen = nullptr);
+                           bool training = false, Generator* gen = nullptr, const std::vector<int64_t>& lengths = {});
 
 // ---- indexing (core/ops/indexing.cpp) ----
 Tensor embedding(const Tensor& ids, const Tensor& weight, int64_t padding_idx = -1);

@@ -8,6 +8,9 @@
 // gradients are laid out as [b, t, h, d] viewed as [b, h, t, d], so that merging the heads back is
 // a view: no copy on either side of the kernel.
 #include <cmath>
+#include <limits>
+#include <memory>
+#include <vector>
 
 #include "core/autocast.h"
 #include "core/dispatch.h"
@@ -16,11 +19,23 @@
 namespace ft {
 
 Tensor attention_composite(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask, double dropout_p,
-                           bool training, Generator* gen) {
+                           bool training, Generator* gen, const std::vector<int64_t>& lengths) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
   Tensor scores = mul(matmul(q, k.transpose(-1, -2)), scale);
   if (mask.defined()) scores = add(scores, mask.to(scores.dtype()));
-  return matmul(dropout(softmax(scores, -1), dropout_p, training, gen), v);
+  if (lengths.empty()) return matmul(dropout(softmax(scores, -1), dropout_p, training, gen), v);
+  // lengths: keys from lengths[b] on get -inf, query rows from lengths[b] on are zeroed.
+  const int64_t b = q.size(0), tq = q.size(2), tk = k.size(2);
+  std::vector<double> key_mask(static_cast<size_t>(b * tk)), rows(static_cast<size_t>(b * tq));
+  for (int64_t i = 0; i < b; ++i) {
+    for (int64_t j = 0; j < tk; ++j)
+      key_mask[i * tk + j] = j < lengths[i] ? 0.0 : -std::numeric_limits<double>::infinity();
+    for (int64_t r = 0; r < tq; ++r) rows[i * tq + r] = r < lengths[i] ? 1.0 : 0.0;
+  }
+  const TensorOptions opts = TensorOptions(scores.dtype()).with_device(q.device());
+  scores = add(scores, from_vector(key_mask, {b, 1, 1, tk}, opts));
+  Tensor out = matmul(dropout(softmax(scores, -1), dropout_p, training, gen), v);
+  return mul(out, from_vector(rows, {b, 1, tq, 1}, TensorOptions(out.dtype()).with_device(q.device())));
 }
 
 namespace {
@@ -39,11 +54,12 @@ Tensor empty_heads_last(int64_t b, int64_t h, int64_t t, int64_t d, const Tensor
 }  // namespace
 
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
-                                    double dropout_p, bool training, Generator* gen) {
+                                    double dropout_p, bool training, Generator* gen,
+                                    const std::vector<int64_t>& lengths) {
   if (autocast::enabled()) {  // autocast's low-precision list (the additive mask keeps its dtype)
     const Tensor lq = autocast::to_low(q), lk = autocast::to_low(k), lv = autocast::to_low(v);
     autocast::Disable off;
-    return scaled_dot_product_attention(lq, lk, lv, mask, dropout_p, training, gen);
+    return scaled_dot_product_attention(lq, lk, lv, mask, dropout_p, training, gen, lengths);
   }
   const char* op = "scaled_dot_product_attention";
   Backend& be = compute_backend(op, {&q, &k, &v, &mask});
@@ -55,6 +71,10 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   FT_CHECK(dropout_p >= 0 && dropout_p <= 1, op, ": dropout probability must be in [0, 1], got ", dropout_p);
   check_same_dtype(op, q, k);
   check_same_dtype(op, q, v);
+  FT_CHECK(lengths.empty() || static_cast<int64_t>(lengths.size()) == b, op, ": ", lengths.size(),
+           " lengths for a batch of ", b);
+  for (size_t i = 0; i < lengths.size(); ++i)
+    FT_CHECK(lengths[i] >= 1, op, ": lengths[", i, "] is ", lengths[i], " (each must be at least 1)");
   const bool drop = training && dropout_p > 0;
   const bool low = q.dtype() == DType::bf16 || q.dtype() == DType::f16;
   if (low && !be.implements(kern::OptionalOp::attention, elem_of(q))) {
@@ -63,11 +83,11 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     // round the scores to bf16 before the softmax, where flash kernels keep f32 statistics.
     const Tensor fmask = mask.defined() ? mask.to(DType::f32) : mask;
     return scaled_dot_product_attention(q.to(DType::f32), k.to(DType::f32), v.to(DType::f32), fmask, dropout_p,
-                                        training, gen)
+                                        training, gen, lengths)
         .to(q.dtype());
   }
   if (!be.implements(kern::OptionalOp::attention, elem_of(q)) || (drop && dropout_p == 1))
-    return attention_composite(q, k, v, mask, dropout_p, training, gen);
+    return attention_composite(q, k, v, mask, dropout_p, training, gen, lengths);
   kern::AttentionArgs a;
   a.dtype = elem_of(q);
   a.batch = b, a.heads = h, a.tq = tq, a.tk = tk, a.d = d;
@@ -89,13 +109,17 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     a.seed = g.seed();
     a.offset = g.advance(static_cast<uint64_t>(b * h * tq * tk));
   }
+  // The kernels read the lengths through a pointer; the backward's copy of the arguments keeps the
+  // vector alive with it.
+  auto lens = std::make_shared<const std::vector<int64_t>>(lengths);
+  a.lengths = lens->empty() ? nullptr : lens->data();
   Tensor qc = in_place_operand(q), kc = in_place_operand(k), vc = in_place_operand(v);
   a.q = qc.raw_data(), a.k = kc.raw_data(), a.v = vc.raw_data();
   a.qs = strides_of(qc), a.ks = strides_of(kc), a.vs = strides_of(vc);
   Tensor out = empty_heads_last(b, h, tq, d, q), lse = empty({b * h * tq}, like(q));
   a.out = out.raw_data(), a.os = strides_of(out), a.lse = lse.raw_data();
   be.attention_fwd(a);
-  return attach(out, op, {q, k, v, Tensor()}, [qc, kc, vc, m, lse, a](const Tensor& g, const std::vector<bool>& need) {
+  return attach(out, op, {q, k, v, Tensor()}, [qc, kc, vc, m, lse, a, lens](const Tensor& g, const std::vector<bool>& need) {
     Tensor go = in_place_operand(g);
     std::vector<Tensor> grads(4);
     if (need[0]) grads[0] = empty_heads_last(a.batch, a.heads, a.tq, a.d, qc);

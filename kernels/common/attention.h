@@ -29,6 +29,10 @@ struct AttentionArgs {
   // element the composite (dropout of the [b, h, tq, tk] probabilities) draws for it.
   double dropout_p = 0;
   uint64_t seed = 0, offset = 0;
+  // Valid lengths per batch element (host memory), or null: keys j >= lengths[b] are left out (as a
+  // mask of -inf leaves them) and query rows i >= lengths[b] are not computed: their outputs and
+  // gradients are zero, their lse 0. Padding after each sequence then costs no work.
+  const int64_t* lengths = nullptr;
   void* out = nullptr;  // forward output, [batch, heads, tq, d] through os
   AttnStrides os;
   void* lse = nullptr;  // [batch * heads * tq], written by the forward, read by the backward
@@ -41,6 +45,8 @@ struct AttentionArgs {
   FT_HD int64_t mask_at(int64_t b, int64_t h, int64_t i, int64_t j) const {
     return b * mask_stride[0] + h * mask_stride[1] + i * mask_stride[2] + j * mask_stride[3];
   }
+  FT_HD int64_t q_len(int64_t b) const { return lengths && lengths[b] < tq ? lengths[b] : tq; }
+  FT_HD int64_t k_len(int64_t b) const { return lengths && lengths[b] < tk ? lengths[b] : tk; }
   // The Philox value number of probability (b*heads + h, i, j), before adding offset.
   FT_HD uint64_t dropout_index(int64_t g, int64_t i, int64_t j) const {
     return (static_cast<uint64_t>(g) * tq + i) * tk + j;

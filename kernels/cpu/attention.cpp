@@ -21,7 +21,7 @@ struct Views {
   // Probabilities of row (b, h, i) from its log-sum-exp: p[j] before dropout.
   void probs(int64_t b, int64_t h, int64_t i, T lse, T* p) const {
     const T* qi = q(b, h, i);
-    for (int64_t j = 0; j < a.tk; ++j) {
+    for (int64_t j = 0; j < a.k_len(b); ++j) {
       const T* kj = k(b, h, j);
       T s = 0;
       for (int64_t c = 0; c < a.d; ++c) s += qi[c] * kj[c];
@@ -30,13 +30,14 @@ struct Views {
   }
   // The dropout factor of row (b, h, i): keep / (1 - p), or 1 without dropout.
   void drop_factors(int64_t g, int64_t i, std::vector<uint8_t>& keep, T* f) const {
+    const int64_t tk = a.k_len(g / a.heads);
     if (a.dropout_p <= 0) {
-      for (int64_t j = 0; j < a.tk; ++j) f[j] = T(1);
+      for (int64_t j = 0; j < tk; ++j) f[j] = T(1);
       return;
     }
-    dropout_mask_reference(a.seed, a.offset + a.dropout_index(g, i, 0), a.dropout_p, a.tk, keep.data());
+    dropout_mask_reference(a.seed, a.offset + a.dropout_index(g, i, 0), a.dropout_p, tk, keep.data());
     const T s = static_cast<T>(1.0 / (1.0 - a.dropout_p));
-    for (int64_t j = 0; j < a.tk; ++j) f[j] = keep[j] ? s : T(0);
+    for (int64_t j = 0; j < tk; ++j) f[j] = keep[j] ? s : T(0);
   }
 };
 
@@ -50,12 +51,18 @@ void attention_fwd(const AttentionArgs& a) {
 #pragma omp parallel for collapse(2) if (bh * a.tq * tk * d > kParallelGrain)
   for (int64_t g = 0; g < bh; ++g) {
     for (int64_t i = 0; i < a.tq; ++i) {
-      const int64_t b = g / a.heads, h = g % a.heads;
+      const int64_t b = g / a.heads, h = g % a.heads, tkb = a.k_len(b);
+      T* o = static_cast<T*>(a.out) + a.os.at(b, h, i);
+      if (i >= a.q_len(b)) {  // not computed: zeros
+        for (int64_t c = 0; c < d; ++c) o[c] = 0;
+        lse[g * a.tq + i] = 0;
+        continue;
+      }
       std::vector<T> s(static_cast<size_t>(tk)), f(static_cast<size_t>(tk));
       std::vector<uint8_t> keep(static_cast<size_t>(tk));
       const T* qi = w.q(b, h, i);
       T mx = -std::numeric_limits<T>::infinity();
-      for (int64_t j = 0; j < tk; ++j) {
+      for (int64_t j = 0; j < tkb; ++j) {
         const T* kj = w.k(b, h, j);
         T acc = 0;
         for (int64_t c = 0; c < d; ++c) acc += qi[c] * kj[c];
@@ -64,11 +71,10 @@ void attention_fwd(const AttentionArgs& a) {
       }
       if (std::isinf(mx) && mx < 0) mx = 0;
       T l = 0;
-      for (int64_t j = 0; j < tk; ++j) l += (s[j] = std::exp(s[j] - mx));
+      for (int64_t j = 0; j < tkb; ++j) l += (s[j] = std::exp(s[j] - mx));
       w.drop_factors(g, i, keep, f.data());
-      T* o = static_cast<T*>(a.out) + a.os.at(b, h, i);
       for (int64_t c = 0; c < d; ++c) o[c] = 0;
-      for (int64_t j = 0; j < tk; ++j) {
+      for (int64_t j = 0; j < tkb; ++j) {
         const T pj = s[j] / l * f[j];
         const T* vj = w.v(b, h, j);
         for (int64_t c = 0; c < d; ++c) o[c] += pj * vj[c];
@@ -86,16 +92,18 @@ void attention_bwd(const AttentionArgs& a) {
   const T scale = static_cast<T>(a.scale);
 #pragma omp parallel for if (bh * tq * tk * d > kParallelGrain)
   for (int64_t g = 0; g < bh; ++g) {
-    const int64_t b = g / a.heads, h = g % a.heads;
+    const int64_t b = g / a.heads, h = g % a.heads, tqb = a.q_len(b), tkb = a.k_len(b);
     std::vector<T> p(static_cast<size_t>(tk)), f(static_cast<size_t>(tk)), dp(static_cast<size_t>(tk));
     std::vector<T> dk(static_cast<size_t>(tk * d), T(0)), dv(static_cast<size_t>(tk * d), T(0));
     std::vector<uint8_t> keep(static_cast<size_t>(tk));
-    for (int64_t i = 0; i < tq; ++i) {
+    for (int64_t i = tqb; i < tq && a.dq; ++i)  // rows not computed: zero gradients
+      for (int64_t c = 0; c < d; ++c) static_cast<T*>(a.dq)[a.dqs.at(b, h, i) + c] = 0;
+    for (int64_t i = 0; i < tqb; ++i) {
       w.probs(b, h, i, lse[g * tq + i], p.data());
       w.drop_factors(g, i, keep, f.data());
       const T* go = static_cast<const T*>(a.dout) + a.dos.at(b, h, i);
       T delta = 0;  // sum_j p_j dp_j, dp the gradient of the (undropped) probabilities
-      for (int64_t j = 0; j < tk; ++j) {
+      for (int64_t j = 0; j < tkb; ++j) {
         const T* vj = w.v(b, h, j);
         T acc = 0;
         for (int64_t c = 0; c < d; ++c) acc += go[c] * vj[c];
@@ -106,7 +114,7 @@ void attention_bwd(const AttentionArgs& a) {
       if (dqi)
         for (int64_t c = 0; c < d; ++c) dqi[c] = 0;
       const T* qi = w.q(b, h, i);
-      for (int64_t j = 0; j < tk; ++j) {
+      for (int64_t j = 0; j < tkb; ++j) {
         const T ds = p[j] * (dp[j] - delta) * scale, pd = p[j] * f[j];
         const T* kj = w.k(b, h, j);
         for (int64_t c = 0; c < d; ++c) {

@@ -39,7 +39,7 @@ Tensor BertLayer::forward(const Tensor& h, const TokenRows& tokens, Generator* g
   // softmax(q k^T / sqrt(d) + mask) v, fused where the backend has the kernel (dropout included). Its
   // output is laid out as [b, t, heads, d], so merging the heads is a view.
   Tensor ctx = tokens.from_grid(scaled_dot_product_attention(q, k, v, tokens.additive_mask, attn_probs_dropout->p,
-                                                             attn_probs_dropout->is_training(), gen)
+                                                             attn_probs_dropout->is_training(), gen, tokens.lengths)
                                     .permute({0, 2, 1, 3})
                                     .reshape({b * t, heads * head_dim}));
   // Each sublayer's tail, LayerNorm(dropout(x W^T + b) + residual), and the intermediate GELU take
@@ -75,14 +75,16 @@ namespace {
 // sequence attends its position 0; else none (all positions are computed).
 void attended_rows(const Tensor& mask, TokenRows& tokens) {
   const std::vector<int64_t> m = mask.to(DType::i64).to(kCPU).contiguous().to_vector<int64_t>();
-  std::vector<int64_t> rows, first;
+  std::vector<int64_t> rows, first, lengths;
   for (int64_t i = 0; i < tokens.batch; ++i) {
     if (m[static_cast<size_t>(i * tokens.seq)] == 0) return;
     first.push_back(static_cast<int64_t>(rows.size()));
     for (int64_t p = 0; p < tokens.seq; ++p)
       if (m[static_cast<size_t>(i * tokens.seq + p)] != 0) rows.push_back(i * tokens.seq + p);
+    lengths.push_back(rows.back() - i * tokens.seq + 1);
   }
   if (static_cast<int64_t>(rows.size()) == tokens.batch * tokens.seq) return;
+  tokens.lengths = std::move(lengths);
   const Device dev = mask.device();
   tokens.rows = from_vector_i64(rows, {static_cast<int64_t>(rows.size())}).to(dev);
   tokens.first_rows = from_vector_i64(first, {tokens.batch}).to(dev);
@@ -100,7 +102,7 @@ BertOutputs BertModel::forward(const Tensor& ids, const Tensor& type_ids, const 
            " does not match input_ids ", shape_str(ids.shape()));
   const Device dev = ids.device();
   const DType dt = word_embeddings->weight.dtype();
-  TokenRows tokens{b, t, Tensor(), Tensor(), Tensor()};
+  TokenRows tokens{b, t, Tensor(), Tensor(), {}, Tensor()};
   if (which == Tokens::attended && mask.defined()) attended_rows(mask, tokens);
   const int64_t n = tokens.count();
   auto pick = [&](const Tensor& x) { return tokens.from_grid(x.reshape({b * t})); };  // [b, t] ids -> [n]

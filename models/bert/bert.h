@@ -22,6 +22,9 @@ struct TokenRows {
   int64_t batch = 0, seq = 0;
   Tensor rows;           // i64 [n]: grid position b * seq + p of each row, ascending; undefined = all
   Tensor first_rows;     // i64 [batch]: the row of each sequence's position 0 (with rows only)
+  // With rows: one past each sequence's last attended position. Attention leaves the keys after it
+  // out and does not compute the query rows after it (padding: masked keys, rows no one reads).
+  std::vector<int64_t> lengths;
   Tensor additive_mask;  // [batch, 1, 1, seq], transformers' extended mask
   int64_t count() const { return rows.defined() ? rows.numel() : batch * seq; }
   Tensor to_grid(const Tensor& x) const;    // [n, ...] -> [batch * seq, ...], zeros where no row

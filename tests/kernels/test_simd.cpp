@@ -231,52 +231,63 @@ namespace {
 
 // The tiled f32 attention of every ISA against the reference loops in f64, forward and backward,
 // with dropout, a broadcast mask, strided (heads-view) operands and ragged key counts.
+// With and without per-sequence lengths (keys beyond left out, rows beyond zero).
 TEST(Simd, AttentionMatchesTheReferenceOnEveryIsa) {
-  const int64_t b = 2, h = 3, tq = 7, tk = 19, d = 20;
-  std::mt19937 rng(5);
-  std::normal_distribution<double> nd;
-  // [b, t, h, d] storage, read as [b, h, t, d]: strides (t*h*d, d, h*d).
-  auto fill = [&](int64_t t) {
-    std::vector<double> x(static_cast<size_t>(b * t * h * d));
-    for (double& e : x) e = nd(rng);
-    return x;
-  };
-  const std::vector<double> q = fill(tq), k = fill(tk), v = fill(tk), dout = fill(tq);
-  std::vector<double> mask(static_cast<size_t>(b * tk));
-  for (size_t i = 0; i < mask.size(); ++i) mask[i] = i % 5 == 3 ? -1e9 : 0.0;
-  auto view = [&](int64_t t) { return AttnStrides{t * h * d, d, h * d}; };
-  auto args = [&](Elem e) {
-    AttentionArgs a;
-    a.dtype = e, a.batch = b, a.heads = h, a.tq = tq, a.tk = tk, a.d = d, a.scale = 1 / std::sqrt(double(d));
-    a.qs = a.os = a.dos = a.dqs = view(tq), a.ks = a.vs = a.dks = a.dvs = view(tk);
-    a.mask_stride[0] = tk, a.mask_stride[3] = 1;
-    a.dropout_p = 0.25, a.seed = 99, a.offset = 13;
-    return a;
-  };
-  std::vector<double> out(q.size()), lse(static_cast<size_t>(b * h * tq)), dq(q.size()), dk(k.size()), dv(v.size());
-  AttentionArgs r = args(Elem::f64);
-  r.q = q.data(), r.k = k.data(), r.v = v.data(), r.mask = mask.data(), r.out = out.data(), r.lse = lse.data();
-  attention_fwd<double>(r);
-  r.dout = dout.data(), r.dq = dq.data(), r.dk = dk.data(), r.dv = dv.data();
-  attention_bwd<double>(r);
-  auto to_f = [](const std::vector<double>& x) { return std::vector<float>(x.begin(), x.end()); };
-  const std::vector<float> qf = to_f(q), kf = to_f(k), vf = to_f(v), mf = to_f(mask), gf = to_f(dout);
-  auto worst = [](const std::vector<float>& got, const std::vector<double>& want) {
-    double num = 0, den = 0;
-    for (size_t i = 0; i < want.size(); ++i) num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
-    return num / den;
-  };
-  for (Isa isa : isas()) {
-    std::vector<float> o(q.size()), l(lse.size()), gq(q.size()), gk(k.size()), gv(v.size());
-    AttentionArgs a = args(Elem::f32);
-    a.q = qf.data(), a.k = kf.data(), a.v = vf.data(), a.mask = mf.data(), a.out = o.data(), a.lse = l.data();
-    kernels_for(isa).attention_fwd(a);
-    a.dout = gf.data(), a.dq = gq.data(), a.dk = gk.data(), a.dv = gv.data();
-    kernels_for(isa).attention_bwd(a);
-    EXPECT_LT(worst(o, out), 1e-12) << isa_name(isa);
-    EXPECT_LT(worst(gq, dq), 1e-11) << isa_name(isa);
-    EXPECT_LT(worst(gk, dk), 1e-11) << isa_name(isa);
-    EXPECT_LT(worst(gv, dv), 1e-12) << isa_name(isa);
+  for (const std::vector<int64_t>& lens : std::vector<std::vector<int64_t>>{{}, {5, 12}}) {
+    const int64_t b = 2, h = 3, tq = 7, tk = 19, d = 20;
+    std::mt19937 rng(5);
+    std::normal_distribution<double> nd;
+    // [b, t, h, d] storage, read as [b, h, t, d]: strides (t*h*d, d, h*d).
+    auto fill = [&](int64_t t) {
+      std::vector<double> x(static_cast<size_t>(b * t * h * d));
+      for (double& e : x) e = nd(rng);
+      return x;
+    };
+    const std::vector<double> q = fill(tq), k = fill(tk), v = fill(tk), dout = fill(tq);
+    std::vector<double> mask(static_cast<size_t>(b * tk));
+    for (size_t i = 0; i < mask.size(); ++i) mask[i] = i % 5 == 3 ? -1e9 : 0.0;
+    auto view = [&](int64_t t) { return AttnStrides{t * h * d, d, h * d}; };
+    auto args = [&](Elem e) {
+      AttentionArgs a;
+      a.dtype = e, a.batch = b, a.heads = h, a.tq = tq, a.tk = tk, a.d = d, a.scale = 1 / std::sqrt(double(d));
+      a.qs = a.os = a.dos = a.dqs = view(tq), a.ks = a.vs = a.dks = a.dvs = view(tk);
+      a.mask_stride[0] = tk, a.mask_stride[3] = 1;
+      a.dropout_p = 0.25, a.seed = 99, a.offset = 13;
+      a.lengths = lens.empty() ? nullptr : lens.data();
+      return a;
+    };
+    std::vector<double> out(q.size()), lse(static_cast<size_t>(b * h * tq)), dq(q.size()), dk(k.size()), dv(v.size());
+    AttentionArgs r = args(Elem::f64);
+    r.q = q.data(), r.k = k.data(), r.v = v.data(), r.mask = mask.data(), r.out = out.data(), r.lse = lse.data();
+    attention_fwd<double>(r);
+    r.dout = dout.data(), r.dq = dq.data(), r.dk = dk.data(), r.dv = dv.data();
+    attention_bwd<double>(r);
+    auto to_f = [](const std::vector<double>& x) { return std::vector<float>(x.begin(), x.end()); };
+    const std::vector<float> qf = to_f(q), kf = to_f(k), vf = to_f(v), mf = to_f(mask), gf = to_f(dout);
+    auto worst = [](const std::vector<float>& got, const std::vector<double>& want) {
+      double num = 0, den = 0;
+      for (size_t i = 0; i < want.size(); ++i) num += (got[i] - want[i]) * (got[i] - want[i]), den += want[i] * want[i];
+      return num / den;
+    };
+    for (Isa isa : isas()) {
+      std::vector<float> o(q.size()), l(lse.size()), gq(q.size()), gk(k.size()), gv(v.size());
+      AttentionArgs a = args(Elem::f32);
+      a.q = qf.data(), a.k = kf.data(), a.v = vf.data(), a.mask = mf.data(), a.out = o.data(), a.lse = l.data();
+      kernels_for(isa).attention_fwd(a);
+      a.dout = gf.data(), a.dq = gq.data(), a.dk = gk.data(), a.dv = gv.data();
+      kernels_for(isa).attention_bwd(a);
+      EXPECT_LT(worst(o, out), 1e-12) << isa_name(isa);
+      EXPECT_LT(worst(gq, dq), 1e-11) << isa_name(isa);
+      EXPECT_LT(worst(gk, dk), 1e-11) << isa_name(isa);
+      EXPECT_LT(worst(gv, dv), 1e-12) << isa_name(isa);
+      if (!lens.empty()) {  // the left-out rows and keys hold exact zeros
+        EXPECT_EQ(o[a.os.at(0, 1, 6)], 0.0f) << isa_name(isa);
+        EXPECT_EQ(gq[a.dqs.at(0, 2, 5)], 0.0f) << isa_name(isa);
+        EXPECT_EQ(gk[a.dks.at(1, 0, 12) + 3], 0.0f) << isa_name(isa);
+        EXPECT_EQ(gv[a.dvs.at(0, 1, 18) + 7], 0.0f) << isa_name(isa);
+        EXPECT_NE(gv[a.dvs.at(1, 1, 11) + 7], 0.0f) << isa_name(isa);
+      }
+    }
   }
 }
 

@@ -362,30 +362,34 @@ std::vector<Case> build() {
            [](const Ts& t) { return bias_gelu(t[0], t[1], GeluApprox::tanh); }, bias_gelu_ref(false)});
   // ---- attention: dropout(softmax(q k^T / sqrt(d) + mask)) v, written out per (batch, head, query);
   // probability (g, i, j) is kept when Philox value (g*tq + i)*tk + j of seed 7 is above p ----
-  auto attention_ref_p = [](double p) {
-    return [p](const Hs& h) {
+  // With lengths, keys j >= lengths[b] are left out and rows i >= lengths[b] stay zero.
+  auto attention_ref_p = [](double p, std::vector<int64_t> lengths = {}) {
+    return [p, lengths](const Hs& h) {
       const Host &q = h[0], &k = h[1], &v = h[2];
-      const int64_t b = q.size(0), nh = q.size(1), tq = q.size(2), d = q.size(3), tk = k.size(2);
+      const int64_t b = q.size(0), nh = q.size(1), tq = q.size(2), d = q.size(3), tk_all = k.size(2);
       Host out = host_zeros({b, nh, tq, d});
       for (int64_t g = 0; g < b * nh; ++g)
         for (int64_t i = 0; i < tq; ++i) {
+          const int64_t len = lengths.empty() ? std::max(tq, tk_all) : lengths[g / nh];
+          if (i >= len) continue;
+          const int64_t tk = std::min(tk_all, len);
           std::vector<double> s(static_cast<size_t>(tk));
           double mx = -1e300, sum = 0;
           for (int64_t j = 0; j < tk; ++j) {
             double dot = 0;
-            for (int64_t c = 0; c < d; ++c) dot += q.v[(g * tq + i) * d + c] * k.v[(g * tk + j) * d + c];
-            s[j] = dot / std::sqrt(static_cast<double>(d)) + (h.size() > 3 ? h[3].v[(g / nh) * tk + j] : 0.0);
+            for (int64_t c = 0; c < d; ++c) dot += q.v[(g * tq + i) * d + c] * k.v[(g * tk_all + j) * d + c];
+            s[j] = dot / std::sqrt(static_cast<double>(d)) + (h.size() > 3 ? h[3].v[(g / nh) * tk_all + j] : 0.0);
             mx = std::max(mx, s[j]);
           }
           for (int64_t j = 0; j < tk; ++j) sum += std::exp(s[j] - mx);
           for (int64_t j = 0; j < tk; ++j) {
             double keep = 1;
             if (p > 0) {
-              const uint64_t n = static_cast<uint64_t>((g * tq + i) * tk + j);
+              const uint64_t n = static_cast<uint64_t>((g * tq + i) * tk_all + j);
               keep = kern::uniform_from_u32(kern::philox_u32(7, n)) > static_cast<float>(p) ? 1 / (1 - p) : 0.0;
             }
             for (int64_t c = 0; c < d; ++c)
-              out.v[(g * tq + i) * d + c] += std::exp(s[j] - mx) / sum * keep * v.v[(g * tk + j) * d + c];
+              out.v[(g * tq + i) * d + c] += std::exp(s[j] - mx) / sum * keep * v.v[(g * tk_all + j) * d + c];
           }
         }
       return out;
@@ -405,6 +409,14 @@ std::vector<Case> build() {
              Generator g(7);
              return scaled_dot_product_attention(t[0], t[1], t[2], t[3], 0.3, true, &g);
            }, attention_ref_p(0.3)});
+  // Per-sequence lengths (BERT's attended prefix): keys beyond left out, rows beyond zero; with the
+  // padding mask and dropout, whose mask indices stay those of the full [b, h, tq, tk] grid.
+  add(cs, {"scaled_dot_product_attention", "lengths_3_6_dropout0.2_3x2x7x4_mask",
+           {in({3, 2, 7, 4}), in({3, 2, 7, 4}), in({3, 2, 7, 4}), Input{{3, 1, 1, 7}, Kind::real, 0, false, false}},
+           [](const Ts& t) {
+             Generator g(7);
+             return scaled_dot_product_attention(t[0], t[1], t[2], t[3], 0.2, true, &g, {3, 7, 1});
+           }, attention_ref_p(0.2, {3, 7, 1})});
   // BERT's layout: q, k, v are [b, t, h, d] projections viewed as [b, h, t, d], read in place.
   add(cs, {"scaled_dot_product_attention", "dropout0.1_heads_view_2x9x2x8",
            {in({2, 9, 2, 8}), in({2, 9, 2, 8}), in({2, 9, 2, 8})},
