@@ -14,10 +14,21 @@ bool eligible(const Tensor& x) { return x.defined() && is_floating(x.dtype()) &&
 
 Tensor WeightCache::get(const Tensor& param, DType low) {
   auto it = copies_.find(param.impl());
-  if (it != copies_.end() && it->second.copy.dtype() == low) return it->second.copy;
-  Tensor copy = param.to(low);
-  copies_[param.impl()] = Entry{param, copy};
-  return copy;
+  if (it == copies_.end() || it->second.copy.dtype() != low) {
+    Tensor copy;
+    {
+      NoGradGuard ng;
+      copy = param.to(low);
+    }
+    it = copies_.insert_or_assign(param.impl(), Entry{param, copy}).first;
+  }
+  // Each use gets its own cast node over the one copy, so forward passes that reuse the copy
+  // (micro-batches of one step) each run their own backward: the f32 gradient of the low one.
+  Tensor use = it->second.copy.detach();
+  if (!grad_enabled() || !param.requires_grad()) return use;
+  return attach(use, "to_dtype", {param}, [from = param.dtype()](const Tensor& g, const std::vector<bool>&) {
+    return std::vector<Tensor>{g.to(from)};
+  });
 }
 
 Guard::Guard(DType low, WeightCache* cache) : prev_dtype_(t_low), prev_cache_(t_cache) {

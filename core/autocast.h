@@ -18,7 +18,9 @@
 namespace ft::autocast {
 
 // Low-precision copies of parameters, keyed by the parameter; valid until clear() (the values must
-// not change meanwhile: the Trainer clears it after every optimizer step).
+// not change meanwhile: the Trainer clears it after every optimizer step, so each weight is cast
+// once per step however many micro-batches the step has). Each get() of a parameter that requires
+// a gradient returns the copy behind a cast node of its own, whose backward gives the f32 gradient.
 class WeightCache {
  public:
   Tensor get(const Tensor& param, DType low);

@@ -76,6 +76,16 @@ TEST(Autocast, ParametersAreCastOncePerCacheAndGradientsArriveInF32) {
       for (int64_t r = 0; r < 3; ++r) g1 += a[r * 16 + i], g2 += c[r * 16 + i];
       EXPECT_NEAR(g[o * 16 + i], g1 + g2, (std::abs(g1) + std::abs(g2) + std::abs(g1 + g2)) / 256) << o << "," << i;
     }
+  // A second micro-batch of the same step reuses the copy (no new cast) through a cast node of its
+  // own: its backward runs and the gradients accumulate, exactly doubling here.
+  {
+    autocast::Guard guard(DType::bf16, &cache);
+    loss = sum(add(linear(x1, w), linear(x2, w)));
+  }
+  loss.backward();
+  EXPECT_EQ(cache.size(), 1u);
+  const std::vector<double> g2 = w.grad().to_vector<double>();
+  for (size_t i = 0; i < g.size(); ++i) EXPECT_EQ(g2[i], 2 * g[i]) << i;
 }
 
 // 4096 products per output: accumulated in f32, the result is within two bf16 roundings of the f64

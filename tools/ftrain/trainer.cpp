@@ -213,8 +213,8 @@ Trainer::StepResult Trainer::train_step() {
   examples_seen_ += n;
   const int64_t step = global_step_ + 1;
   for (size_t i = 0; i < micro.size(); ++i) {
-    // Under --bf16 the forward (and the loss, in f32 by the policy) runs under autocast; each weight's
-    // bf16 copy is made once per micro-batch (the cache is cleared once its backward has run).
+    // Under --bf16/--fp16 the forward (and the loss, in f32 by the policy) runs under autocast; each
+    // weight's low-precision copy is made once per step (the cache is cleared after the update).
     Tensor loss;
     {
       std::optional<autocast::Guard> amp;
@@ -239,7 +239,6 @@ Trainer::StepResult Trainer::train_step() {
     const double w = static_cast<double>(micro[i].size) / static_cast<double>(n);
     const Tensor weighted = w == 1.0 ? loss : mul(loss, w);
     (scaler_ ? scaler_->scale(weighted) : weighted).backward();
-    amp_cache_.clear();
     r.loss += value * w;
   }
   // --fp16: the gradients are unscaled before clipping; a step with an inf/NaN gradient is skipped
@@ -269,6 +268,7 @@ Trainer::StepResult Trainer::train_step() {
     }
   }
   optimizer_->zero_grad();
+  amp_cache_.clear();  // the weights changed
   // The rate this step applied, which the Trainer logs (not the next step's).
   r.lr = scheduler_->last_lr().empty() ? 0 : scheduler_->last_lr()[0];
   if (!overflow) scheduler_->step();

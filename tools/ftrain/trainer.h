@@ -63,7 +63,7 @@ class Trainer {
   std::vector<Tensor> trainable_;
   std::vector<std::string> trainable_names_;
   std::unique_ptr<optim::AdamW> optimizer_;
-  autocast::WeightCache amp_cache_;  // --bf16/--fp16: the micro-batch's low-precision weight copies
+  autocast::WeightCache amp_cache_;  // --bf16/--fp16: this step's low-precision weight copies
   std::optional<optim::GradScaler> scaler_;  // --fp16's loss scaler (scaler.json in checkpoints)
   std::unique_ptr<optim::LrScheduler> scheduler_;
   std::unique_ptr<io::Loader<Batch>> loader_;
