@@ -29,6 +29,14 @@ const Device kDevice(DeviceType::cuda, 0);
 const Device kDevice = kCPU;
 #endif
 
+// The goldens' tiny configuration (gen_bert_tiny.py): 2 layers, hidden 32, 4 heads, FFN 37, vocab 99.
+io::BertConfig tiny_config(int64_t num_labels, const std::string& problem_type = "") {
+  io::Json j = {{"vocab_size", 99}, {"hidden_size", 32}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
+                {"intermediate_size", 37}, {"max_position_embeddings", 64}, {"num_labels", num_labels}};
+  if (!problem_type.empty()) j["problem_type"] = problem_type;
+  return io::BertConfig::from_json(j, "tiny");
+}
+
 class BertTinyGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(BertTinyGolden, LogitsLossAndEveryGradientMatchTransformers) {
@@ -38,10 +46,7 @@ TEST_P(BertTinyGolden, LogitsLossAndEveryGradientMatchTransformers) {
   const std::string ptype = GetParam();
   const io::SafetensorsFile fx =
       io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/bert_tiny_" + ptype + ".safetensors");
-  io::Json j = {{"vocab_size", 99}, {"hidden_size", 32}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                {"intermediate_size", 37}, {"max_position_embeddings", 64}, {"problem_type", ptype},
-                {"num_labels", ptype == "regression" ? 1 : 3}};
-  BertForSequenceClassification model(io::BertConfig::from_json(j, "tiny"));
+  BertForSequenceClassification model(tiny_config(ptype == "regression" ? 1 : 3, ptype));
   {
     NoGradGuard ng;
     for (auto& [name, p] : model.named_parameters()) {
@@ -99,10 +104,8 @@ TEST(BertTraining, OneAdamWStepMovesEveryTrainableParameter) {
 #if defined(FT_BERT_CUDA)
   ASSERT_TRUE(install_cuda_backend());
 #endif
-  io::Json j = {{"vocab_size", 99}, {"hidden_size", 32}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                {"intermediate_size", 37}, {"max_position_embeddings", 64}, {"num_labels", 3}};
   Generator gen(11);
-  BertForSequenceClassification model(io::BertConfig::from_json(j, "tiny"), &gen);
+  BertForSequenceClassification model(tiny_config(3), &gen);
   model.to(kDevice);
   model.train();
   Tensor frozen = model.bert->token_type_embeddings->weight;
@@ -149,10 +152,8 @@ TEST(BertTokens, AttendedRowsMatchEveryPositionAndGradient) {
 #if defined(FT_BERT_CUDA)
   ASSERT_TRUE(install_cuda_backend());
 #endif
-  io::Json j = {{"vocab_size", 99}, {"hidden_size", 32}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                {"intermediate_size", 37}, {"max_position_embeddings", 64}, {"num_labels", 3}};
   Generator gen(3);
-  BertModel model(io::BertConfig::from_json(j, "tiny"), &gen);
+  BertModel model(tiny_config(3), &gen);
   model.to(kDevice);
   model.eval();
   const Tensor ids = from_vector_i64({5, 17, 42, 8, 0, 0, 3, 9, 0, 64, 70, 2, 7, 1, 0, 0, 0, 0}, {3, 6}).to(kDevice);
@@ -216,11 +217,8 @@ TEST_P(BertAutocast, FiveAdamWStepsMatchTorchAutocast) {
   const io::SafetensorsFile fx =
       io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/bert_tiny_autocast_" + low_name + ".safetensors");
   auto in = [&](const std::string& n) { return fx.tensors.at(n).to(kDevice); };
-  io::Json j = {{"vocab_size", 99}, {"hidden_size", 32}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                {"intermediate_size", 37}, {"max_position_embeddings", 64}, {"num_labels", 3},
-                {"problem_type", "single_label_classification"}};
   for (const bool bf16 : {true, false}) {
-    BertForSequenceClassification model(io::BertConfig::from_json(j, "tiny"));
+    BertForSequenceClassification model(tiny_config(3, "single_label_classification"));
     {
       NoGradGuard ng;
       for (auto& [name, p] : model.named_parameters()) p.copy_(fx.tensors.at("w." + name));
