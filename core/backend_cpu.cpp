@@ -244,21 +244,22 @@ class CpuBackend final : public Backend {
   }
   const char* implementation(kern::OptionalOp op, Elem t) const override {
     if (op == kern::OptionalOp::bias_gelu && is_low(t)) return "cpu";  // f32 math on widened rows
+    if (op == kern::OptionalOp::conv2d && t == Elem::bf16) return kern::onednn_conv_native(t) ? "onednn" : nullptr;
     if (t != Elem::f32 && t != Elem::f64) return nullptr;
     switch (op) {
-      case kern::OptionalOp::conv2d: return t == Elem::f32 && kern::onednn_conv_available() ? "onednn" : nullptr;
+      case kern::OptionalOp::conv2d: return kern::onednn_conv_native(t) ? "onednn" : nullptr;
       case kern::OptionalOp::batch_norm: return "cpu";  // kernels/cpu/batch_norm.h says why not oneDNN's
       default: return "cpu";
     }
   }
-  void conv2d_fwd(Elem, const kern::ConvGeom& g, const void* x, const void* w, void* y) override {
-    kern::onednn_conv2d_fwd(g, c<float>(x), c<float>(w), m<float>(y));
+  void conv2d_fwd(Elem t, const kern::ConvGeom& g, const void* x, const void* w, void* y) override {
+    kern::onednn_conv2d_fwd(t, g, x, w, y);
   }
-  void conv2d_bwd_data(Elem, const kern::ConvGeom& g, const void* w, const void* dy, void* dx) override {
-    kern::onednn_conv2d_bwd_data(g, c<float>(w), c<float>(dy), m<float>(dx));
+  void conv2d_bwd_data(Elem t, const kern::ConvGeom& g, const void* w, const void* dy, void* dx) override {
+    kern::onednn_conv2d_bwd_data(t, g, w, dy, dx);
   }
-  void conv2d_bwd_weight(Elem, const kern::ConvGeom& g, const void* x, const void* dy, void* dw) override {
-    kern::onednn_conv2d_bwd_weight(g, c<float>(x), c<float>(dy), m<float>(dw));
+  void conv2d_bwd_weight(Elem t, const kern::ConvGeom& g, const void* x, const void* dy, void* dw) override {
+    kern::onednn_conv2d_bwd_weight(t, g, x, dy, dw);
   }
   void batch_norm_fwd_train(Elem t, const kern::BatchNormArgs& a) override {
     on_float(t, "batch_norm", [&](auto tag) { kern::batch_norm_fwd_train<decltype(tag)>(a); });

@@ -231,6 +231,11 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Pair2 output_size) {
 
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
+  if (autocast::enabled()) {  // normalisation runs in f32 under the mixed-precision policy
+    const Tensor fx = autocast::to_f32(x), fw = autocast::to_f32(weight), fb = autocast::to_f32(bias);
+    autocast::Disable off;
+    return batch_norm(fx, fw, fb, running_mean, running_var, training, momentum, eps);
+  }
   FT_CHECK(x.dim() >= 2, "batch_norm: expects [N, C, ...], got ", shape_str(x.shape()));
   const int64_t c = x.size(1);
   std::vector<int64_t> dims{0};

@@ -9,8 +9,12 @@
 namespace ft::kern {
 
 bool onednn_conv_available();
-void onednn_conv2d_fwd(const ConvGeom& g, const float* x, const float* w, float* y);
-void onednn_conv2d_bwd_data(const ConvGeom& g, const float* w, const float* dy, float* dx);
-void onednn_conv2d_bwd_weight(const ConvGeom& g, const float* x, const float* dy, float* dw);
+// Whether oneDNN has a kernel of this CPU's for t: f32 wherever it runs; bf16 (f32 accumulation) with
+// AVX512-BF16 or AMX; otherwise the im2col path computes bf16 through f32.
+bool onednn_conv_native(Elem t);
+// t is f32 or bf16 (all operands in it).
+void onednn_conv2d_fwd(Elem t, const ConvGeom& g, const void* x, const void* w, void* y);
+void onednn_conv2d_bwd_data(Elem t, const ConvGeom& g, const void* w, const void* dy, void* dx);
+void onednn_conv2d_bwd_weight(Elem t, const ConvGeom& g, const void* x, const void* dy, void* dw);
 
 }  // namespace ft::kern

@@ -10,6 +10,7 @@
 #include "core/optim/grad_scaler.h"
 #include "core/optim/optimizer.h"
 #include "io/safetensors.h"
+#include "kernels/cpu/conv_onednn.h"
 #include "kernels/cpu/gemm.h"
 
 namespace ft {
@@ -36,6 +37,8 @@ TEST(Autocast, PolicyTableOpByOp) {
   EXPECT_EQ(bias_dropout_add_layer_norm(h, b, rand_f32({4, 6}, 7), Tensor(), Tensor(), 1e-5, 0, false).dtype(),
             DType::f32);
   EXPECT_EQ(sum(h).dtype(), DType::f32);
+  const Tensor img = conv2d(rand_f32({2, 3, 4, 4}, 15), rand_f32({3, 3, 1, 1}, 16));
+  EXPECT_EQ(batch_norm(img, ones({3}), zeros({3}), zeros({3}), ones({3}), true).dtype(), DType::f32);
   EXPECT_EQ(cross_entropy(h, from_vector_i64({0, 5, 2, 1}, {4})).dtype(), DType::f32);
   EXPECT_EQ(mse_loss(h, zeros({4, 6})).dtype(), DType::f32);
   EXPECT_EQ(tanh(h).dtype(), DType::bf16);  // unlisted: the input's dtype
@@ -104,6 +107,33 @@ TEST(Autocast, Bf16GemmAccumulatesInF32) {
     }
   std::printf("[autocast] bf16 GEMM runs %s\n", kern::gemm_low_native(kern::Elem::bf16) ? "oneDNN's bf16 kernels"
                                                                                         : "the f32 widening path");
+}
+
+// bf16 convolution (oneDNN's AMX/AVX512-BF16 kernels where present, else im2col through f32): forward
+// and both gradients within bf16 output rounding of the f64 convolution of the same rounded inputs.
+TEST(Autocast, Bf16ConvolutionForwardAndBackward) {
+  const Tensor x = rand_f32({2, 8, 7, 6}, 21).to(DType::bf16), w = rand_f32({4, 8, 3, 3}, 22).to(DType::bf16);
+  const Tensor g = rand_f32({2, 4, 4, 3}, 23).to(DType::bf16);
+  Tensor xl = x.detach().requires_grad_(), wl = w.detach().requires_grad_();
+  const Tensor y = conv2d(xl, wl, Tensor(), {2, 2}, {1, 1});
+  ASSERT_EQ(y.dtype(), DType::bf16);
+  y.backward(g);
+  Tensor x64 = x.to(DType::f64).requires_grad_(), w64 = w.to(DType::f64).requires_grad_();
+  const Tensor y64 = conv2d(x64, w64, Tensor(), {2, 2}, {1, 1});
+  y64.backward(g.to(DType::f64));
+  auto rel = [](const Tensor& got, const Tensor& want) {
+    const std::vector<double> a = got.to_vector<double>(), b = want.to_vector<double>();
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(a[i] - b[i])), scale = std::max(scale, std::abs(b[i]));
+    return worst / scale;
+  };
+  // One bf16 rounding of each output (2^-9 of it, at most 2^-9 of the largest) after f32 accumulation.
+  EXPECT_LE(rel(y, y64), 1.0 / 256);
+  EXPECT_LE(rel(xl.grad(), x64.grad()), 1.0 / 256);
+  EXPECT_LE(rel(wl.grad(), w64.grad()), 1.0 / 256);
+  std::printf("[autocast] bf16 conv2d runs %s: forward %.2e, dx %.2e, dw %.2e\n",
+              kern::onednn_conv_native(kern::Elem::bf16) ? "oneDNN's bf16 kernels" : "im2col through f32", rel(y, y64),
+              rel(xl.grad(), x64.grad()), rel(wl.grad(), w64.grad()));
 }
 
 // CPU bf16/f16 elementwise ops, reductions, dropout and scatters are the f32 op rounded once, bit for bit.
