@@ -64,6 +64,32 @@ double tf32(double v) {
   return r;
 }
 
+// cublasGemmEx's table of type combinations (the cuBLAS docs, ../shared/reference/
+// cuda-libraries-reference.md 1.3): A and B share a type, C is the same or f32 for 16-bit inputs
+// under 32F compute, TF32 and the other FAST modes take f32 only, 64F compute f64 only. Valid
+// combinations this stand-in does not emulate (half accumulation under COMPUTE_16F, int8, the
+// FAST_16F/16BF down-conversions) are refused as unsupported: ftrain never asks for them.
+enum class Combo { emulated, not_emulated, invalid };
+Combo combination(cublasComputeType_t ct, cudaDataType a, cudaDataType b, cudaDataType c) {
+  if (a != b) return Combo::invalid;
+  switch (ct) {
+    case CUBLAS_COMPUTE_16F: case CUBLAS_COMPUTE_16F_PEDANTIC:
+      return a == CUDA_R_16F && c == CUDA_R_16F ? Combo::not_emulated : Combo::invalid;
+    case CUBLAS_COMPUTE_32F: case CUBLAS_COMPUTE_32F_PEDANTIC:
+      if (a == CUDA_R_16BF || a == CUDA_R_16F) return c == a || c == CUDA_R_32F ? Combo::emulated : Combo::invalid;
+      if (a == CUDA_R_32F) return c == CUDA_R_32F ? Combo::emulated : Combo::invalid;
+      if (a == CUDA_R_8I) return c == CUDA_R_32F ? Combo::not_emulated : Combo::invalid;
+      return Combo::invalid;
+    case CUBLAS_COMPUTE_32F_FAST_TF32:
+      return a == CUDA_R_32F && c == CUDA_R_32F ? Combo::emulated : Combo::invalid;
+    case CUBLAS_COMPUTE_32F_FAST_16F: case CUBLAS_COMPUTE_32F_FAST_16BF:
+      return a == CUDA_R_32F && c == CUDA_R_32F ? Combo::not_emulated : Combo::invalid;
+    case CUBLAS_COMPUTE_64F: case CUBLAS_COMPUTE_64F_PEDANTIC:
+      return a == CUDA_R_64F && c == CUDA_R_64F ? Combo::emulated : Combo::invalid;
+    default: return Combo::invalid;
+  }
+}
+
 // The shared core: exact column-major semantics, cuBLAS's validation, and the emulator's extent
 // checks (the whole batch of every operand must lie in its allocation).
 cublasStatus_t gemm_impl(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n, int k,
@@ -75,23 +101,22 @@ cublasStatus_t gemm_impl(cublasHandle_t handle, cublasOperation_t transa, cublas
   if (m < 0 || n < 0 || k < 0 || batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
   if (lda < std::max(1, ta ? k : m) || ldb < std::max(1, tb ? n : k) || ldc < std::max(1, m))
     return CUBLAS_STATUS_INVALID_VALUE;
-  if (type_size(Atype) == 0 || Atype != Btype || Atype != Ctype) return CUBLAS_STATUS_NOT_SUPPORTED;
-  const bool f64 = computeType == CUBLAS_COMPUTE_64F;
+  if (combination(computeType, Atype, Btype, Ctype) != Combo::emulated) return CUBLAS_STATUS_NOT_SUPPORTED;
+  const bool f64 = computeType == CUBLAS_COMPUTE_64F || computeType == CUBLAS_COMPUTE_64F_PEDANTIC;
   const bool fast_tf32 = computeType == CUBLAS_COMPUTE_32F_FAST_TF32;
-  if (f64 != (Atype == CUDA_R_64F)) return CUBLAS_STATUS_NOT_SUPPORTED;
-  if (!f64 && computeType != CUBLAS_COMPUTE_32F && !(fast_tf32 && Atype == CUDA_R_32F)) return CUBLAS_STATUS_NOT_SUPPORTED;
   if (batch == 0 || m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
   const double al = f64 ? *static_cast<const double*>(alpha) : *static_cast<const float*>(alpha);
   const double be = f64 ? *static_cast<const double*>(beta) : *static_cast<const float*>(beta);
   // Stored shapes: op(A) is m x k, so A is m x k (N) or k x m (T); likewise B.
   try {
-    const size_t es = type_size(Atype);
-    const auto span = [&](size_t ext, long long stride) { return es * (ext + static_cast<size_t>(stride) * (batch - 1)); };
+    const auto span = [&](cudaDataType t, size_t ext, long long stride) {
+      return type_size(t) * (ext + static_cast<size_t>(stride) * (batch - 1));
+    };
     if (k > 0) {
-      ft::cuda::check_device_range(A, span(extent(ta ? k : m, ta ? m : k, lda), sa), "cublasGemmEx operand A");
-      ft::cuda::check_device_range(B, span(extent(tb ? n : k, tb ? k : n, ldb), sb), "cublasGemmEx operand B");
+      ft::cuda::check_device_range(A, span(Atype, extent(ta ? k : m, ta ? m : k, lda), sa), "cublasGemmEx operand A");
+      ft::cuda::check_device_range(B, span(Btype, extent(tb ? n : k, tb ? k : n, ldb), sb), "cublasGemmEx operand B");
     }
-    ft::cuda::check_device_range(C, span(extent(m, n, ldc), sc), "cublasGemmEx operand C");
+    ft::cuda::check_device_range(C, span(Ctype, extent(m, n, ldc), sc), "cublasGemmEx operand C");
   } catch (const std::exception&) {
     return CUBLAS_STATUS_EXECUTION_FAILED;
   }

@@ -67,11 +67,12 @@ mkdir -p "$tmp/n" && cp -r "$tmp/m/checkpoint-2" "$tmp/n/"
 cmp -s "$tmp/m/model.safetensors" "$tmp/n/model.safetensors" || fail "resumed bf16 weights differ from the uninterrupted run"
 grep -q '"dtype": "bfloat16"' "$tmp/m/config.json" && grep -q '"torch_dtype": "bfloat16"' "$tmp/m/config.json" ||
   fail "config.json does not record bfloat16"
-header() { head -c 65536 "$1" | tr -d '\0'; }
-header "$tmp/m/model.safetensors" | grep -q '"BF16"' && ! header "$tmp/m/model.safetensors" | grep -q '"F32"' ||
-  fail "the final weights are not all bf16"
-header "$tmp/m/checkpoint-4/model.safetensors" | grep -q '"F32"' && ! header "$tmp/m/checkpoint-4/model.safetensors" |
-  grep -q '"BF16"' || fail "checkpoint weights are not f32"
+# The safetensors header (the JSON before the data), read whole: grep -q ending a pipe early would
+# fail the pipeline under pipefail.
+final_header=$(head -c 65536 "$tmp/m/model.safetensors" | tr -d '\0')
+ckpt_header=$(head -c 65536 "$tmp/m/checkpoint-4/model.safetensors" | tr -d '\0')
+grep -q '"BF16"' <<< "$final_header" && ! grep -q '"F32"' <<< "$final_header" || fail "the final weights are not all bf16"
+grep -q '"F32"' <<< "$ckpt_header" && ! grep -q '"BF16"' <<< "$ckpt_header" || fail "checkpoint weights are not f32"
 grep -q '"bf16": true' "$tmp/m/training_args.json" || fail "training_args.json lacks bf16"
 
 # ---- bad input: one error line, exit status 1 (CLI11's own parse errors: 105-109)

@@ -43,6 +43,38 @@ TEST_F(CudaBackendEmu, RowMajorGemmMapsOntoColumnMajorCublas) {
   }
 }
 
+// cublasGemmEx's type combinations as cuBLAS's table defines them: bf16/f16 inputs with 32F compute
+// write bf16/f16 or f32 C; TF32 takes f32 only; 64F compute f64 only; A and B share a type. What the
+// backend sends (16-bit data, CUBLAS_COMPUTE_32F) computes; the rest is refused.
+TEST_F(CudaBackendEmu, GemmExTypeCombinationsFollowCublasTable) {
+  cublasHandle_t h = nullptr;
+  ASSERT_EQ(cublasCreate_v2(&h), CUBLAS_STATUS_SUCCESS);
+  const Tensor a = from_vector({1, 2, 3, 4}, {2, 2}).to(DType::bf16).to(kCuda);  // column-major [[1,3],[2,4]]
+  const Tensor a16 = from_vector({1, 2, 3, 4}, {2, 2}).to(DType::f16).to(kCuda);
+  const Tensor a32 = from_vector({1, 2, 3, 4}, {2, 2}).to(kCuda);
+  Tensor c32 = zeros({2, 2}).to(kCuda), c16 = zeros({2, 2}, DType::bf16).to(kCuda);
+  Tensor c64 = zeros({2, 2}, DType::f64).to(kCuda);
+  const float one = 1, zero = 0;
+  auto gemm = [&](const Tensor& x, cudaDataType xt, const Tensor& y, cudaDataType yt, Tensor& c, cudaDataType ct,
+                  cublasComputeType_t compute) {
+    return cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, 2, 2, 2, &one, x.raw_data(), xt, 2, y.raw_data(), yt, 2, &zero,
+                        c.raw_data(), ct, 2, compute, CUBLAS_GEMM_DEFAULT);
+  };
+  EXPECT_EQ(gemm(a, CUDA_R_16BF, a, CUDA_R_16BF, c32, CUDA_R_32F, CUBLAS_COMPUTE_32F), CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(c32.to_vector<double>(), (std::vector<double>{7, 10, 15, 22}));  // [[1,3],[2,4]]^2, column-major
+  EXPECT_EQ(gemm(a, CUDA_R_16BF, a, CUDA_R_16BF, c16, CUDA_R_16BF, CUBLAS_COMPUTE_32F), CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(c16.to_vector<double>(), (std::vector<double>{7, 10, 15, 22}));
+  EXPECT_EQ(gemm(a16, CUDA_R_16F, a16, CUDA_R_16F, c32, CUDA_R_32F, CUBLAS_COMPUTE_32F), CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(gemm(a32, CUDA_R_32F, a32, CUDA_R_32F, c32, CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32), CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(gemm(a, CUDA_R_16BF, a, CUDA_R_16BF, c32, CUDA_R_32F, CUBLAS_COMPUTE_32F_FAST_TF32),
+            CUBLAS_STATUS_NOT_SUPPORTED);
+  EXPECT_EQ(gemm(a, CUDA_R_16BF, a, CUDA_R_16BF, c64, CUDA_R_64F, CUBLAS_COMPUTE_64F), CUBLAS_STATUS_NOT_SUPPORTED);
+  EXPECT_EQ(gemm(a, CUDA_R_16BF, a16, CUDA_R_16F, c32, CUDA_R_32F, CUBLAS_COMPUTE_32F), CUBLAS_STATUS_NOT_SUPPORTED);
+  EXPECT_EQ(gemm(a32, CUDA_R_32F, a32, CUDA_R_32F, c16, CUDA_R_16BF, CUBLAS_COMPUTE_32F), CUBLAS_STATUS_NOT_SUPPORTED);
+  EXPECT_EQ(gemm(a16, CUDA_R_16F, a16, CUDA_R_16F, c16, CUDA_R_16F, CUBLAS_COMPUTE_16F), CUBLAS_STATUS_NOT_SUPPORTED);
+  cublasDestroy_v2(h);
+}
+
 TEST_F(CudaBackendEmu, CopiesAreBoundsCheckedAgainstTheAllocationRegistry) {
   void* p = cuda::device_malloc(64);
   std::vector<char> host(128);
