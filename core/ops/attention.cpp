@@ -6,7 +6,9 @@
 // ((b*h + head)*tq + i)*tk + j for probability (i, j). q, k and v are read in place whenever their
 // last dim is contiguous (BERT's per-head views of [b, t, h*d] projections), and the output and the
 // gradients are laid out as [b, t, h, d] viewed as [b, h, t, d], so that merging the heads back is
-// a view: no copy on either side of the kernel.
+// a view: no copy on either side of the kernel. Optional per-sequence lengths let the kernel skip
+// the keys and query rows after each sequence (BERT's padding); the composite masks and zeroes
+// them. bf16/f16 inputs without a low-precision kernel run the f32 path on widened inputs.
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -119,7 +121,8 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   Tensor out = empty_heads_last(b, h, tq, d, q), lse = empty({b * h * tq}, like(q));
   a.out = out.raw_data(), a.os = strides_of(out), a.lse = lse.raw_data();
   be.attention_fwd(a);
-  return attach(out, op, {q, k, v, Tensor()}, [qc, kc, vc, m, lse, a, lens](const Tensor& g, const std::vector<bool>& need) {
+  return attach(out, op, {q, k, v, Tensor()}, [qc, kc, vc, m, lse, a, lens](const Tensor& g,
+                                                                           const std::vector<bool>& need) {
     Tensor go = in_place_operand(g);
     std::vector<Tensor> grads(4);
     if (need[0]) grads[0] = empty_heads_last(a.batch, a.heads, a.tq, a.d, qc);
