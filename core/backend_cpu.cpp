@@ -244,10 +244,9 @@ class CpuBackend final : public Backend {
   }
   const char* implementation(kern::OptionalOp op, Elem t) const override {
     if (op == kern::OptionalOp::bias_gelu && is_low(t)) return "cpu";  // f32 math on widened rows
-    if (op == kern::OptionalOp::conv2d && t == Elem::bf16) return kern::onednn_conv_native(t) ? "onednn" : nullptr;
+    if (op == kern::OptionalOp::conv2d) return kern::onednn_conv_native(t) ? "onednn" : nullptr;  // f32, bf16
     if (t != Elem::f32 && t != Elem::f64) return nullptr;
     switch (op) {
-      case kern::OptionalOp::conv2d: return kern::onednn_conv_native(t) ? "onednn" : nullptr;
       case kern::OptionalOp::batch_norm: return "cpu";  // kernels/cpu/batch_norm.h says why not oneDNN's
       default: return "cpu";
     }

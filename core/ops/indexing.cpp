@@ -1,5 +1,6 @@
-// Gathers, scatters and joins: embedding, index_select, index_scatter, one_hot, concat, stack. Backward scatter-adds run in
-// index order (kernels/cpu/indexing.cpp), so repeated indices give bitwise-deterministic gradients.
+// Gathers, scatters and joins: embedding, index_select, index_scatter, one_hot, concat, stack.
+// Backward scatter-adds run in index order (kernels/cpu/indexing.cpp), so repeated indices give
+// bitwise-deterministic gradients.
 #include "core/dispatch.h"
 #include "core/ops.h"
 
@@ -9,15 +10,17 @@ namespace {
 using Grads = std::vector<Tensor>;
 using Needs = std::vector<bool>;
 
-// Indices as a contiguous i64 tensor on their device, each checked (on the host) against [0, limit).
-Tensor checked_indices(const Tensor& ids, int64_t limit, const char* op, int64_t skip = -1) {
+// Indices as a contiguous i64 tensor on their device, each checked (on the host) against [0, limit);
+// the host copy is left in *host_out when asked for.
+Tensor checked_indices(const Tensor& ids, int64_t limit, const char* op, std::vector<int64_t>* host_out = nullptr) {
   FT_CHECK(ids.dtype() == DType::i64 || ids.dtype() == DType::i32, op, ": indices must be i64 or i32, got ",
            ids.dtype());
   Tensor i = ids.to(DType::i64).contiguous();
-  const std::vector<int64_t> host = i.to_vector<int64_t>();
+  std::vector<int64_t> host = i.to_vector<int64_t>();
   for (size_t k = 0; k < host.size(); ++k)
-    FT_CHECK((host[k] >= 0 && host[k] < limit) || host[k] == skip, op, ": index ", host[k], " at position ", k,
+    FT_CHECK(host[k] >= 0 && host[k] < limit, op, ": index ", host[k], " at position ", k,
              " is out of range for size ", limit);
+  if (host_out) *host_out = std::move(host);
   return i;
 }
 
@@ -82,12 +85,12 @@ Tensor index_scatter(const Tensor& src, int64_t rows, const Tensor& index) {
   FT_CHECK(src.dim() >= 1 && src.size(0) == index.numel(), "index_scatter: src ", shape_str(src.shape()),
            " must have one row per index (", index.numel(), ")");
   FT_CHECK(rows >= 0, "index_scatter: the row count must not be negative, got ", rows);
-  Tensor idx = checked_indices(index, rows, "index_scatter");
+  std::vector<int64_t> host;
+  Tensor idx = checked_indices(index, rows, "index_scatter", &host);
   Shape shape = src.shape();
   shape[0] = rows;
   // Distinct indices (BERT's attended rows) only place rows: a gather from src with one zero row
   // appended, by the inverse index, copies bytes in any dtype. Repeated indices add.
-  const std::vector<int64_t> host = idx.to_vector<int64_t>();
   std::vector<int64_t> inverse(static_cast<size_t>(rows), static_cast<int64_t>(host.size()));
   bool distinct = true;
   for (size_t i = 0; i < host.size() && distinct; ++i) {

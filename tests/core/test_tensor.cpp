@@ -161,6 +161,13 @@ TEST(Errors, ShapeDtypeAndDeviceMismatchesNameTheOpAndOperands) {
   EXPECT_EQ(error_of([] { exp(ones({2}, DType::i64)); }), "exp: unsupported dtype i64 on cpu (supported: f32, f64)");
   EXPECT_EQ(error_of([] { embedding(from_vector_i64({0, 7}, {2}), ones({5, 2})); }),
             "embedding: index 7 at position 1 is out of range for size 5");
+  // -1 is no index either (it once passed as the scatter's skip value and read before the table).
+  EXPECT_EQ(error_of([] { embedding(from_vector_i64({-1}, {1}), ones({5, 2})); }),
+            "embedding: index -1 at position 0 is out of range for size 5");
+  EXPECT_EQ(error_of([] { index_select(ones({3, 2}), 0, from_vector_i64({1, -1}, {2})); }),
+            "index_select: index -1 at position 1 is out of range for size 3");
+  EXPECT_EQ(error_of([] { index_scatter(ones({1, 2}), 4, from_vector_i64({-1}, {1})); }),
+            "index_scatter: index -1 at position 0 is out of range for size 4");
   EXPECT_EQ(error_of([] { cross_entropy(ones({2, 3}), from_vector_i64({0, 3}, {2})); }),
             "cross_entropy: target 3 at position 1 is out of range for 3 classes");
   EXPECT_EQ(error_of([] { layer_norm(ones({2, 3}), ones({4}), Tensor()); }),
