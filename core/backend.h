@@ -77,6 +77,8 @@ class Backend {
   // Attention (kernels/common/attention.h: strided q, k, v, mask, dropout).
   virtual void attention_fwd(const kern::AttentionArgs&) {}
   virtual void attention_bwd(const kern::AttentionArgs&) {}
+  // Bytes of scratch the backward needs in args.workspace (the op allocates them).
+  virtual size_t attention_bwd_workspace(const kern::AttentionArgs&) const { return 0; }
   // gelu(x + bias[col]) and its input gradient over contiguous [rows, n].
   virtual void bias_gelu_fwd(Elem, bool /*exact*/, const void* /*x*/, const void* /*bias*/, int64_t /*rows*/,
                              int64_t /*n*/, void* /*y*/) {}

@@ -83,12 +83,20 @@ class CudaBackend final : public Backend {
                          void* dlogits) override {
     cuda::cross_entropy_bwd(t, logits, target, lse, rows, classes, ignore_index, smoothing, scale, dlogits);
   }
-#if defined(FT_CUDNN)
   const char* implementation(kern::OptionalOp op, Elem t) const override {
+    if (op == kern::OptionalOp::attention && (t == Elem::f32 || t == Elem::bf16 || t == Elem::f16)) return "flash";
+#if defined(FT_CUDNN)
     if (op == kern::OptionalOp::conv2d) return "cudnn";
     if (op == kern::OptionalOp::batch_norm && (t == Elem::f32 || t == Elem::f64)) return "cudnn";
+#endif
     return nullptr;
   }
+  void attention_fwd(const kern::AttentionArgs& a) override { cuda::attention_fwd(a); }
+  void attention_bwd(const kern::AttentionArgs& a) override { cuda::attention_bwd(a, a.workspace); }
+  size_t attention_bwd_workspace(const kern::AttentionArgs& a) const override {
+    return cuda::attention_bwd_workspace_bytes(a);
+  }
+#if defined(FT_CUDNN)
   void conv2d_fwd(Elem t, const kern::ConvGeom& g, const void* x, const void* w, void* y) override {
     cuda::cudnn_conv2d_fwd(t, g, x, w, y);
   }

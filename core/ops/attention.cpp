@@ -1,17 +1,18 @@
 // scaled_dot_product_attention: one op, two implementations. The composite (matmul, scale, mask,
 // softmax, dropout, matmul) is the definition and runs on every device; a backend with a fused
-// kernel (the CPU: kernels/cpu/simd for f32, kernels/cpu/attention.cpp for f64) computes the same
-// thing, dropout included, without materialising the score matrix, and has its own backward. The
-// fused kernel draws the composite's dropout mask: one generator advance of b*h*tq*tk values, value
+// kernel (the CPU: kernels/cpu/simd for f32, kernels/cpu/attention.cpp for f64; CUDA:
+// kernels/cuda/attention.cu for f32, bf16 and f16) computes the same thing, dropout included,
+// without materialising the score matrix, and has its own backward. The fused kernel draws the
+// composite's dropout mask: one generator advance of b*h*tq*tk values, value
 // ((b*h + head)*tq + i)*tk + j for probability (i, j). q, k and v are read in place whenever their
 // last dim is contiguous (BERT's per-head views of [b, t, h*d] projections), and the output and the
 // gradients are laid out as [b, t, h, d] viewed as [b, h, t, d], so that merging the heads back is
 // a view: no copy on either side of the kernel. Optional per-sequence lengths let the kernel skip
 // the keys and query rows after each sequence (BERT's padding); the composite masks and zeroes
-// them. bf16/f16 inputs without a low-precision kernel run the f32 path on widened inputs.
+// them. bf16/f16 inputs without a low-precision kernel run the f32 path on widened inputs; with one
+// (CUDA), the mask and the saved log-sum-exp are f32.
 #include <cmath>
 #include <limits>
-#include <memory>
 #include <vector>
 
 #include "core/autocast.h"
@@ -94,13 +95,15 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   a.dtype = elem_of(q);
   a.batch = b, a.heads = h, a.tq = tq, a.tk = tk, a.d = d;
   a.scale = 1.0 / std::sqrt(static_cast<double>(d));
+  // The mask and lse are in the accumulation dtype: f32 for f32, bf16 and f16 inputs, f64 for f64.
+  const DType acc = q.dtype() == DType::f64 ? DType::f64 : DType::f32;
   Tensor m;
   if (mask.defined()) {
-    check_same_dtype(op, q, mask);
+    if (!low) check_same_dtype(op, q, mask);
+    m = mask.detach().to(acc);
     const Shape full{b, h, tq, tk};
     FT_CHECK(broadcast_shapes(mask.shape(), full, op) == full, op, ": mask ", shape_str(mask.shape()),
              " does not broadcast to ", shape_str(full));
-    m = mask.detach();
     const kern::Strided mv = strided_as(m, full);
     for (int i = 0; i < 4; ++i) a.mask_stride[i] = mv.stride[i];
     a.mask = m.raw_data();
@@ -111,31 +114,40 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
     a.seed = g.seed();
     a.offset = g.advance(static_cast<uint64_t>(b * h * tq * tk));
   }
-  // The kernels read the lengths through a pointer; the backward's copy of the arguments keeps the
-  // vector alive with it.
-  auto lens = std::make_shared<const std::vector<int64_t>>(lengths);
-  a.lengths = lens->empty() ? nullptr : lens->data();
+  // The kernels read the lengths through a pointer into the memory of their device (a host-to-device
+  // copy on CUDA); the backward's copy of the arguments keeps the tensor alive with it.
+  Tensor lens;
+  if (!lengths.empty()) {
+    lens = from_vector_i64(lengths, {b}).to(q.device());
+    a.lengths = lens.data<int64_t>();
+  }
   Tensor qc = in_place_operand(q), kc = in_place_operand(k), vc = in_place_operand(v);
   a.q = qc.raw_data(), a.k = kc.raw_data(), a.v = vc.raw_data();
   a.qs = strides_of(qc), a.ks = strides_of(kc), a.vs = strides_of(vc);
-  Tensor out = empty_heads_last(b, h, tq, d, q), lse = empty({b * h * tq}, like(q));
+  Tensor out = empty_heads_last(b, h, tq, d, q), lse = empty({b * h * tq}, TensorOptions(acc).with_device(q.device()));
   a.out = out.raw_data(), a.os = strides_of(out), a.lse = lse.raw_data();
   be.attention_fwd(a);
-  return attach(out, op, {q, k, v, Tensor()}, [qc, kc, vc, m, lse, a, lens](const Tensor& g,
-                                                                           const std::vector<bool>& need) {
+  const Tensor saved_out = out.detach();  // read by backwards that take delta = dO . O from it (CUDA)
+  return attach(out, op, {q, k, v, Tensor()}, [qc, kc, vc, m, lse, a, lens, saved_out](const Tensor& g,
+                                                                                      const std::vector<bool>& need) {
     Tensor go = in_place_operand(g);
     std::vector<Tensor> grads(4);
     if (need[0]) grads[0] = empty_heads_last(a.batch, a.heads, a.tq, a.d, qc);
     if (need[1]) grads[1] = empty_heads_last(a.batch, a.heads, a.tk, a.d, kc);
     if (need[2]) grads[2] = empty_heads_last(a.batch, a.heads, a.tk, a.d, vc);
     kern::AttentionArgs ab = a;
-    ab.out = nullptr;
     ab.dout = go.raw_data(), ab.dos = strides_of(go);
     ab.dq = ptr(grads[0]), ab.dk = ptr(grads[1]), ab.dv = ptr(grads[2]);
     if (need[0]) ab.dqs = strides_of(grads[0]);
     if (need[1]) ab.dks = strides_of(grads[1]);
     if (need[2]) ab.dvs = strides_of(grads[2]);
-    backend_of("scaled_dot_product_attention_backward", {&qc}).attention_bwd(ab);
+    Backend& bwd = backend_of("scaled_dot_product_attention_backward", {&qc});
+    Tensor workspace;
+    if (const size_t bytes = bwd.attention_bwd_workspace(ab)) {
+      workspace = empty({static_cast<int64_t>(bytes)}, TensorOptions(DType::boolean).with_device(qc.device()));
+      ab.workspace = workspace.raw_data();
+    }
+    bwd.attention_bwd(ab);
     return grads;
   });
 }

@@ -29,18 +29,22 @@ struct AttentionArgs {
   // element the composite (dropout of the [b, h, tq, tk] probabilities) draws for it.
   double dropout_p = 0;
   uint64_t seed = 0, offset = 0;
-  // Valid lengths per batch element (host memory), or null: keys j >= lengths[b] are left out (as a
-  // mask of -inf leaves them) and query rows i >= lengths[b] are not computed: their outputs and
-  // gradients are zero, their lse 0. Padding after each sequence then costs no work.
+  // Valid lengths per batch element (in the memory of the device that runs the kernel), or null:
+  // keys j >= lengths[b] are left out (as a mask of -inf leaves them) and query rows
+  // i >= lengths[b] are not computed: their outputs and gradients are zero, their lse 0. Padding
+  // after each sequence then costs no work.
   const int64_t* lengths = nullptr;
-  void* out = nullptr;  // forward output, [batch, heads, tq, d] through os
+  void* out = nullptr;  // forward output, [batch, heads, tq, d] through os (the backward may read it)
   AttnStrides os;
-  void* lse = nullptr;  // [batch * heads * tq], written by the forward, read by the backward
+  // [batch * heads * tq], written by the forward, read by the backward: f32 for f32, bf16 and f16
+  // inputs, f64 for f64. The mask has the same dtype.
+  void* lse = nullptr;
   // Backward: dout through dos; dq, dk, dv (each may be null) through their own strides.
   const void* dout = nullptr;
   AttnStrides dos;
   void *dq = nullptr, *dk = nullptr, *dv = nullptr;
   AttnStrides dqs, dks, dvs;
+  void* workspace = nullptr;  // Backend::attention_bwd_workspace(args) bytes of device scratch
 
   FT_HD int64_t mask_at(int64_t b, int64_t h, int64_t i, int64_t j) const {
     return b * mask_stride[0] + h * mask_stride[1] + i * mask_stride[2] + j * mask_stride[3];

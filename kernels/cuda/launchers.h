@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/common/attention.h"
 #include "kernels/common/ops.h"
 #include "kernels/common/strided.h"
 #include "kernels/common/unfold.h"
@@ -65,6 +66,13 @@ void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, con
 // Every tensor in one launch: a block per chunk of 4096 elements, over a device-side table.
 void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps);
 void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a);
+
+// attention.cu: flash attention (kernels/common/attention.h) in f32, bf16 and f16, head dims up to
+// 128. The mask and lse are f32; lengths, when given, lie in device memory. The backward reads the
+// forward's output (a.out) and needs attention_bwd_workspace_bytes(a) of device memory.
+void attention_fwd(const kern::AttentionArgs& a);
+void attention_bwd(const kern::AttentionArgs& a, void* workspace);
+size_t attention_bwd_workspace_bytes(const kern::AttentionArgs& a);
 
 // blas.cpp: row-major GEMM through cuBLAS (the emulated build links a checking stand-in).
 void gemm(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void* a, int64_t lda,

@@ -2,7 +2,9 @@
 // block run as fibers (Boost.Context fcontext, or ucontext) on that one OS thread. A pass runs every runnable
 // fiber in schedule order (fixed, reverse or seeded random) until it blocks at a barrier or warp
 // collective or exits; the last arriver releases the others, so each phase starts in schedule
-// order. A pass in which nothing can run is a deadlock and is reported with every waiter's site.
+// order. A warp whose collective completes runs on at once up to its next block barrier, as
+// independent warps may on the hardware. A pass in which nothing can run is a deadlock and is
+// reported with every waiter's site.
 // Design study and measured costs: ../shared/reference/simt-emulation.md.
 #include <sys/mman.h>
 #include <unistd.h>
@@ -159,6 +161,7 @@ struct Block {
 
 thread_local Block* t_block = nullptr;
 thread_local std::vector<unsigned char> t_dyn_smem;
+constexpr size_t kSmemAlign = 128;  // as the hardware's dynamic shared memory base (WMMA needs 32)
 
 // ---- switching ----
 
@@ -376,7 +379,7 @@ void run_block(Job& job, uint64_t linear, std::vector<Stack>& stacks) {
 #endif
     fiber_make(t, stacks[i]);
   }
-  t_dyn_smem.assign(job.smem, 0xFF);  // poisoned: reads before writes give NaN
+  t_dyn_smem.assign(job.smem + kSmemAlign, 0xFF);  // poisoned: reads before writes give NaN
   blockIdx = b.bid;
   blockDim = job.block;
   gridDim = job.grid;
@@ -402,8 +405,7 @@ void run_block(Job& job, uint64_t linear, std::vector<Stack>& stacks) {
     }
     if (job.opt.schedule == Schedule::reverse) std::reverse(order.begin(), order.end());
     if (job.opt.schedule == Schedule::random) std::shuffle(order.begin(), order.end(), rng);
-    for (int i : order) {
-      if (b.th[i].state != State::runnable) continue;
+    auto run_thread = [&](int i) {
       b.current = i;
       threadIdx = b.th[i].tid;
 #ifdef SIMT_ASAN
@@ -414,6 +416,23 @@ void run_block(Job& job, uint64_t linear, std::vector<Stack>& stacks) {
 #ifdef SIMT_ASAN
       __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #endif
+    };
+    for (int i : order) {
+      if (b.th[i].state != State::runnable) continue;
+      run_thread(i);
+      // Warps run independently on the hardware: a warp whose collective just completed goes on at
+      // once, up to its next block barrier, before the rest of the block's threads run. A read of
+      // another warp's data that lacks a __syncthreads then sees it unwritten (poisoned) or stale.
+      const int base = i / 32 * 32, end = std::min(base + 32, b.n);
+      for (bool ran = true; ran && !b.failed();) {
+        ran = false;
+        for (int k = 0; k < end - base && !b.failed(); ++k) {
+          const int lane = job.opt.schedule == Schedule::reverse ? end - 1 - k : base + k;
+          if (b.th[lane].state != State::runnable) continue;
+          run_thread(lane);
+          ran = true;
+        }
+      }
       if (b.failed()) break;
     }
   }
@@ -592,7 +611,8 @@ uint64_t warp_op(WarpOp op, unsigned mask, uint64_t value, int arg, int width, c
 
 void* dynamic_smem_ptr() {
   current_block("dynamic_smem");
-  return t_dyn_smem.data();
+  const auto p = reinterpret_cast<uintptr_t>(t_dyn_smem.data());
+  return t_dyn_smem.data() + ((kSmemAlign - p % kSmemAlign) % kSmemAlign);
 }
 
 void kernel_abort(const std::string& what) { throw KernelAbort{what}; }

@@ -59,8 +59,17 @@ void fill_fragment(fragment<Use, M, N, K, T, L>& f, const V& v) {
 }
 
 namespace detail {
+// The hardware's rules for load_matrix_sync / store_matrix_sync (CUDA programming guide): the
+// pointer is 256-bit aligned and ldm is a multiple of 16 bytes.
+template <class T>
+void check_operand(const T* p, unsigned ldm, const char* file, int line) {
+  if (reinterpret_cast<uintptr_t>(p) % 32 != 0 || (ldm * sizeof(T)) % 16 != 0)
+    simt::detail::kernel_abort(std::string("wmma: pointer not 32-byte aligned or ldm ") + std::to_string(ldm) +
+                               " not a multiple of 16 bytes at " + file + ":" + std::to_string(line));
+}
 template <class F, class T>
 void load(F& f, const T* p, unsigned ldm, bool row_major, const char* file, int line) {
+  check_operand(p, ldm, file, line);
   __syncwarp(0xffffffffu, file, line);  // every lane must load, as on the hardware
   for (int r = 0; r < F::rows; ++r)
     for (int c = 0; c < F::cols; ++c) f.x[r * F::cols + c] = row_major ? p[r * ldm + c] : p[c * ldm + r];
@@ -84,6 +93,7 @@ template <int M, int N, int K, class T>
 void store_matrix_sync(T* p, const fragment<accumulator, M, N, K, T>& f, unsigned ldm, layout_t layout,
                        const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
   using F = fragment<accumulator, M, N, K, T>;
+  detail::check_operand(p, ldm, file, line);
   __syncwarp(0xffffffffu, file, line);
   if (threadIdx.x % 32 != 0) return;  // one writer: the lanes hold identical tiles
   for (int r = 0; r < F::rows; ++r)
@@ -95,11 +105,17 @@ void mma_sync(fragment<accumulator, M, N, K, TC>& d, const fragment<matrix_a, M,
               const fragment<matrix_b, M, N, K, TB, LB>& b, const fragment<accumulator, M, N, K, TC>& c,
               const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
   __syncwarp(0xffffffffu, file, line);
+  // Inputs widened once (host half conversions are software routines), B transposed so the inner
+  // loop runs over contiguous k; the sum order over k is the same as before.
+  float af[M * K], bt[N * K];
+  for (int i = 0; i < M * K; ++i) af[i] = detail::to_f(a.x[i]);
+  for (int k = 0; k < K; ++k)
+    for (int j = 0; j < N; ++j) bt[j * K + k] = detail::to_f(b.x[k * N + j]);
   fragment<accumulator, M, N, K, TC> out;
   for (int i = 0; i < M; ++i)
     for (int j = 0; j < N; ++j) {
       float acc = detail::to_f(c.x[i * N + j]);
-      for (int k = 0; k < K; ++k) acc += detail::to_f(a.x[i * K + k]) * detail::to_f(b.x[k * N + j]);
+      for (int k = 0; k < K; ++k) acc += af[i * K + k] * bt[j * K + k];
       out.x[i * N + j] = detail::from_f<TC>(acc);
     }
   d = out;

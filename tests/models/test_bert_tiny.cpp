@@ -15,6 +15,7 @@
 #include "core/optim/optimizer.h"
 #include "models/bert/bert.h"
 #if defined(FT_BERT_CUDA)
+#include "core/backend.h"
 #include "core/cuda/cuda_backend.h"
 #endif
 
@@ -143,6 +144,45 @@ TEST(BertTraining, OneAdamWStepMovesEveryTrainableParameter) {
     }
   }
 }
+
+#if defined(FT_BERT_CUDA)
+// Training with dropout on the emulated device: the flash-attention kernel (and every other dropout
+// site) draws the CPU's masks from the same generator, so loss, logits and every gradient equal the
+// CPU run's to f32 round-off. A different mask anywhere would move them by far more than 1e-5.
+TEST(BertDropout, CudaFlashAttentionDrawsTheCpuMasks) {
+  ASSERT_TRUE(install_cuda_backend());
+  ASSERT_STREQ(backend_for(kDevice).implementation(kern::OptionalOp::attention, kern::Elem::f32), "flash");
+  Generator init_cpu(5), init_cuda(5);
+  BertForSequenceClassification cpu_model(tiny_config(3), &init_cpu), cuda_model(tiny_config(3), &init_cuda);
+  cuda_model.to(kDevice);
+  cpu_model.train();
+  cuda_model.train();
+  const Tensor ids = from_vector_i64({5, 17, 42, 8, 0, 0, 3, 9, 11, 64, 70, 2, 7, 1, 0, 0, 0, 0}, {3, 6});
+  const Tensor mask = from_vector_i64({1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0}, {3, 6});
+  const Tensor labels = from_vector_i64({2, 0, 1}, {3});
+  auto step = [&](BertForSequenceClassification& m, Device dev) {
+    Generator drop(21);
+    Tensor logits = m.logits(ids.to(dev), Tensor(), mask.to(dev), &drop);
+    Tensor loss = m.loss(logits, labels.to(dev));
+    loss.backward();
+    return std::make_pair(logits.to(kCPU), loss.item());
+  };
+  const auto [cpu_logits, cpu_loss] = step(cpu_model, kCPU);
+  const auto [cuda_logits, cuda_loss] = step(cuda_model, kDevice);
+  EXPECT_NEAR(cuda_loss, cpu_loss, 1e-5 * std::abs(cpu_loss));
+  EXPECT_LE(rel_error(cuda_logits, cpu_logits), 1e-5);
+  std::map<std::string, Tensor> cpu_params;
+  for (auto& [name, p] : cpu_model.named_parameters()) cpu_params[name] = p;
+  for (auto& [name, p] : cuda_model.named_parameters()) {
+    if (name.find("attention.self.key.bias") != std::string::npos) continue;  // round-off only (see above)
+    EXPECT_LE(rel_error(p.grad().to(kCPU), cpu_params.at(name).grad()), 1e-5) << name;
+  }
+  // Dropout was on: the same batch in eval mode gives another loss.
+  cpu_model.eval();
+  const double eval_loss = cpu_model.loss(cpu_model.logits(ids, Tensor(), mask), labels).item();
+  EXPECT_GT(std::abs(eval_loss - cpu_loss), 1e-3);
+}
+#endif
 
 // Leaving padding out of the computation (BertModel::Tokens::attended, what logits() uses) changes
 // nothing but round-off: the pooled output, the attended positions' hidden states and every parameter

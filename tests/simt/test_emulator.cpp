@@ -224,13 +224,22 @@ TEST(SimtEmulator, DeviceOnlyHalfAndBf16FunctionsRoundOnce) {
   }
 }
 
+// A vector whose data is 32-byte aligned, as WMMA operands must be.
+template <class T>
+struct Aligned32 {
+  alignas(32) T v[256 * 2];
+  T* data() { return v; }
+  T& operator[](size_t i) { return v[i]; }
+};
+
 TEST(SimtEmulator, WmmaFragmentsComputeATileProduct) {
-  std::vector<__half> a(16 * 32), bt(16 * 32);  // bt holds B column-major: bt[j * 32 + k] = B[k, j]
+  Aligned32<__half> a, bt;  // 16 x 32 each; bt holds B column-major: bt[j * 32 + k] = B[k, j]
   for (int i = 0; i < 16 * 32; ++i) {
     a[i] = __float2half_rn(static_cast<float>((i * 7) % 13) / 8 - 0.7f);
     bt[i] = __float2half_rn(static_cast<float>((i * 5) % 11) / 8 - 0.6f);
   }
-  std::vector<float> c(256, -1);
+  Aligned32<float> c;
+  for (int i = 0; i < 256; ++i) c[i] = -1;
   WithOptions o(Schedule::random, true, 3);
   simt::launch(wmma_gemm_kernel, dim3(1), dim3(32), 0, nullptr, a.data(), bt.data(), c.data());
   for (int i = 0; i < 16; ++i)
@@ -239,10 +248,15 @@ TEST(SimtEmulator, WmmaFragmentsComputeATileProduct) {
       for (int k = 0; k < 32; ++k) want += double(__half2float(a[i * 32 + k])) * __half2float(bt[j * 32 + k]);
       EXPECT_NEAR(c[i * 16 + j], want, 1e-5) << i << "," << j;
     }
-  std::vector<__half> tile(256, __float2half_rn(0.f));
+  Aligned32<__half> tile;
+  for (int i = 0; i < 256; ++i) tile[i] = __float2half_rn(0.f);
   const std::string e = launch_error([&] { simt::launch(wmma_divergent_kernel, dim3(1), dim3(32), 0, nullptr, tile.data()); });
   // Strict mode: lanes 16..31 exited without taking part in the warp-wide load.
   EXPECT_NE(e.find("lane 16 of warp 0 is named in the mask but has exited"), std::string::npos) << e;
+  // The hardware's operand rules: a misaligned pointer is a launch error naming the call.
+  const std::string m = launch_error(
+      [&] { simt::launch(wmma_gemm_kernel, dim3(1), dim3(32), 0, nullptr, a.data() + 1, bt.data(), c.data()); });
+  EXPECT_NE(m.find("wmma: pointer not 32-byte aligned"), std::string::npos) << m;
 }
 
 }  // namespace
