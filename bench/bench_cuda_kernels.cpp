@@ -163,11 +163,13 @@ BENCHMARK(BM_cuda_layer_norm)->Arg(0)->Arg(1)->Arg(2)->UseManualTime();
 
 void BM_cuda_cross_entropy(benchmark::State& st) {
   const int64_t rows = kTokens, classes = 2;
-  DeviceBuffer z(rows * classes * 4), t(rows * 8), loss(rows * 4), lse(rows * 4), dz(rows * classes * 4);
+  DeviceBuffer z(rows * classes * 4), t(rows * 8), loss(rows * 4), lse(rows * 4), valid(rows * 4), dz(rows * classes * 4);
+  DeviceBuffer scale(4);
   timed(st, [&] {
-    ft::cuda::cross_entropy_fwd(Elem::f32, z.p, static_cast<const int64_t*>(t.p), rows, classes, -100, 0.0, loss.p, lse.p);
+    ft::cuda::cross_entropy_fwd(Elem::f32, z.p, static_cast<const int64_t*>(t.p), rows, classes, -100, 0.0, loss.p,
+                                lse.p, valid.p);
     ft::cuda::cross_entropy_bwd(Elem::f32, z.p, static_cast<const int64_t*>(t.p), lse.p, rows, classes, -100, 0.0,
-                                1.0 / rows, dz.p);
+                                scale.p, dz.p);
   });
   bytes_counter(st, 3.0 * rows * classes * 4);
 }
@@ -179,9 +181,10 @@ void BM_cuda_embedding(benchmark::State& st) {
   const bool backward = st.range(0);
   timed(st, [&] {
     if (backward)
-      ft::cuda::scatter_add_rows(Elem::f32, out.p, static_cast<const int64_t*>(ids.p), kTokens, kHidden, -1, table.p);
+      ft::cuda::scatter_add_rows(Elem::f32, out.p, static_cast<const int64_t*>(ids.p), kTokens, kHidden, -1, table.p,
+                                 vocab);
     else
-      ft::cuda::gather_rows(table.p, static_cast<const int64_t*>(ids.p), kTokens, kHidden * 4, out.p);
+      ft::cuda::gather_rows(table.p, vocab, static_cast<const int64_t*>(ids.p), kTokens, kHidden * 4, out.p);
   });
   bytes_counter(st, 2.0 * kTokens * kHidden * 4);
 }

@@ -5,6 +5,7 @@
 // A dtype a backend does not implement for an op is an ft::Error naming both, never a fallback.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "core/device.h"
 #include "core/dtype.h"
@@ -30,7 +31,10 @@ class Backend {
   // Data movement and fills (any dtype).
   virtual void copy_cast(const void* src, Elem st, const Strided& sv, void* dst, Elem dt, const Strided& dv) = 0;
   virtual void fill(void* dst, Elem t, const Strided& dv, double value) = 0;
-  virtual void gather_rows(const void* table, const int64_t* idx, int64_t count, int64_t row_bytes, void* out) = 0;
+  // Rows idx[0..count) of a table of `rows` rows; indices outside it give zero rows (they are
+  // reported by check_indices).
+  virtual void gather_rows(const void* table, int64_t rows, const int64_t* idx, int64_t count, int64_t row_bytes,
+                           void* out) = 0;
 
   // Elementwise; out is contiguous with the (broadcast) shape of the views.
   virtual void unary(kern::UnaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, void* out) = 0;
@@ -63,10 +67,12 @@ class Backend {
                               void* y, void* mean, void* rstd, const void* residual, void* sum_out) = 0;
   virtual void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, const void* rstd, const void* w,
                               int64_t rows, int64_t n, void* dx, void* dw, void* db) = 0;
+  // Per-row losses, log-sum-exps and valid flags (1, or 0 for ignore_index) in the accumulation dtype;
+  // the backward's scale is one value of that dtype in device memory.
   virtual void cross_entropy_fwd(Elem t, const void* logits, const int64_t* target, int64_t rows, int64_t classes,
-                                 int64_t ignore_index, double smoothing, void* loss, void* lse) = 0;
+                                 int64_t ignore_index, double smoothing, void* loss, void* lse, void* valid) = 0;
   virtual void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const void* lse, int64_t rows,
-                                 int64_t classes, int64_t ignore_index, double smoothing, double scale,
+                                 int64_t classes, int64_t ignore_index, double smoothing, const void* scale,
                                  void* dlogits) = 0;
 
   // Optional ops (kern::OptionalOp): the name of this backend's implementation of `op` in dtype t
@@ -103,20 +109,39 @@ class Backend {
   virtual void max_pool2d_bwd(Elem, const kern::UnfoldGeom&, const void* /*dy*/, const int64_t* /*idx*/,
                               void* /*dx*/) {}
 
-  // Indexing and randomness.
+  // Indexing and randomness. Indices outside [0, rows) of the table are skipped.
   virtual void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width,
-                                int64_t skip, void* table) = 0;
+                                int64_t skip, void* table, int64_t rows) = 0;
+  // Every idx[i] in [0, limit) (or equal to c.skip when c.has_skip). The CPU throws at once; a device
+  // records the first failure, and raise_deferred_errors() reads the record (one device-to-host
+  // copy) and throws the same message, so that no op waits for the device to validate its input.
+  virtual void check_indices(const int64_t* idx, int64_t n, int64_t limit, const kern::IndexCheck& c) = 0;
+  virtual void raise_deferred_errors() {}
+  // *out (one f64 in device memory) = 1 when a deferred error is recorded, else 0.
+  virtual void deferred_error_flag(double* out) = 0;
   virtual void philox_fill(uint64_t seed, uint64_t offset, int64_t n, bool normal, float* out) = 0;
   virtual void dropout_mask(uint64_t seed, uint64_t offset, double p, int64_t n, uint8_t* keep) = 0;
   virtual void apply_mask(Elem t, const void* x, const uint8_t* keep, double scale, int64_t n, void* out) = 0;
 
   // Optimizers.
   // Updates every listed parameter (all of dtype t); the CUDA backend does it in one launch.
-  virtual void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps) = 0;
+  // With `ok` (one byte in device memory), the update happens only when *ok != 0: the decision to
+  // skip a non-finite step stays on the device.
+  virtual void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps,
+                           const uint8_t* ok) = 0;
   virtual void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a) = 0;
   virtual double sum_squares(Elem t, const void* x, int64_t n) = 0;
   virtual void scale_inplace(Elem t, void* x, int64_t n, double s) = 0;
+  // Multi-tensor passes with results in device memory (no host wait): the sum of squares (f64) of
+  // every listed tensor into *out, in a fixed order, and clipping every tensor by
+  // min(max_norm / (sqrt(*sq) + 1e-6), 1). sum_squares_workspace: f64 values the sum needs.
+  virtual int64_t sum_squares_workspace(const kern::TensorRef*, int) const { return 0; }
+  virtual void sum_squares_multi(Elem t, const kern::TensorRef* ts, int count, double* workspace, double* out) = 0;
+  virtual void clip_multi(Elem t, const kern::TensorRef* ts, int count, const double* sq, double max_norm) = 0;
 };
+
+// "<op>: index 7 at position 1 is out of range for size 5" (or "target ... for 3 classes").
+std::string index_error(const kern::IndexCheck& c, int64_t value, int64_t position, int64_t limit);
 
 // The backend of a device; throws ft::Error when none is registered for its type.
 Backend& backend_for(Device d);

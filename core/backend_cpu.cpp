@@ -91,7 +91,9 @@ class CpuBackend final : public Backend {
     kern::copy_cast(src, st, sv, dst, dt, dv);
   }
   void fill(void* dst, Elem t, const Strided& dv, double value) override { kern::fill(dst, t, dv, value); }
-  void gather_rows(const void* table, const int64_t* idx, int64_t count, int64_t row_bytes, void* out) override {
+  // The CPU checks indices before it uses them (check_indices throws), so rows bound nothing here.
+  void gather_rows(const void* table, int64_t /*rows*/, const int64_t* idx, int64_t count, int64_t row_bytes,
+                   void* out) override {
     kern::gather_rows(table, idx, count, row_bytes, out);
   }
   void unary(kern::UnaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, void* out) override {
@@ -227,19 +229,20 @@ class CpuBackend final : public Backend {
     });
   }
   void cross_entropy_fwd(Elem t, const void* logits, const int64_t* target, int64_t rows, int64_t classes,
-                         int64_t ignore_index, double smoothing, void* loss, void* lse) override {
+                         int64_t ignore_index, double smoothing, void* loss, void* lse, void* valid) override {
     on_float(t, "cross_entropy", [&](auto tag) {
       using T = decltype(tag);
       kern::cross_entropy_fwd<T>(c<T>(logits), target, rows, classes, ignore_index, smoothing, m<T>(loss), m<T>(lse));
+      for (int64_t r = 0; r < rows; ++r) m<T>(valid)[r] = target[r] == ignore_index ? T(0) : T(1);
     });
   }
   void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const void* lse, int64_t rows,
-                         int64_t classes, int64_t ignore_index, double smoothing, double scale,
+                         int64_t classes, int64_t ignore_index, double smoothing, const void* scale,
                          void* dlogits) override {
     on_float(t, "cross_entropy_backward", [&](auto tag) {
       using T = decltype(tag);
-      kern::cross_entropy_bwd<T>(c<T>(logits), target, c<T>(lse), rows, classes, ignore_index, smoothing, scale,
-                                 m<T>(dlogits));
+      kern::cross_entropy_bwd<T>(c<T>(logits), target, c<T>(lse), rows, classes, ignore_index, smoothing,
+                                 static_cast<double>(*c<T>(scale)), m<T>(dlogits));
     });
   }
   const char* implementation(kern::OptionalOp op, Elem t) const override {
@@ -339,9 +342,8 @@ class CpuBackend final : public Backend {
     });
   }
   void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width, int64_t skip,
-                        void* table) override {
+                        void* table, int64_t rows) override {
     if (is_low(t)) {  // the table too: repeated indices accumulate in f32, rounded once
-      const int64_t rows = count ? *std::max_element(idx, idx + count) + 1 : 0;
       Wide ws(src, t, count * width), wt(table, t, rows * width);
       kern::scatter_add_rows<float>(ws.data(), idx, count, width, skip, wt.data());
       return narrow(wt.data(), rows * width, table, t);
@@ -351,6 +353,12 @@ class CpuBackend final : public Backend {
       kern::scatter_add_rows<T>(c<T>(src), idx, count, width, skip, m<T>(table));
     });
   }
+  void check_indices(const int64_t* idx, int64_t n, int64_t limit, const kern::IndexCheck& c) override {
+    for (int64_t k = 0; k < n; ++k)
+      if ((idx[k] < 0 || idx[k] >= limit) && !(c.has_skip && idx[k] == c.skip))
+        throw Error(index_error(c, idx[k], k, limit));
+  }
+  void deferred_error_flag(double* out) override { *out = 0; }  // the CPU throws at once
   void philox_fill(uint64_t seed, uint64_t offset, int64_t n, bool normal, float* out) override {
     if (normal)
       kern::philox_normal(seed, offset, n, out);
@@ -371,7 +379,9 @@ class CpuBackend final : public Backend {
       kern::apply_mask<T>(c<T>(x), keep, scale, n, m<T>(out));
     });
   }
-  void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps) override {
+  void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps,
+                   const uint8_t* ok) override {
+    if (ok && !*ok) return;
     on_float(t, "AdamW", [&](auto tag) {
       using T = decltype(tag);
       for (int i = 0; i < count; ++i) {
@@ -404,11 +414,26 @@ class CpuBackend final : public Backend {
       kern::scale_inplace<T>(m<T>(x), n, s);
     });
   }
+  void sum_squares_multi(Elem t, const kern::TensorRef* ts, int count, double*, double* out) override {
+    double sq = 0;
+    for (int i = 0; i < count; ++i) sq += sum_squares(t, ts[i].p, ts[i].n);
+    *out = sq;
+  }
+  void clip_multi(Elem t, const kern::TensorRef* ts, int count, const double* sq, double max_norm) override {
+    const double coef = max_norm / (std::sqrt(*sq) + 1e-6);
+    if (!(coef < 1.0)) return;
+    for (int i = 0; i < count; ++i) scale_inplace(t, ts[i].p, ts[i].n, coef);
+  }
 };
 
 Backend* g_backends[2] = {&cpu_backend(), nullptr};
 
 }  // namespace
+
+std::string index_error(const kern::IndexCheck& c, int64_t value, int64_t position, int64_t limit) {
+  if (c.classes) return cat(c.op, ": target ", value, " at position ", position, " is out of range for ", limit, " classes");
+  return cat(c.op, ": index ", value, " at position ", position, " is out of range for size ", limit);
+}
 
 Backend& cpu_backend() {
   static CpuBackend b;

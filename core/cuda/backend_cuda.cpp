@@ -23,8 +23,9 @@ class CudaBackend final : public Backend {
     cuda::copy_cast(src, st, sv, dst, dt, dv);
   }
   void fill(void* dst, Elem t, const Strided& dv, double value) override { cuda::fill(dst, t, dv, value); }
-  void gather_rows(const void* table, const int64_t* idx, int64_t count, int64_t row_bytes, void* out) override {
-    cuda::gather_rows(table, idx, count, row_bytes, out);
+  void gather_rows(const void* table, int64_t rows, const int64_t* idx, int64_t count, int64_t row_bytes,
+                   void* out) override {
+    cuda::gather_rows(table, rows, idx, count, row_bytes, out);
   }
   void unary(kern::UnaryOp op, double a, double b, Elem t, const void* x, const Strided& xv, void* out) override {
     cuda::unary(op, a, b, t, x, xv, out);
@@ -75,11 +76,11 @@ class CudaBackend final : public Backend {
     cuda::layer_norm_bwd(t, g, x, mean, rstd, w, rows, n, dx, dw, db);
   }
   void cross_entropy_fwd(Elem t, const void* logits, const int64_t* target, int64_t rows, int64_t classes,
-                         int64_t ignore_index, double smoothing, void* loss, void* lse) override {
-    cuda::cross_entropy_fwd(t, logits, target, rows, classes, ignore_index, smoothing, loss, lse);
+                         int64_t ignore_index, double smoothing, void* loss, void* lse, void* valid) override {
+    cuda::cross_entropy_fwd(t, logits, target, rows, classes, ignore_index, smoothing, loss, lse, valid);
   }
   void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const void* lse, int64_t rows,
-                         int64_t classes, int64_t ignore_index, double smoothing, double scale,
+                         int64_t classes, int64_t ignore_index, double smoothing, const void* scale,
                          void* dlogits) override {
     cuda::cross_entropy_bwd(t, logits, target, lse, rows, classes, ignore_index, smoothing, scale, dlogits);
   }
@@ -120,8 +121,17 @@ class CudaBackend final : public Backend {
   }
   void col2im(Elem t, const void* cols, const kern::UnfoldGeom& g, void* dx) override { cuda::col2im(t, cols, g, dx); }
   void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width, int64_t skip,
-                        void* table) override {
-    cuda::scatter_add_rows(t, src, idx, count, width, skip, table);
+                        void* table, int64_t rows) override {
+    cuda::scatter_add_rows(t, src, idx, count, width, skip, table, rows);
+  }
+  void check_indices(const int64_t* idx, int64_t n, int64_t limit, const kern::IndexCheck& c) override {
+    cuda::check_indices(idx, n, limit, c);
+  }
+  void deferred_error_flag(double* out) override { cuda::error_flag(out); }
+  void raise_deferred_errors() override {
+    kern::IndexCheck c;
+    int64_t value = 0, position = 0, limit = 0;
+    if (cuda::take_device_error(&c, &value, &position, &limit)) throw Error(index_error(c, value, position, limit));
   }
   void philox_fill(uint64_t seed, uint64_t offset, int64_t n, bool normal, float* out) override {
     cuda::philox_fill(seed, offset, n, normal, out);
@@ -132,14 +142,24 @@ class CudaBackend final : public Backend {
   void apply_mask(Elem t, const void* x, const uint8_t* keep, double scale, int64_t n, void* out) override {
     cuda::apply_mask(t, x, keep, scale, n, out);
   }
-  void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps) override {
-    cuda::adamw_multi(t, ts, count, beta1, beta2, eps);
+  void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps,
+                   const uint8_t* ok) override {
+    cuda::adamw_multi(t, ts, count, beta1, beta2, eps, ok);
   }
   void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a) override {
     cuda::sgd_step(t, p, g, buf, n, a);
   }
   double sum_squares(Elem t, const void* x, int64_t n) override { return cuda::sum_squares(t, x, n); }
   void scale_inplace(Elem t, void* x, int64_t n, double s) override { cuda::scale_inplace(t, x, n, s); }
+  int64_t sum_squares_workspace(const kern::TensorRef* ts, int count) const override {
+    return cuda::multi_chunks(ts, count);
+  }
+  void sum_squares_multi(Elem t, const kern::TensorRef* ts, int count, double* workspace, double* out) override {
+    cuda::sum_squares_multi(t, ts, count, workspace, out);
+  }
+  void clip_multi(Elem t, const kern::TensorRef* ts, int count, const double* sq, double max_norm) override {
+    cuda::clip_multi(t, ts, count, sq, max_norm);
+  }
 };
 
 }  // namespace

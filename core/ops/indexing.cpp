@@ -10,17 +10,16 @@ namespace {
 using Grads = std::vector<Tensor>;
 using Needs = std::vector<bool>;
 
-// Indices as a contiguous i64 tensor on their device, each checked (on the host) against [0, limit);
-// the host copy is left in *host_out when asked for.
-Tensor checked_indices(const Tensor& ids, int64_t limit, const char* op, std::vector<int64_t>* host_out = nullptr) {
+// Indices as a contiguous i64 tensor on their device, each checked against [0, limit) by the
+// backend: at once on the CPU, on the device otherwise (the first bad index is reported by
+// raise_deferred_errors, and the kernels that use the indices skip it meanwhile).
+Tensor checked_indices(const Tensor& ids, int64_t limit, const char* op) {
   FT_CHECK(ids.dtype() == DType::i64 || ids.dtype() == DType::i32, op, ": indices must be i64 or i32, got ",
            ids.dtype());
   Tensor i = ids.to(DType::i64).contiguous();
-  std::vector<int64_t> host = i.to_vector<int64_t>();
-  for (size_t k = 0; k < host.size(); ++k)
-    FT_CHECK(host[k] >= 0 && host[k] < limit, op, ": index ", host[k], " at position ", k,
-             " is out of range for size ", limit);
-  if (host_out) *host_out = std::move(host);
+  kern::IndexCheck c;
+  c.op = op;
+  backend_of(op, {&i}).check_indices(i.data<int64_t>(), i.numel(), limit, c);
   return i;
 }
 
@@ -30,7 +29,7 @@ Tensor scatter_rows(const Tensor& src, const Tensor& idx, int64_t rows, int64_t 
   Tensor table = zeros({rows, width}, like(src));
   Tensor s = src.contiguous();
   compute_backend("scatter_add", {&s, &idx})
-      .scatter_add_rows(elem_of(s), s.raw_data(), idx.data<int64_t>(), count, width, skip, table.raw_data());
+      .scatter_add_rows(elem_of(s), s.raw_data(), idx.data<int64_t>(), count, width, skip, table.raw_data(), rows);
   return table;
 }
 
@@ -39,7 +38,7 @@ Tensor gather(const Tensor& table, const Tensor& idx, const char* op) {
   const int64_t rows = table.size(0), width = rows ? table.numel() / rows : 0;
   Tensor t = table.contiguous();
   Tensor out = empty({idx.numel(), width}, like(table));
-  backend_of(op, {&t, &idx}).gather_rows(t.raw_data(), idx.data<int64_t>(), idx.numel(),
+  backend_of(op, {&t, &idx}).gather_rows(t.raw_data(), rows, idx.data<int64_t>(), idx.numel(),
                                          width * static_cast<int64_t>(dtype_size(table.dtype())), out.raw_data());
   return out;
 }
@@ -85,14 +84,16 @@ Tensor index_scatter(const Tensor& src, int64_t rows, const Tensor& index) {
   FT_CHECK(src.dim() >= 1 && src.size(0) == index.numel(), "index_scatter: src ", shape_str(src.shape()),
            " must have one row per index (", index.numel(), ")");
   FT_CHECK(rows >= 0, "index_scatter: the row count must not be negative, got ", rows);
-  std::vector<int64_t> host;
-  Tensor idx = checked_indices(index, rows, "index_scatter", &host);
+  Tensor idx = checked_indices(index, rows, "index_scatter");
   Shape shape = src.shape();
   shape[0] = rows;
-  // Distinct indices (BERT's attended rows) only place rows: a gather from src with one zero row
-  // appended, by the inverse index, copies bytes in any dtype. Repeated indices add.
-  std::vector<int64_t> inverse(static_cast<size_t>(rows), static_cast<int64_t>(host.size()));
-  bool distinct = true;
+  // On the CPU, distinct indices (BERT's attended rows) only place rows: a gather from src with one
+  // zero row appended, by the inverse index, copies bytes in any dtype. Repeated indices add. A
+  // device adds always: the indices stay there (reading them would make the host wait).
+  const bool host_side = idx.device().type == DeviceType::cpu;
+  const std::vector<int64_t> host = host_side ? idx.to_vector<int64_t>() : std::vector<int64_t>{};
+  std::vector<int64_t> inverse(static_cast<size_t>(host_side ? rows : 0), static_cast<int64_t>(host.size()));
+  bool distinct = host_side;
   for (size_t i = 0; i < host.size() && distinct; ++i) {
     distinct = inverse[static_cast<size_t>(host[i])] == static_cast<int64_t>(host.size());
     inverse[static_cast<size_t>(host[i])] = static_cast<int64_t>(i);
@@ -115,9 +116,14 @@ Tensor index_scatter(const Tensor& src, int64_t rows, const Tensor& index) {
 Tensor one_hot(const Tensor& ids, int64_t num_classes) {
   backend_of("one_hot", {&ids});
   FT_CHECK(num_classes > 0, "one_hot: num_classes must be positive, got ", num_classes);
-  const std::vector<int64_t> idx = checked_indices(ids, num_classes, "one_hot").to_vector<int64_t>();
+  const Tensor checked = checked_indices(ids, num_classes, "one_hot");
   Shape shape = ids.shape();
   shape.push_back(num_classes);
+  if (checked.device().type != DeviceType::cpu) {  // on the device: ids == [0, 1, ..., n)
+    const Tensor classes = arange(0, static_cast<double>(num_classes), 1, DType::i64).to(ids.device());
+    return eq(checked.reshape(ids.shape()).unsqueeze(-1), classes).to(DType::i64);
+  }
+  const std::vector<int64_t> idx = checked.to_vector<int64_t>();
   std::vector<int64_t> host(static_cast<size_t>(shape_numel(shape)), 0);
   for (size_t k = 0; k < idx.size(); ++k) host[k * num_classes + idx[k]] = 1;
   return from_vector_i64(host, shape).to(ids.device());

@@ -27,32 +27,30 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, int64_t ignore_
   FT_CHECK(smoothing >= 0 && smoothing <= 1, "cross_entropy: label_smoothing must be in [0, 1], got ", smoothing);
   const int64_t rows = logits.size(0), classes = logits.size(1);
   Tensor tgt = target.to(DType::i64).contiguous();
-  const std::vector<int64_t> host_tgt = tgt.to_vector<int64_t>();
-  int64_t valid = 0;
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t t = host_tgt[r];
-    if (t == ignore_index) continue;
-    FT_CHECK(t >= 0 && t < classes, "cross_entropy: target ", t, " at position ", r,
-             " is out of range for ", classes, " classes");
-    ++valid;
-  }
+  kern::IndexCheck check;
+  check.op = "cross_entropy", check.has_skip = true, check.skip = ignore_index, check.classes = true;
+  be.check_indices(tgt.data<int64_t>(), rows, classes, check);  // on a device: reported once per step
   Tensor z = logits.detach().contiguous();
-  // Per-row losses and log-sum-exps in f32 (f64 for f64 logits), summed in order on the host.
+  // Per-row losses, log-sum-exps and valid flags in f32 (f64 for f64 logits); the mean over the
+  // valid rows is computed where the logits are, so nothing waits for the device. With every row
+  // ignored it is 0/0 = NaN, as in PyTorch.
   const TensorOptions acc = TensorOptions(logits.dtype() == DType::f64 ? DType::f64 : DType::f32).with_device(logits.device());
-  Tensor row_loss = empty({rows}, acc), lse = empty({rows}, acc);
+  Tensor row_loss = empty({rows}, acc), lse = empty({rows}, acc), valid_rows = empty({rows}, acc);
   be.cross_entropy_fwd(elem_of(z), z.raw_data(), tgt.data<int64_t>(), rows, classes, ignore_index, smoothing,
-                       row_loss.raw_data(), lse.raw_data());
-  double total = 0;
-  for (double l : row_loss.to_vector<double>()) total += l;
-  // Mean over non-ignored rows; with every row ignored this is 0/0 = NaN, as in PyTorch.
-  Tensor out = full({}, total / static_cast<double>(valid), like(logits));
+                       row_loss.raw_data(), lse.raw_data(), valid_rows.raw_data());
+  Tensor out, valid;
+  {
+    NoGradGuard ng;
+    valid = sum(valid_rows);
+    out = div(sum(row_loss), valid).to(logits.dtype());
+  }
   return attach(out, "cross_entropy", {logits, Tensor()},
                 [z, tgt, lse, rows, classes, ignore_index, smoothing, valid](const Tensor& g, const Needs&) {
     Tensor dz = empty(z.shape(), like(z));
-    const double scale = g.item() / static_cast<double>(valid);
+    const Tensor scale = div(g.to(valid.dtype()), valid).contiguous();  // on the device: one value
     backend_of("cross_entropy_backward", {&z}).cross_entropy_bwd(elem_of(z), z.raw_data(), tgt.data<int64_t>(),
                                                                  lse.raw_data(), rows, classes, ignore_index,
-                                                                 smoothing, scale, dz.raw_data());
+                                                                 smoothing, scale.raw_data(), dz.raw_data());
     return Grads{dz, Tensor()};
   });
 }
@@ -79,7 +77,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
   }
   const double n = static_cast<double>(x.numel());
   return attach(out, op, {logits, target}, [x, y, n](const Tensor& g, const Needs& need) {
-    const double s = g.item() / n;
+    const Tensor s = div(g, n);  // 0-d, where the logits are: nothing waits for the device
     Grads grads(2);
     if (need[0]) {  // (sigmoid(x) - y) / n
       Tensor d = empty(x.shape(), like(x));
@@ -87,7 +85,7 @@ Tensor binary_cross_entropy_with_logits(const Tensor& logits, const Tensor& targ
                                               strided_of(x), y.raw_data(), strided_of(y), d.raw_data());
       grads[0] = mul(d, s);
     }
-    if (need[1]) grads[1] = mul(x, -s);  // d/dy = -x / n
+    if (need[1]) grads[1] = mul(x, neg(s));  // d/dy = -x / n
     return grads;
   });
 }

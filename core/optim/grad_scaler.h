@@ -24,6 +24,9 @@ class GradScaler {
   explicit GradScaler(GradScalerOptions opts = {});
   Tensor scale(const Tensor& loss) const;               // loss * scale
   bool unscale(const std::vector<Tensor>& params);      // true: an inf/NaN gradient (skip the step)
+  // The same without waiting for the device: a bool scalar where the gradients are, true when every
+  // gradient is finite.
+  Tensor unscale_(const std::vector<Tensor>& params);
   void update(bool found_inf);
   float get_scale() const { return scale_; }
   int64_t growth_tracker() const { return tracker_; }

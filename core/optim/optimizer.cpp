@@ -4,9 +4,11 @@
 #include <cctype>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "core/dispatch.h"
+#include "core/ops.h"
 
 namespace ft::optim {
 namespace {
@@ -52,7 +54,13 @@ void AdamW::set_state(const Tensor& p, State s) {
   state_[p.impl()] = std::move(s);
 }
 
-void AdamW::step() {
+void AdamW::undo_step_counts() {
+  for (State* s : last_stepped_) --s->step;
+  last_stepped_.clear();
+}
+
+void AdamW::step(const Tensor& ok) {
+  last_stepped_.clear();
   // One multi-tensor update per (device, dtype): on CUDA a single launch for the whole model.
   std::map<std::pair<Device, DType>, std::vector<kern::AdamWTensor>, bool (*)(const std::pair<Device, DType>&,
                                                                                const std::pair<Device, DType>&)>
@@ -72,6 +80,7 @@ void AdamW::step() {
         if (opts_.bf16_copy) s.bf16_copy = empty(p.shape(), TensorOptions(DType::bf16).with_device(p.device()));
       }
       s.step++;
+      last_stepped_.push_back(&s);
       Tensor gc = g.contiguous();
       keep_alive.push_back(gc);
       batches[{p.device(), p.dtype()}].push_back(kern::AdamWTensor{p.raw_data(), gc.raw_data(), s.exp_avg.raw_data(),
@@ -79,9 +88,17 @@ void AdamW::step() {
                                                                    group.lr, group.weight_decay, s.step});
     }
   }
-  for (auto& [key, list] : batches)
+  for (auto& [key, list] : batches) {
+    Tensor flag;
+    if (ok.defined()) {
+      FT_CHECK(ok.numel() == 1 && ok.dtype() == DType::boolean && ok.device() == key.first,
+               "AdamW: the ok flag must be one bool on the parameters' device, got ", shape_str(ok.shape()), " ",
+               ok.dtype(), " on ", ok.device().str());
+      flag = ok.contiguous();
+    }
     backend_for(key.first).adamw_multi(elem_of(key.second), list.data(), static_cast<int>(list.size()), opts_.beta1,
-                                       opts_.beta2, opts_.eps);
+                                       opts_.beta2, opts_.eps, flag.defined() ? reinterpret_cast<const uint8_t*>(flag.data<bool>()) : nullptr);
+  }
 }
 
 SGD::SGD(std::vector<ParamGroup> groups, SgdOptions opts) : Optimizer(std::move(groups)), opts_(opts) {
@@ -131,25 +148,38 @@ std::vector<ParamGroup> hf_parameter_groups(const nn::Module& model, double lr, 
   return {decay, plain};
 }
 
-double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
-  double sq = 0;
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
+  // The gradients by dtype, all on one device.
+  std::map<DType, std::vector<kern::TensorRef>> groups;
+  std::optional<Device> device;
   for (const Tensor& p : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    Tensor gc = g.contiguous();
-    sq += compute_backend("clip_grad_norm", {&gc}).sum_squares(elem_of(gc), gc.raw_data(), gc.numel());
+    FT_CHECK(g.is_contiguous(), "clip_grad_norm: gradients must be contiguous");
+    FT_CHECK(!device || *device == g.device(), "clip_grad_norm: gradients on ", device->str(), " and ",
+             g.device().str(), "; clip each device's parameters apart");
+    device = g.device();
+    groups[g.dtype()].push_back(kern::TensorRef{g.raw_data(), g.numel()});
   }
-  const double norm = std::sqrt(sq);
-  const double coef = std::min(max_norm / (norm + 1e-6), 1.0);
-  if (coef < 1.0) {
-    for (const Tensor& p : params) {
-      Tensor g = p.grad();
-      if (!g.defined()) continue;
-      FT_CHECK(g.is_contiguous(), "clip_grad_norm: gradients must be contiguous");
-      backend_of("clip_grad_norm", {&g}).scale_inplace(elem_of(g), g.raw_data(), g.numel(), coef);
-    }
+  const TensorOptions f64 = TensorOptions(DType::f64).with_device(device.value_or(kCPU));
+  Tensor sq = zeros({}, f64);
+  if (!device) return sq;
+  Backend& be = backend_for(*device);
+  NoGradGuard ng;
+  for (auto& [dt, refs] : groups) {
+    const int count = static_cast<int>(refs.size());
+    Tensor part = empty({}, f64), workspace = empty({std::max<int64_t>(1, be.sum_squares_workspace(refs.data(), count))}, f64);
+    be.sum_squares_multi(elem_of(dt), refs.data(), count, workspace.data<double>(), part.data<double>());
+    sq = add(sq, part);
   }
-  return norm;
+  if (std::isfinite(max_norm))
+    for (auto& [dt, refs] : groups)
+      be.clip_multi(elem_of(dt), refs.data(), static_cast<int>(refs.size()), sq.data<double>(), max_norm);
+  return sqrt(sq);
+}
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  return clip_grad_norm_(params, max_norm).item();
 }
 
 }  // namespace ft::optim

@@ -40,7 +40,13 @@ struct AdamWOptions {
 class AdamW : public Optimizer {
  public:
   AdamW(std::vector<ParamGroup> groups, AdamWOptions opts = {});
-  void step() override;
+  void step() override { step(Tensor()); }
+  // With `ok` (a bool scalar where the parameters are), the update happens only if it is true: the
+  // decision stays on the device, so a training step need not wait to skip a non-finite update. The
+  // step counts advance at once; undo_step_counts() takes them back once the host learns the update
+  // was skipped.
+  void step(const Tensor& ok);
+  void undo_step_counts();
   // Per-parameter state (exp_avg, exp_avg_sq, step), keyed by the parameter's storage.
   struct State {
     Tensor exp_avg, exp_avg_sq;
@@ -54,6 +60,7 @@ class AdamW : public Optimizer {
  private:
   AdamWOptions opts_;
   std::map<const TensorImpl*, State> state_;
+  std::vector<State*> last_stepped_;  // the states whose count the last step() advanced
 };
 
 struct SgdOptions {
@@ -79,5 +86,8 @@ std::vector<ParamGroup> hf_parameter_groups(const nn::Module& model, double lr, 
 // torch.nn.utils.clip_grad_norm_ (coefficient max_norm / (norm + 1e-6), capped at 1).
 // Returns the norm before clipping. Parameters without a gradient are ignored.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+// The same, without waiting for the device: the norm is a 0-d f64 tensor where the gradients are,
+// computed by one multi-tensor reduction per dtype, and the coefficient is read on the device.
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm);
 
 }  // namespace ft::optim

@@ -180,4 +180,19 @@ struct SgdArgs {
   bool nesterov, first_step;
 };
 
+// One tensor of a multi-tensor pass (gradient clipping, the loss scaler): contiguous data, n elements.
+struct TensorRef {
+  void* p;
+  int64_t n;
+};
+
+// What an index check reports: the op, whether a value is exempt (cross_entropy's ignore_index),
+// and the wording ("index ... out of range for size L", or "target ... for L classes").
+struct IndexCheck {
+  const char* op = "";
+  bool has_skip = false;
+  int64_t skip = 0;
+  bool classes = false;
+};
+
 }  // namespace ft::kern

@@ -35,15 +35,24 @@ void scatter_max_grad(Elem t, const void* g, const int64_t* idx, int64_t outer, 
 // Sum of squares in f64 of n elements (for the global gradient norm) and in-place scaling.
 double sum_squares(Elem t, const void* x, int64_t n);
 void scale_inplace(Elem t, void* x, int64_t n, double s);
+// Multi-tensor passes, no host wait: the sum of squares of every listed tensor into *out (f64, device
+// memory) in a fixed order (per-chunk partials in `partials`, multi_chunks(ts, count) of them, then
+// one block adds them), and clipping: every tensor times min(max_norm / (sqrt(*sq) + 1e-6), 1), the
+// coefficient read on the device.
+int64_t multi_chunks(const kern::TensorRef* ts, int count);
+void sum_squares_multi(Elem t, const kern::TensorRef* ts, int count, double* partials, double* out);
+void clip_multi(Elem t, const kern::TensorRef* ts, int count, const double* sq, double max_norm);
 
 // softmax.cu
 void softmax_fwd(Elem t, const void* x, int64_t rows, int64_t n, bool log, void* y);
 void softmax_bwd(Elem t, const void* g, const void* y, int64_t rows, int64_t n, bool log, void* dx);
 // loss/lse are f32 (f64 for f64 logits).
+// valid[row] = 1 for rows whose target is not ignore_index, else 0. The backward's scale is one
+// value in device memory (f32, f64 for f64 logits): the upstream gradient over the valid count.
 void cross_entropy_fwd(Elem t, const void* logits, const int64_t* target, int64_t rows, int64_t classes,
-                       int64_t ignore_index, double smoothing, void* loss, void* lse);
+                       int64_t ignore_index, double smoothing, void* loss, void* lse, void* valid);
 void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const void* lse, int64_t rows,
-                       int64_t classes, int64_t ignore_index, double smoothing, double scale, void* dlogits);
+                       int64_t classes, int64_t ignore_index, double smoothing, const void* scale, void* dlogits);
 
 // layer_norm.cu: mean/rstd are f32 (f64 for f64 data); w, b, dx, dw, db may be null.
 // With a residual, normalises x + residual and writes the sum to sum_out.
@@ -52,10 +61,17 @@ void layer_norm_fwd(Elem t, const void* x, const void* w, const void* b, int64_t
 void layer_norm_bwd(Elem t, const void* g, const void* x, const void* mean, const void* rstd, const void* w,
                     int64_t rows, int64_t n, void* dx, void* dw, void* db);
 
-// indexing.cu
-void gather_rows(const void* table, const int64_t* idx, int64_t count, int64_t row_bytes, void* out);
+// indexing.cu: indices outside [0, rows) of the table are skipped (gathers write zeros).
+void gather_rows(const void* table, int64_t rows, const int64_t* idx, int64_t count, int64_t row_bytes, void* out);
 void scatter_add_rows(Elem t, const void* src, const int64_t* idx, int64_t count, int64_t width, int64_t skip,
-                      void* table);
+                      void* table, int64_t rows);
+// Checks idx against [0, limit) on the device; the first failure goes to the device's error record,
+// which take_device_error reads (one device-to-host copy) and clears: true when there was one.
+void check_indices(const int64_t* idx, int64_t n, int64_t limit, const kern::IndexCheck& c);
+bool take_device_error(kern::IndexCheck* c, int64_t* value, int64_t* position, int64_t* limit);
+// *out (f64, device memory) = 1 when the error record holds a failure, else 0: a step's report
+// carries it, so reading the record costs a wait only when there was an error.
+void error_flag(double* out);
 
 // unfold.cu: cols [n, c*kh*kw, oh*ow] from NCHW x (pad outside the image), and its adjoint (dx overwritten).
 void im2col(Elem t, const void* x, const kern::UnfoldGeom& g, double pad, void* cols);
@@ -64,7 +80,9 @@ void col2im(Elem t, const void* cols, const kern::UnfoldGeom& g, void* dx);
 // optim.cu
 void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, const kern::AdamWArgs& a);
 // Every tensor in one launch: a block per chunk of 4096 elements, over a device-side table.
-void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps);
+// `ok` (device memory, or null): the update is skipped when *ok == 0, decided on the device.
+void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps,
+                 const uint8_t* ok = nullptr);
 void sgd_step(Elem t, void* p, const void* g, void* buf, int64_t n, const kern::SgdArgs& a);
 
 // attention.cu: flash attention (kernels/common/attention.h) in f32, bf16 and f16, head dims up to

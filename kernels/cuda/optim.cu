@@ -1,8 +1,6 @@
 // Optimizer updates, elementwise, with the arithmetic of kernels/cpu/optim.cpp (torch.optim's).
 #include <cmath>
 
-#include <vector>
-
 #include "kernels/cuda/common.cuh"
 #include "kernels/cuda/launchers.h"
 #include "kernels/cuda/runtime.h"
@@ -52,19 +50,30 @@ struct MultiEntry {
   double decay, step_size, bc2_sqrt;
 };
 
+// The table travels by value in the kernel's parameters (4 KB at most): no device allocation, no
+// copy and no wait per step; a model with more tensors takes several launches.
+constexpr int kTableSize = 48;  // 48 * 80 bytes + the other arguments < 4096
+struct MultiTable {
+  MultiEntry e[kTableSize];
+  int count;
+};
+
+static_assert(sizeof(MultiTable) + 64 <= 4096, "AdamW's table must fit the kernel parameters");
+
 constexpr int64_t kChunk = 4096;
 
 template <class T>
-__global__ void adamw_multi_kernel(const MultiEntry* table, int count, Acc<T> w1, Acc<T> b2, Acc<T> w2, Acc<T> eps) {
+__global__ void adamw_multi_kernel(MultiTable table, Acc<T> w1, Acc<T> b2, Acc<T> w2, Acc<T> eps, const uint8_t* ok) {
   using A = Acc<T>;
+  if (ok && !*ok) return;  // a step with a non-finite loss or gradient: nothing changes
   // The entry owning this block's chunk: the last one whose first chunk is <= blockIdx.x.
-  int lo = 0, hi = count - 1;
+  int lo = 0, hi = table.count - 1;
   while (lo < hi) {
     const int mid = (lo + hi + 1) / 2;
-    if (table[mid].first_chunk <= static_cast<int64_t>(blockIdx.x)) lo = mid;
+    if (table.e[mid].first_chunk <= static_cast<int64_t>(blockIdx.x)) lo = mid;
     else hi = mid - 1;
   }
-  const MultiEntry& e = table[lo];
+  const MultiEntry& e = table.e[lo];
   T* p = static_cast<T*>(e.p);
   const T* g = static_cast<const T*>(e.g);
   T* m = static_cast<T*>(e.m);
@@ -86,38 +95,34 @@ __global__ void adamw_multi_kernel(const MultiEntry* table, int count, Acc<T> w1
 
 }  // namespace
 
-void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps) {
-  std::vector<MultiEntry> table;
+void adamw_multi(Elem t, const kern::AdamWTensor* ts, int count, double beta1, double beta2, double eps,
+                 const uint8_t* ok) {
+  MultiTable table{};
   int64_t chunks = 0;
+  auto flush = [&] {
+    if (table.count == 0) return;
+    if (chunks > 0x7fffffff) throw Error(cat("AdamW: ", chunks, " chunks exceed one launch"));
+    on_float(t, "AdamW", [&](auto tag) {
+      using T = decltype(tag);
+      using A = Acc<T>;
+      simt::launch(adamw_multi_kernel<T>, dim3(static_cast<unsigned>(chunks)), dim3(kThreads), 0, stream(), table,
+                   static_cast<A>(1.0 - beta1), static_cast<A>(beta2), static_cast<A>(1.0 - beta2),
+                   static_cast<A>(eps), ok);
+    });
+    table = MultiTable{};
+    chunks = 0;
+  };
   for (int i = 0; i < count; ++i) {
     const kern::AdamWTensor& e = ts[i];
     if (e.n == 0) continue;
     const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(e.step));
     const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(e.step));
-    table.push_back(MultiEntry{e.p, e.g, e.m, e.v, e.copy_bf16, e.n, chunks, 1.0 - e.lr * e.weight_decay,
-                               e.lr / bc1, std::sqrt(bc2)});
+    table.e[table.count++] = MultiEntry{e.p, e.g, e.m, e.v, e.copy_bf16, e.n, chunks, 1.0 - e.lr * e.weight_decay,
+                                        e.lr / bc1, std::sqrt(bc2)};
     chunks += (e.n + kChunk - 1) / kChunk;
+    if (table.count == kTableSize) flush();
   }
-  if (table.empty()) return;
-  if (chunks > 0x7fffffff) throw Error(cat("AdamW: ", chunks, " chunks exceed one launch"));
-  const size_t bytes = table.size() * sizeof(MultiEntry);
-  auto* d_table = static_cast<MultiEntry*>(device_malloc(bytes));
-  if (!d_table) throw Error(cat("AdamW: out of device memory for a ", bytes, "-byte parameter table"));
-  try {
-    copy_async(d_table, table.data(), bytes, Copy::host_to_device, current_stream());
-    on_float(t, "AdamW", [&](auto tag) {
-      using T = decltype(tag);
-      using A = Acc<T>;
-      simt::launch(adamw_multi_kernel<T>, dim3(static_cast<unsigned>(chunks)), dim3(kThreads), 0, stream(),
-                   static_cast<const MultiEntry*>(d_table), static_cast<int>(table.size()), static_cast<A>(1.0 - beta1),
-                   static_cast<A>(beta2), static_cast<A>(1.0 - beta2), static_cast<A>(eps));
-    });
-  } catch (...) {
-    device_free(d_table);
-    throw;
-  }
-  stream_synchronize(current_stream());  // the table (and the host copy it came from) must outlive the kernel
-  device_free(d_table);
+  flush();
 }
 
 void adamw_step(Elem t, void* p, const void* g, void* m, void* v, int64_t n, const kern::AdamWArgs& a) {

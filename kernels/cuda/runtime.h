@@ -35,6 +35,15 @@ void event_synchronize(Event* e);
 float event_elapsed_ms(Event* start, Event* end);
 void copy_async(void* dst, const void* src, size_t bytes, Copy kind, Stream* s);
 
+// The host waits this layer has issued since the process started: device-to-host copies (the host
+// reads a result, so it waits for the device) and explicit synchronisations (device, stream and
+// event). Tests bound them per training step; host-to-device copies are counted apart.
+struct SyncCounts {
+  int64_t device_to_host = 0, synchronize = 0, host_to_device = 0;
+  int64_t waits() const { return device_to_host + synchronize; }
+};
+SyncCounts sync_counts();
+
 // Page-locked host memory (fast, asynchronous host/device copies); nullptr when none is left.
 void* pinned_malloc(size_t bytes);
 void pinned_free(void* p);

@@ -1,11 +1,18 @@
 // The runtime layer on the CUDA runtime API: every call checked, errors name the call and sizes.
 #include <cuda_runtime.h>
 
+#include <atomic>
+
 #include "core/error.h"
 #include "kernels/cuda/runtime.h"
 
 namespace ft::cuda {
 namespace {
+std::atomic<int64_t> g_d2h{0}, g_sync{0}, g_h2d{0};
+void count(Copy kind) {
+  if (kind == Copy::device_to_host) ++g_d2h;
+  if (kind == Copy::host_to_device) ++g_h2d;
+}
 void check(cudaError_t e, const char* call) {
   if (e != cudaSuccess) throw Error(cat(call, " failed: ", cudaGetErrorName(e), ": ", cudaGetErrorString(e)));
 }
@@ -37,13 +44,18 @@ void device_free(void* p) { check(cudaFree(p), "cudaFree"); }
 
 void copy(void* dst, const void* src, size_t bytes, Copy kind) {
   if (bytes == 0) return;
+  count(kind);
   const cudaMemcpyKind k = kind == Copy::host_to_device   ? cudaMemcpyHostToDevice
                            : kind == Copy::device_to_host ? cudaMemcpyDeviceToHost
                                                           : cudaMemcpyDeviceToDevice;
   check(cudaMemcpy(dst, src, bytes, k), "cudaMemcpy");
 }
 
-void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+void synchronize() {
+  ++g_sync;
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+}
+SyncCounts sync_counts() { return SyncCounts{g_d2h.load(), g_sync.load(), g_h2d.load()}; }
 
 namespace {
 thread_local Stream* t_stream = nullptr;
@@ -62,7 +74,10 @@ Stream* stream_create() {
   return reinterpret_cast<Stream*>(s);
 }
 void stream_destroy(Stream* s) { check(cudaStreamDestroy(raw(s)), "cudaStreamDestroy"); }
-void stream_synchronize(Stream* s) { check(cudaStreamSynchronize(raw(s)), "cudaStreamSynchronize"); }
+void stream_synchronize(Stream* s) {
+  ++g_sync;
+  check(cudaStreamSynchronize(raw(s)), "cudaStreamSynchronize");
+}
 void stream_wait_event(Stream* s, Event* e) { check(cudaStreamWaitEvent(raw(s), raw(e), 0), "cudaStreamWaitEvent"); }
 void set_current_stream(Stream* s) { t_stream = s; }
 Stream* current_stream() { return t_stream; }
@@ -73,13 +88,17 @@ Event* event_create() {
 }
 void event_destroy(Event* e) { check(cudaEventDestroy(raw(e)), "cudaEventDestroy"); }
 void event_record(Event* e, Stream* s) { check(cudaEventRecord(raw(e), raw(s)), "cudaEventRecord"); }
-void event_synchronize(Event* e) { check(cudaEventSynchronize(raw(e)), "cudaEventSynchronize"); }
+void event_synchronize(Event* e) {
+  ++g_sync;
+  check(cudaEventSynchronize(raw(e)), "cudaEventSynchronize");
+}
 float event_elapsed_ms(Event* start, Event* end) {
   float ms = 0;
   check(cudaEventElapsedTime(&ms, raw(start), raw(end)), "cudaEventElapsedTime");
   return ms;
 }
 void copy_async(void* dst, const void* src, size_t bytes, Copy kind, Stream* s) {
+  if (bytes) count(kind);
   if (bytes) check(cudaMemcpyAsync(dst, src, bytes, kind_of(kind), raw(s)), "cudaMemcpyAsync");
 }
 void* pinned_malloc(size_t bytes) {

@@ -40,7 +40,7 @@ __global__ void softmax_bwd_kernel(const T* g, const T* y, int64_t n, bool log, 
 
 template <class T>
 __global__ void ce_fwd_kernel(const T* logits, const int64_t* target, int64_t classes, int64_t ignore_index,
-                              double smoothing, Acc<T>* loss, Acc<T>* lse_out) {
+                              double smoothing, Acc<T>* loss, Acc<T>* lse_out, Acc<T>* valid) {
   using A = Acc<T>;
   const T* z = logits + blockIdx.x * classes;
   A mx = -INFINITY;
@@ -57,7 +57,8 @@ __global__ void ce_fwd_kernel(const T* logits, const int64_t* target, int64_t cl
   const A l = mx + kern::m_log(sum);
   lse_out[blockIdx.x] = l;
   const int64_t t = target[blockIdx.x];
-  if (t == ignore_index) {
+  valid[blockIdx.x] = t == ignore_index ? A(0) : A(1);
+  if (t == ignore_index || t < 0 || t >= classes) {  // a bad target is in the device's error record
     loss[blockIdx.x] = 0;
     return;
   }
@@ -67,9 +68,10 @@ __global__ void ce_fwd_kernel(const T* logits, const int64_t* target, int64_t cl
 
 template <class T>
 __global__ void ce_bwd_kernel(const T* logits, const int64_t* target, const Acc<T>* lse, int64_t classes,
-                              int64_t ignore_index, Acc<T> off, Acc<T> hit, Acc<T> scale, T* dlogits) {
+                              int64_t ignore_index, Acc<T> off, Acc<T> hit, const Acc<T>* scale_ptr, T* dlogits) {
   using A = Acc<T>;
   const int64_t row = blockIdx.x, t = target[row];
+  const A scale = *scale_ptr;
   const T* z = logits + row * classes;
   T* d = dlogits + row * classes;
   for (int64_t c = threadIdx.x; c < classes; c += blockDim.x) {
@@ -102,17 +104,18 @@ void softmax_bwd(Elem t, const void* g, const void* y, int64_t rows, int64_t n, 
 }
 
 void cross_entropy_fwd(Elem t, const void* logits, const int64_t* target, int64_t rows, int64_t classes,
-                       int64_t ignore_index, double smoothing, void* loss, void* lse) {
+                       int64_t ignore_index, double smoothing, void* loss, void* lse, void* valid) {
   if (rows == 0) return;
   on_float(t, "cross_entropy", [&](auto tag) {
     using T = decltype(tag);
     simt::launch(ce_fwd_kernel<T>, dim3(rows_grid(rows)), dim3(kThreads), 0, stream(), static_cast<const T*>(logits),
-                 target, classes, ignore_index, smoothing, static_cast<Acc<T>*>(loss), static_cast<Acc<T>*>(lse));
+                 target, classes, ignore_index, smoothing, static_cast<Acc<T>*>(loss), static_cast<Acc<T>*>(lse),
+                 static_cast<Acc<T>*>(valid));
   });
 }
 
 void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const void* lse, int64_t rows,
-                       int64_t classes, int64_t ignore_index, double smoothing, double scale, void* dlogits) {
+                       int64_t classes, int64_t ignore_index, double smoothing, const void* scale, void* dlogits) {
   if (rows == 0) return;
   on_float(t, "cross_entropy_backward", [&](auto tag) {
     using T = decltype(tag);
@@ -120,7 +123,7 @@ void cross_entropy_bwd(Elem t, const void* logits, const int64_t* target, const 
     simt::launch(ce_bwd_kernel<T>, dim3(rows_grid(rows)), dim3(kThreads), 0, stream(), static_cast<const T*>(logits),
                  target, static_cast<const A*>(lse), classes, ignore_index,
                  static_cast<A>(smoothing / static_cast<double>(classes)), static_cast<A>(1 - smoothing),
-                 static_cast<A>(scale), static_cast<T*>(dlogits));
+                 static_cast<const A*>(scale), static_cast<T*>(dlogits));
   });
 }
 

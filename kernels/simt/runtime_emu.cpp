@@ -1,7 +1,10 @@
 // The runtime layer for the SIMT emulator: "device" memory is host memory, recorded in a registry
 // so that every copy (and the cuBLAS stand-in's operands) can be checked against the allocation it
 // must lie in. New allocations are poisoned (0xFF: NaN for floats); freed ones too.
+#include <execinfo.h>
+
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +19,21 @@ namespace ft::cuda {
 namespace {
 
 std::mutex g_mutex;
+std::atomic<int64_t> g_d2h{0}, g_sync{0}, g_h2d{0};
+
+// SIMT_TRACE_WAITS=1 prints a backtrace at every host wait (a device-to-host copy or a
+// synchronisation), to find what makes a training step wait.
+void trace_wait(const char* what) {
+  static const bool on = [] {
+    const char* e = std::getenv("SIMT_TRACE_WAITS");
+    return e && *e == '1';
+  }();
+  if (!on) return;
+  void* frames[24];
+  const int n = backtrace(frames, 24);
+  std::fprintf(stderr, "[simt] host wait: %s\n", what);
+  backtrace_symbols_fd(frames, n, 2);
+}
 struct Block {
   size_t capacity;  // bytes allocated
   size_t extent;    // bytes in use (what checks allow)
@@ -94,12 +112,15 @@ void check_device_range(const void* p, size_t bytes, const char* what) {
 
 void copy(void* dst, const void* src, size_t bytes, Copy kind) {
   if (bytes == 0) return;
+  if (kind == Copy::device_to_host) ++g_d2h, trace_wait("device-to-host copy");
+  if (kind == Copy::host_to_device) ++g_h2d;
   if (kind != Copy::host_to_device) check_device_range(src, bytes, "copy (source)");
   if (kind != Copy::device_to_host) check_device_range(dst, bytes, "copy (destination)");
   std::memcpy(dst, src, bytes);
 }
 
-void synchronize() {}
+void synchronize() { ++g_sync, trace_wait("synchronize"); }
+SyncCounts sync_counts() { return SyncCounts{g_d2h.load(), g_sync.load(), g_h2d.load()}; }
 
 namespace {
 thread_local Stream* t_stream = nullptr;
@@ -119,7 +140,7 @@ Stream* stream_create() {
   return new Stream{next++};
 }
 void stream_destroy(Stream* s) { delete s; }
-void stream_synchronize(Stream*) {}
+void stream_synchronize(Stream*) { ++g_sync, trace_wait("stream_synchronize"); }
 void stream_wait_event(Stream*, Event* e) {
   if (!e->recorded) throw Error("stream_wait_event: the event was never recorded");
 }
@@ -132,6 +153,7 @@ void event_record(Event* e, Stream*) {
   e->recorded = true;
 }
 void event_synchronize(Event* e) {
+  ++g_sync, trace_wait("event_synchronize");
   if (!e->recorded) throw Error("event_synchronize: the event was never recorded");
 }
 float event_elapsed_ms(Event* start, Event* end) {

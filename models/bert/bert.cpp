@@ -72,8 +72,9 @@ BertModel::BertModel(const io::BertConfig& c, Generator* gen) : config_(c) {
 namespace {
 
 // The attended rows of a [batch, seq] attention mask, when some position is padding and every
-// sequence attends its position 0; else none (all positions are computed).
-void attended_rows(const Tensor& mask, TokenRows& tokens) {
+// sequence attends its position 0; else none (all positions are computed). A mask on the host (what
+// the Trainer passes) is read there; one on a device is copied back, a wait for the device.
+void attended_rows(const Tensor& mask, Device dev, TokenRows& tokens) {
   const std::vector<int64_t> m = mask.to(DType::i64).to(kCPU).contiguous().to_vector<int64_t>();
   std::vector<int64_t> rows, first, lengths;
   for (int64_t i = 0; i < tokens.batch; ++i) {
@@ -85,7 +86,6 @@ void attended_rows(const Tensor& mask, TokenRows& tokens) {
   }
   if (static_cast<int64_t>(rows.size()) == tokens.batch * tokens.seq) return;
   tokens.lengths = std::move(lengths);
-  const Device dev = mask.device();
   tokens.rows = from_vector_i64(rows, {static_cast<int64_t>(rows.size())}).to(dev);
   tokens.first_rows = from_vector_i64(first, {tokens.batch}).to(dev);
 }
@@ -103,7 +103,7 @@ BertOutputs BertModel::forward(const Tensor& ids, const Tensor& type_ids, const 
   const Device dev = ids.device();
   const DType dt = word_embeddings->weight.dtype();
   TokenRows tokens{b, t, Tensor(), Tensor(), {}, Tensor()};
-  if (which == Tokens::attended && mask.defined()) attended_rows(mask, tokens);
+  if (which == Tokens::attended && mask.defined()) attended_rows(mask, dev, tokens);
   const int64_t n = tokens.count();
   auto pick = [&](const Tensor& x) { return tokens.from_grid(x.reshape({b * t})); };  // [b, t] ids -> [n]
   Tensor positions = arange(0, static_cast<double>(t), 1, DType::i64).to(dev).unsqueeze(0).expand({b, t});
@@ -112,7 +112,7 @@ BertOutputs BertModel::forward(const Tensor& ids, const Tensor& type_ids, const 
                  token_type_embeddings->forward(types));
   h = embeddings_dropout->forward(embeddings_norm->forward(h), gen);
   // transformers' extended mask: (1 - mask) * finfo(float32).min, broadcast over heads and queries.
-  Tensor m = mask.defined() ? mask : ones({b, t}, TensorOptions(DType::i64).with_device(dev));
+  Tensor m = mask.defined() ? mask.to(dev) : ones({b, t}, TensorOptions(DType::i64).with_device(dev));
   tokens.additive_mask = mul(rsub(m.to(dt), 1.0), static_cast<double>(std::numeric_limits<float>::lowest()))
                              .view({b, 1, 1, t});
   for (const auto& layer : layers) h = layer->forward(h, tokens, gen);

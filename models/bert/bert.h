@@ -52,6 +52,8 @@ class BertModel : public nn::Module {
   explicit BertModel(const io::BertConfig& config, Generator* gen = nullptr);
   std::string type_name() const override { return "BertModel"; }
   // input_ids, token_type_ids (may be undefined: zeros) and attention_mask (1 = token, 0 = padding).
+  // The mask may stay on the host when the ids are on a device: its padding layout is then read
+  // without waiting for the device (the Trainer does this).
   // Tokens::all computes every position, padding included, as transformers does (last_hidden_state
   // matches it everywhere). Tokens::attended leaves padding positions out of the computation: the
   // pooled output and the attended positions' hidden states are the same, padding positions of

@@ -4,6 +4,7 @@
 #include <cublas_v2.h>
 #include <gtest/gtest.h>
 
+#include "core/backend.h"
 #include "core/cuda/cuda_backend.h"
 #include "core/ops.h"
 #include "core/optim/optimizer.h"
@@ -12,6 +13,13 @@
 
 namespace ft {
 namespace {
+
+double test_max_rel(const Tensor& a, const Tensor& b) {
+  const auto x = a.to_vector<double>(), y = b.to_vector<double>();
+  double d = 0, m = 0;
+  for (size_t i = 0; i < x.size(); ++i) d = std::max(d, std::abs(x[i] - y[i])), m = std::max(m, std::abs(y[i]));
+  return d / m;
+}
 
 const Device kCuda(DeviceType::cuda, 0);
 
@@ -148,12 +156,18 @@ TEST_F(CudaBackendEmu, MultiTensorAdamWMatchesTheCpuAndKeepsABf16Copy) {
     Generator g(3);
     std::vector<Tensor> ps = {randn({5000}, DType::f32, &g).to(d), randn({7, 3}, DType::f32, &g).to(d),
                               randn({3}, DType::f32, &g).to(d)};
+    // More tensors than one launch's parameter table holds (48): several launches.
+    for (int i = 0; i < 60; ++i) ps.push_back(randn({1 + i % 5}, DType::f32, &g).to(d));
     for (Tensor& p : ps) p.requires_grad_();
     return ps;
   };
   std::vector<Tensor> cpu = make(kCPU), dev = make(kCuda);
-  optim::AdamW opt_cpu({{{cpu[0], cpu[1]}, 1e-2, 0.1, {}}, {{cpu[2]}, 5e-3, 0.0, {}}});
-  optim::AdamW opt_dev({{{dev[0], dev[1]}, 1e-2, 0.1, {}}, {{dev[2]}, 5e-3, 0.0, {}}}, {0.9, 0.999, 1e-8, true});
+  auto groups = [](const std::vector<Tensor>& ps) {
+    std::vector<Tensor> first = {ps[0], ps[1]}, second(ps.begin() + 2, ps.end());
+    return std::vector<optim::ParamGroup>{{first, 1e-2, 0.1, {}}, {second, 5e-3, 0.0, {}}};
+  };
+  optim::AdamW opt_cpu(groups(cpu));
+  optim::AdamW opt_dev(groups(dev), {0.9, 0.999, 1e-8, true});
   Generator gg(4);
   for (int step = 0; step < 3; ++step) {
     for (size_t i = 0; i < cpu.size(); ++i) {
@@ -164,6 +178,12 @@ TEST_F(CudaBackendEmu, MultiTensorAdamWMatchesTheCpuAndKeepsABf16Copy) {
     opt_cpu.step();
     opt_dev.step();
   }
+  // A step whose ok flag (on the device) is false changes nothing; its counts are taken back.
+  for (size_t i = 0; i < cpu.size(); ++i) dev[i].set_grad(full(dev[i].shape(), 1e3).to(kCuda));
+  const std::vector<double> before = dev[0].to_vector<double>();
+  opt_dev.step(zeros({}, DType::boolean).to(kCuda));
+  opt_dev.undo_step_counts();
+  EXPECT_EQ(dev[0].to_vector<double>(), before);
   for (size_t i = 0; i < cpu.size(); ++i) {
     const auto a = cpu[i].to_vector<double>(), b = dev[i].to_vector<double>();
     for (size_t k = 0; k < a.size(); ++k) ASSERT_NEAR(a[k], b[k], 1e-6) << "param " << i << " element " << k;
@@ -247,6 +267,57 @@ TEST_F(CudaBackendEmu, SgdWithMomentumMatchesTheCpu) {
   }
   const auto a = p_cpu.to_vector<double>(), b = p_dev.to_vector<double>();
   for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-6) << i;
+}
+
+// Index checks run on the device: the op does not wait, the kernels skip the bad index (a zero
+// row, no read outside the table), and the device's error record reports the first failure with
+// the CPU's message when the host reads it; reading clears it.
+TEST_F(CudaBackendEmu, BadIndicesAreReportedFromTheDevice) {
+  Backend& be = backend_for(kCuda);
+  const Tensor w = arange(1, 16, 1, DType::f32).reshape({5, 3}).to(kCuda);
+  const int64_t waits = cuda::sync_counts().waits();
+  const Tensor out = embedding(from_vector_i64({1, 7, 2}, {3}).to(kCuda), w);
+  const Tensor loss = cross_entropy(zeros({2, 3}).to(kCuda), from_vector_i64({0, 3}, {2}).to(kCuda));
+  EXPECT_EQ(cuda::sync_counts().waits(), waits) << "the checks waited for the device";
+  EXPECT_EQ(out.to_vector<double>(), (std::vector<double>{4, 5, 6, 0, 0, 0, 7, 8, 9}));
+  try {
+    be.raise_deferred_errors();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "embedding: index 7 at position 1 is out of range for size 5");
+  }
+  EXPECT_NO_THROW(be.raise_deferred_errors());  // cleared; the cross_entropy failure came second
+  cross_entropy(zeros({2, 3}).to(kCuda), from_vector_i64({-100, 3}, {2}).to(kCuda));
+  try {
+    be.raise_deferred_errors();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "cross_entropy: target 3 at position 1 is out of range for 3 classes");
+  }
+  (void)loss;
+}
+
+// Clipping without a wait: one multi-tensor sum of squares and a scale that reads the norm on the
+// device, equal to the CPU's.
+TEST_F(CudaBackendEmu, MultiTensorClippingMatchesTheCpu) {
+  Generator gen(4);
+  std::vector<Tensor> cpu, dev;
+  for (int64_t n : {70000, 3, 131072, 5}) {
+    Tensor p = zeros({n}), g = randn({n}, DType::f32, &gen);
+    p.requires_grad_(true);
+    p.set_grad(g.clone());
+    cpu.push_back(p);
+    Tensor q = zeros({n}).to(kCuda);
+    q.requires_grad_(true);
+    q.set_grad(g.to(kCuda));
+    dev.push_back(q);
+  }
+  const int64_t waits = cuda::sync_counts().waits();
+  const Tensor norm = optim::clip_grad_norm_(dev, 1.0);
+  EXPECT_EQ(cuda::sync_counts().waits(), waits);
+  EXPECT_NEAR(norm.item(), optim::clip_grad_norm(cpu, 1.0), 1e-9 * norm.item());
+  for (size_t i = 0; i < cpu.size(); ++i)
+    EXPECT_LE(test_max_rel(dev[i].grad().to(kCPU), cpu[i].grad()), 1e-6) << i;
 }
 
 }  // namespace

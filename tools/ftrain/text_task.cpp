@@ -107,7 +107,8 @@ class TextClassification : public Task {
   }
 
   Tensor logits(const Batch& b, Generator* gen) override {
-    return model_->logits(b.inputs[0].to(device_), b.inputs[1].to(device_), b.inputs[2].to(device_), gen);
+    // The attention mask stays on the host: BERT reads its padding layout there (no device wait).
+    return model_->logits(b.inputs[0].to(device_), b.inputs[1].to(device_), b.inputs[2], gen);
   }
 
   Tensor loss(const Tensor& logits, const Batch& b, double label_smoothing) override {

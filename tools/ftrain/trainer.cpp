@@ -9,6 +9,7 @@
 
 #include "core/autocast.h"
 #include "core/autograd.h"
+#include "core/backend.h"
 #include "core/error.h"
 #include "core/ops.h"
 #include "tools/ftrain/output_dir.h"
@@ -212,6 +213,10 @@ Trainer::StepResult Trainer::train_step() {
   for (const Batch& b : micro) n += b.size;
   examples_seen_ += n;
   const int64_t step = global_step_ + 1;
+  // Nothing below waits for the device until the step's report is read, after the optimizer: the
+  // losses and the gradient norm stay where the model is, and whether to apply the update (every
+  // loss and the norm finite, no bad index recorded) is decided there too (AdamW's ok flag).
+  std::vector<Tensor> losses;
   for (size_t i = 0; i < micro.size(); ++i) {
     // Under --bf16/--fp16 the forward (and the loss, in f32 by the policy) runs under autocast; each
     // weight's low-precision copy is made once per step (the cache is cleared after the update).
@@ -222,32 +227,54 @@ Trainer::StepResult Trainer::train_step() {
       const Tensor logits = task_.logits(micro[i], &gen_);
       loss = task_.loss(logits, micro[i], args_.label_smoothing_factor);
     }
-    const double value = loss.item();
-    if (!std::isfinite(value)) {
-      const std::string what = cat("the loss is ", value, " at step ", step, " (epoch ", epoch_ + 1, ", micro-batch ",
-                                   i + 1, " of ", micro.size(), ")");
-      FT_CHECK(args_.skip_nonfinite_loss, what,
-               "; stopping (earlier checkpoints are intact; --skip_nonfinite_loss skips such steps)");
-      reporter_.warning(what + "; step skipped (--skip_nonfinite_loss)");
-      optimizer_->zero_grad();
-      amp_cache_.clear();
-      r.skipped = true;
-      break;
-    }
+    losses.push_back(loss.detach().to(DType::f64).reshape({1}));
     // Each micro-batch's mean loss weighted by its share of the step's examples: the gradient of
     // the mean over all of them.
     const double w = static_cast<double>(micro[i].size) / static_cast<double>(n);
     const Tensor weighted = w == 1.0 ? loss : mul(loss, w);
     (scaler_ ? scaler_->scale(weighted) : weighted).backward();
-    r.loss += value * w;
   }
-  // --fp16: the gradients are unscaled before clipping; a step with an inf/NaN gradient is skipped
-  // (weights, moments, step count and the learning-rate schedule untouched, as with GradScaler and the
-  // Trainer) and the scale backs off.
+  // --fp16: the gradients are unscaled before clipping; an inf/NaN gradient makes the norm inf/NaN.
+  if (scaler_) scaler_->unscale_(trainable_);
+  const Tensor norm = optim::clip_grad_norm_(
+      trainable_, args_.max_grad_norm > 0 ? args_.max_grad_norm : std::numeric_limits<double>::infinity());
+  const Device dev = losses.empty() ? norm.device() : losses[0].device();  // the model's device
+  Tensor error_flag = empty({1}, TensorOptions(DType::f64).with_device(dev));
+  backend_for(dev).deferred_error_flag(error_flag.data<double>());
+  Tensor report, ok;
+  {
+    NoGradGuard ng;
+    losses.push_back(norm.to(dev).reshape({1}));  // (on the CPU when no parameter has a gradient)
+    losses.push_back(error_flag);
+    report = concat(losses, 0);  // [loss of each micro-batch..., gradient norm, error flag]
+    const Tensor all = sum(report);  // finite exactly when every loss and the norm are (the flag is 0 or 1)
+    ok = eq(add(mul(all, 0.0), error_flag.reshape({})), zeros({}, TensorOptions(DType::f64).with_device(dev)));
+  }
+  optimizer_->step(ok);
+  // The step's one wait: the report.
+  const std::vector<double> rep = report.to_vector<double>();
+  const size_t k = micro.size();
+  if (rep[k + 1] != 0) backend_for(dev).raise_deferred_errors();  // a bad index or target: throws
+  r.grad_norm = rep[k];
+  for (size_t i = 0; i < k; ++i) {
+    if (std::isfinite(rep[i])) {
+      r.loss += rep[i] * static_cast<double>(micro[i].size) / static_cast<double>(n);
+      continue;
+    }
+    const std::string what = cat("the loss is ", rep[i], " at step ", step, " (epoch ", epoch_ + 1, ", micro-batch ",
+                                 i + 1, " of ", k, ")");
+    FT_CHECK(args_.skip_nonfinite_loss, what,
+             "; stopping (earlier checkpoints are intact; --skip_nonfinite_loss skips such steps)");
+    reporter_.warning(what + "; step skipped (--skip_nonfinite_loss)");
+    r.skipped = true;
+    break;
+  }
+  // --fp16: a step with an inf/NaN gradient is skipped (weights, moments, step count and the
+  // learning-rate schedule untouched, as with GradScaler and the Trainer) and the scale backs off.
   bool overflow = false;
   if (scaler_ && !r.skipped) {
     const float scale = scaler_->get_scale();
-    overflow = scaler_->unscale(trainable_);
+    overflow = !std::isfinite(r.grad_norm);
     scaler_->update(overflow);
     if (overflow) {
       reporter_.warning(cat("step ", step, ": inf/NaN gradients at loss scale ", scale, "; step skipped, loss scale now ",
@@ -255,18 +282,13 @@ Trainer::StepResult Trainer::train_step() {
       r.skipped = true;
     }
   }
-  if (!r.skipped) {
-    r.grad_norm = optim::clip_grad_norm(trainable_, args_.max_grad_norm > 0 ? args_.max_grad_norm
-                                                                             : std::numeric_limits<double>::infinity());
-    if (!std::isfinite(r.grad_norm)) {
-      const std::string what = cat("the gradient norm is ", r.grad_norm, " at step ", step);
-      FT_CHECK(args_.skip_nonfinite_loss, what, "; stopping (earlier checkpoints are intact)");
-      reporter_.warning(what + "; step skipped (--skip_nonfinite_loss)");
-      r.skipped = true;
-    } else {
-      optimizer_->step();
-    }
+  if (!r.skipped && !std::isfinite(r.grad_norm)) {
+    const std::string what = cat("the gradient norm is ", r.grad_norm, " at step ", step);
+    FT_CHECK(args_.skip_nonfinite_loss, what, "; stopping (earlier checkpoints are intact)");
+    reporter_.warning(what + "; step skipped (--skip_nonfinite_loss)");
+    r.skipped = true;
   }
+  if (r.skipped) optimizer_->undo_step_counts();  // the device skipped the update (ok was false)
   optimizer_->zero_grad();
   amp_cache_.clear();  // the weights changed
   // The rate this step applied, which the Trainer logs (not the next step's).
