@@ -48,6 +48,18 @@ void copy(void* dst, const void* src, size_t bytes, Copy kind) {
   const cudaMemcpyKind k = kind == Copy::host_to_device   ? cudaMemcpyHostToDevice
                            : kind == Copy::device_to_host ? cudaMemcpyDeviceToHost
                                                           : cudaMemcpyDeviceToDevice;
+  if (k == cudaMemcpyHostToDevice) {
+    // From pageable memory cudaMemcpy syncs the stream first; cudaMemcpyAsync stages the bytes at
+    // once and returns without waiting for the device, and the source may be reused on return as
+    // with cudaMemcpy. A page-locked source would be read later by the DMA, so it keeps cudaMemcpy.
+    cudaPointerAttributes attr{};
+    const bool pageable = cudaPointerGetAttributes(&attr, src) == cudaSuccess && attr.type == cudaMemoryTypeUnregistered;
+    cudaGetLastError();
+    if (pageable) {
+      check(cudaMemcpyAsync(dst, src, bytes, k, reinterpret_cast<cudaStream_t>(current_stream())), "cudaMemcpyAsync");
+      return;
+    }
+  }
   check(cudaMemcpy(dst, src, bytes, k), "cudaMemcpy");
 }
 
