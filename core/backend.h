@@ -85,6 +85,13 @@ class Backend {
   virtual void attention_bwd(const kern::AttentionArgs&) {}
   // Bytes of scratch the backward needs in args.workspace (the op allocates them).
   virtual size_t attention_bwd_workspace(const kern::AttentionArgs&) const { return 0; }
+  // Linear layers with a bias (OptionalOp::linear_bias), row-major over contiguous data: y[m, n] =
+  // x[m, k] w[n, k]^T + b[n] in one GEMM, and dw[n, k] = g^T x with db[n] = the column sums of g in
+  // one GEMM (CUDA: cuBLASLt's BIAS and BGRADB epilogues).
+  virtual void linear_bias_fwd(Elem, const void* /*x*/, const void* /*w*/, const void* /*b*/, int64_t /*m*/,
+                               int64_t /*n*/, int64_t /*k*/, void* /*y*/) {}
+  virtual void linear_wgrad_bgrad(Elem, const void* /*g*/, const void* /*x*/, int64_t /*m*/, int64_t /*n*/,
+                                  int64_t /*k*/, void* /*dw*/, void* /*db*/) {}
   // gelu(x + bias[col]) and its input gradient over contiguous [rows, n].
   virtual void bias_gelu_fwd(Elem, bool /*exact*/, const void* /*x*/, const void* /*bias*/, int64_t /*rows*/,
                              int64_t /*n*/, void* /*y*/) {}

@@ -250,6 +250,7 @@ class CpuBackend final : public Backend {
     if (op == kern::OptionalOp::conv2d) return kern::onednn_conv_native(t) ? "onednn" : nullptr;  // f32, bf16
     if (t != Elem::f32 && t != Elem::f64) return nullptr;
     switch (op) {
+      case kern::OptionalOp::linear_bias: return nullptr;  // the bias is broadcast, then the GEMM accumulates
       case kern::OptionalOp::batch_norm: return "cpu";  // kernels/cpu/batch_norm.h says why not oneDNN's
       default: return "cpu";
     }

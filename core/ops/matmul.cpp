@@ -136,17 +136,26 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Shape out_shape = x.shape();
   out_shape.back() = n;
   Tensor out = empty({m, n}, like(x));
-  double beta = 0;
-  if (bias.defined()) {
-    NoGradGuard ng;
-    out.copy_(bias.detach());  // broadcast rows, then accumulate the product on top
-    beta = 1;
+  // With a bias, a backend's linear_bias (cuBLASLt's BIAS epilogue) adds it inside the GEMM, else the
+  // bias is broadcast into the output and the product accumulated on top.
+  const bool fused_bias = bias.defined() && be.implements(kern::OptionalOp::linear_bias, elem_of(x));
+  if (fused_bias) {
+    const Tensor b = bias.detach().contiguous();
+    be.linear_bias_fwd(elem_of(x), x2.raw_data(), w.raw_data(), b.raw_data(), m, n, k, out.raw_data());
+  } else {
+    double beta = 0;
+    if (bias.defined()) {
+      NoGradGuard ng;
+      out.copy_(bias.detach());
+      beta = 1;
+    }
+    be.gemm(elem_of(x), false, true, m, n, k, 1.0, x2.raw_data(), k, w.raw_data(), k, beta, out.raw_data(), n);
   }
-  be.gemm(elem_of(x), false, true, m, n, k, 1.0, x2.raw_data(), k, w.raw_data(), k, beta, out.raw_data(), n);
   out = out.view(out_shape);
   if (!any_requires_grad({&x, &weight, &bias})) return out;
   Shape x_shape = x.shape();
-  return attach(out, "linear", {x, weight, bias}, [x2, w, x_shape, m, n, k](const Tensor& g, const Needs& need) {
+  return attach(out, "linear", {x, weight, bias}, [x2, w, x_shape, m, n, k, fused_bias](const Tensor& g,
+                                                                                      const Needs& need) {
     Tensor g2 = g.reshape({m, n}).contiguous();
     Backend& be = backend_of("linear_backward", {&g2});
     const Elem t = elem_of(g2);
@@ -155,6 +164,12 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
       Tensor dx = empty({m, k}, like(g2));
       be.gemm(t, false, false, m, k, n, 1.0, g2.raw_data(), n, w.raw_data(), k, 0.0, dx.raw_data(), k);
       grads[0] = dx.view(x_shape);
+    }
+    if (need[1] && need[2] && fused_bias) {  // dW = g^T x and db in one GEMM (cuBLASLt's BGRADB)
+      Tensor dw = empty({n, k}, like(g2)), db = empty({n}, like(g2));
+      be.linear_wgrad_bgrad(t, g2.raw_data(), x2.raw_data(), m, n, k, dw.raw_data(), db.raw_data());
+      grads[1] = dw, grads[2] = db;
+      return grads;
     }
     if (need[1]) {  // dW = g^T x
       Tensor dw = empty({n, k}, like(g2));

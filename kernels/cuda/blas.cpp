@@ -1,6 +1,10 @@
 // Row-major GEMM through cuBLAS. A row-major C[m,n] = op(A) op(B) is the column-major product
 // C^T[n,m] = op(B)^T op(A)^T, so the operands swap and each keeps its own transpose flag.
-// The emulated build links kernels/simt/cublas_emu.cpp instead of libcublas: same prototypes.
+// Linear layers with a bias go through cuBLASLt, whose epilogues add the bias in the forward GEMM
+// and write the bias gradient in the weight-gradient GEMM (no separate bias kernels).
+// The emulated build links kernels/simt/cublas_emu.cpp and cublaslt_emu.cpp instead of libcublas
+// and libcublasLt: same prototypes.
+#include <cublasLt.h>
 #include <cublas_v2.h>
 
 #include <atomic>
@@ -84,6 +88,99 @@ void gemm_batched(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int6
                                    ty.data, as_int(ldc, "ldc"), stride_c, as_int(batch, "batch"), ty.compute,
                                    CUBLAS_GEMM_DEFAULT),
         "cublasGemmStridedBatchedEx");
+}
+
+// ---- cuBLASLt: GEMMs with an epilogue ----
+
+namespace {
+
+cublasLtHandle_t lt_handle() {
+  thread_local cublasLtHandle_t h = [] {
+    cublasLtHandle_t created = nullptr;
+    check(cublasLtCreate(&created), "cublasLtCreate");
+    return created;
+  }();
+  return h;
+}
+
+// cuBLASLt's workspace (its split-K and epilogue reductions); one per host thread, never freed.
+constexpr size_t kLtWorkspace = size_t(32) << 20;
+void* lt_workspace() {
+  thread_local void* w = [] {
+    void* p = device_malloc(kLtWorkspace);
+    if (!p) throw Error("cublasLt: out of device memory for its 32 MB workspace");
+    return p;
+  }();
+  return w;
+}
+
+template <class T>
+void set(cublasLtMatmulDesc_t d, cublasLtMatmulDescAttributes_t a, const T& v, const char* what) {
+  check(cublasLtMatmulDescSetAttribute(d, a, &v, sizeof(v)), what);
+}
+
+// Owns the descriptors of one call.
+struct LtCall {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;
+  cublasLtMatmulPreference_t pref = nullptr;
+  ~LtCall() {
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (d) cublasLtMatrixLayoutDestroy(d);
+    if (b) cublasLtMatrixLayoutDestroy(b);
+    if (a) cublasLtMatrixLayoutDestroy(a);
+    if (desc) cublasLtMatmulDescDestroy(desc);
+  }
+};
+
+// Column-major D[m, n] = op(A) op(B) with epilogue `epi` (bias: the bias input or the bias-gradient
+// output). Layouts describe the matrices as stored, before op().
+void lt_matmul(Elem t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void* A, int64_t lda, const void* B,
+               int64_t ldb, void* D, int64_t ldd, cublasLtEpilogue_t epi, const void* bias) {
+  const Types ty = types_for(t);
+  LtCall c;
+  check(cublasLtMatmulDescCreate(&c.desc, ty.compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
+  const int32_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  set(c.desc, CUBLASLT_MATMUL_DESC_TRANSA, op_a, "cublasLtMatmulDescSetAttribute(TRANSA)");
+  set(c.desc, CUBLASLT_MATMUL_DESC_TRANSB, op_b, "cublasLtMatmulDescSetAttribute(TRANSB)");
+  const uint32_t e = epi;
+  set(c.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, e, "cublasLtMatmulDescSetAttribute(EPILOGUE)");
+  set(c.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias, "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
+  auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
+  check(cublasLtMatrixLayoutCreate(&c.a, ty.data, u(ta ? k : m), u(ta ? m : k), lda), "cublasLtMatrixLayoutCreate(A)");
+  check(cublasLtMatrixLayoutCreate(&c.b, ty.data, u(tb ? n : k), u(tb ? k : n), ldb), "cublasLtMatrixLayoutCreate(B)");
+  check(cublasLtMatrixLayoutCreate(&c.d, ty.data, u(m), u(n), ldd), "cublasLtMatrixLayoutCreate(D)");
+  check(cublasLtMatmulPreferenceCreate(&c.pref), "cublasLtMatmulPreferenceCreate");
+  const uint64_t ws = kLtWorkspace;
+  check(cublasLtMatmulPreferenceSetAttribute(c.pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof(ws)),
+        "cublasLtMatmulPreferenceSetAttribute(MAX_WORKSPACE_BYTES)");
+  cublasLtMatmulHeuristicResult_t algo{};
+  int found = 0;
+  check(cublasLtMatmulAlgoGetHeuristic(lt_handle(), c.desc, c.a, c.b, c.d, c.d, c.pref, 1, &algo, &found),
+        "cublasLtMatmulAlgoGetHeuristic");
+  if (found == 0)
+    throw Error(cat("cublasLt: no algorithm for a ", kern::elem_name(t), " GEMM ", m, "x", n, "x", k, " with epilogue ",
+                    static_cast<int>(epi)));
+  const float one = 1, zero = 0;
+  check(cublasLtMatmul(lt_handle(), c.desc, &one, A, c.a, B, c.b, &zero, D, c.d, D, c.d, &algo.algo, lt_workspace(),
+                       kLtWorkspace, reinterpret_cast<cudaStream_t>(current_stream())),
+        "cublasLtMatmul");
+}
+
+}  // namespace
+
+void linear_bias_fwd(Elem t, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k, void* y) {
+  if (m == 0 || n == 0) return;
+  // Row-major y[m, n] = x w^T + bias is column-major y^T[n, m] = w x^T: A = w (stored k x n, op T),
+  // B = x (stored k x m, op N); the bias runs along D's rows, which are y's columns.
+  lt_matmul(t, true, false, n, m, k, w, k, x, k, y, n, CUBLASLT_EPILOGUE_BIAS, bias);
+}
+
+void linear_wgrad_bgrad(Elem t, const void* g, const void* x, int64_t m, int64_t n, int64_t k, void* dw, void* db) {
+  if (m == 0 || n == 0 || k == 0) return;
+  // Row-major dw[n, k] = g^T x is column-major dw^T[k, n] = x^T g: A = x (stored k x m, op N),
+  // B = g (stored n x m, op T); BGRADB reduces op(B) over the product's k (= m) dimension: db[n].
+  lt_matmul(t, false, true, k, n, m, x, k, g, n, dw, k, CUBLASLT_EPILOGUE_BGRADB, db);
 }
 
 }  // namespace ft::cuda

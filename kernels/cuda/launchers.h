@@ -99,6 +99,11 @@ void gemm(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, d
 void gemm_batched(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha, const void* a,
                   int64_t lda, int64_t stride_a, const void* b, int64_t ldb, int64_t stride_b, double beta, void* c,
                   int64_t ldc, int64_t stride_c, int64_t batch);
+// Linear layers through cuBLASLt epilogues (f32, bf16, f16), row-major: y[m, n] = x[m, k] w[n, k]^T
+// + bias[n] in one call (BIAS), and dw[n, k] = g[m, n]^T x[m, k] with db[n] = column sums of g in
+// one call (BGRADB).
+void linear_bias_fwd(Elem t, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k, void* y);
+void linear_wgrad_bgrad(Elem t, const void* g, const void* x, int64_t m, int64_t n, int64_t k, void* dw, void* db);
 // f32 GEMMs may use TF32 tensor cores (10-bit mantissa inputs, f32 accumulation). Off by default,
 // as in PyTorch.
 void set_allow_tf32(bool allow);

@@ -171,12 +171,20 @@ TEST(BertDropout, CudaFlashAttentionDrawsTheCpuMasks) {
   const auto [cuda_logits, cuda_loss] = step(cuda_model, kDevice);
   EXPECT_NEAR(cuda_loss, cpu_loss, 1e-5 * std::abs(cpu_loss));
   EXPECT_LE(rel_error(cuda_logits, cpu_logits), 1e-5);
+  // Gradients to 1e-4: a bias gradient is a sum over the batch whose terms cancel (the classifier's
+  // is the sum of softmax - onehot), so the f32 rounding of its terms, in a different order on each
+  // device (cuBLASLt's bias-gradient epilogue on CUDA), is large next to the result: measured worst
+  // 1.2e-5, the classifier bias. Attention's mask shifted by one Philox value gives 0.56.
   std::map<std::string, Tensor> cpu_params;
   for (auto& [name, p] : cpu_model.named_parameters()) cpu_params[name] = p;
+  double worst = 0;
   for (auto& [name, p] : cuda_model.named_parameters()) {
     if (name.find("attention.self.key.bias") != std::string::npos) continue;  // round-off only (see above)
-    EXPECT_LE(rel_error(p.grad().to(kCPU), cpu_params.at(name).grad()), 1e-5) << name;
+    const double e = rel_error(p.grad().to(kCPU), cpu_params.at(name).grad());
+    worst = std::max(worst, e);
+    EXPECT_LE(e, 1e-4) << name;
   }
+  std::printf("[dropout] worst gradient difference CUDA vs CPU: %.3g\n", worst);
   // Dropout was on: the same batch in eval mode gives another loss.
   cpu_model.eval();
   const double eval_loss = cpu_model.loss(cpu_model.logits(ids, Tensor(), mask), labels).item();

@@ -1,6 +1,7 @@
 // The CUDA backend on the SIMT emulator: the cuBLAS stand-in's argument checks (so the row-major ->
 // column-major mapping is really tested), the caching allocator, device placement of results, and
 // dropout masks identical to the CPU's for the same seed.
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <gtest/gtest.h>
 
@@ -318,6 +319,64 @@ TEST_F(CudaBackendEmu, MultiTensorClippingMatchesTheCpu) {
   EXPECT_NEAR(norm.item(), optim::clip_grad_norm(cpu, 1.0), 1e-9 * norm.item());
   for (size_t i = 0; i < cpu.size(); ++i)
     EXPECT_LE(test_max_rel(dev[i].grad().to(kCPU), cpu[i].grad()), 1e-6) << i;
+}
+
+// The cuBLASLt epilogues the linear layer uses, against plain arithmetic, and the stand-in's
+// checks: it implements BIAS and BGRADB only and refuses what it does not emulate.
+TEST_F(CudaBackendEmu, CublasLtEpiloguesAddTheBiasAndWriteItsGradient) {
+  ASSERT_STREQ(backend_for(kCuda).implementation(kern::OptionalOp::linear_bias, kern::Elem::bf16), "cublaslt");
+  const Tensor x = from_vector({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {3, 4}).to(kCuda);
+  const Tensor w = from_vector({1, 0, 0, 1, 0, 1, 1, 0}, {2, 4}).to(kCuda), b = from_vector({10, 20}, {2}).to(kCuda);
+  Tensor y = zeros({3, 2}).to(kCuda);
+  cuda::linear_bias_fwd(kern::Elem::f32, x.raw_data(), w.raw_data(), b.raw_data(), 3, 2, 4, y.raw_data());
+  EXPECT_EQ(y.to_vector<double>(), (std::vector<double>{15, 25, 23, 33, 31, 41}));  // x w^T + b
+  const Tensor g = from_vector({1, 2, 3, 4, 5, 6}, {3, 2}).to(kCuda);
+  Tensor dw = zeros({2, 4}).to(kCuda), db = zeros({2}).to(kCuda);
+  cuda::linear_wgrad_bgrad(kern::Elem::f32, g.raw_data(), x.raw_data(), 3, 2, 4, dw.raw_data(), db.raw_data());
+  EXPECT_EQ(dw.to_vector<double>(), (std::vector<double>{61, 70, 79, 88, 76, 88, 100, 112}));  // g^T x
+  EXPECT_EQ(db.to_vector<double>(), (std::vector<double>{9, 12}));                             // column sums of g
+
+  cublasLtHandle_t h = nullptr;
+  ASSERT_EQ(cublasLtCreate(&h), CUBLAS_STATUS_SUCCESS);
+  cublasLtMatmulDesc_t desc = nullptr;
+  ASSERT_EQ(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), CUBLAS_STATUS_SUCCESS);
+  const int64_t wrong_size = CUBLASLT_EPILOGUE_BIAS;  // the attribute is a uint32: sizes must match exactly
+  EXPECT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &wrong_size, sizeof(wrong_size)),
+            CUBLAS_STATUS_INVALID_VALUE);
+  cublasLtMatrixLayout_t la = nullptr, lb = nullptr, ld = nullptr;
+  ASSERT_EQ(cublasLtMatrixLayoutCreate(&la, CUDA_R_32F, 4, 2, 4), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasLtMatrixLayoutCreate(&lb, CUDA_R_32F, 4, 3, 4), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasLtMatrixLayoutCreate(&ld, CUDA_R_32F, 2, 3, 2), CUBLAS_STATUS_SUCCESS);
+  cublasLtMatrixLayout_t bad = nullptr;
+  EXPECT_EQ(cublasLtMatrixLayoutCreate(&bad, CUDA_R_32F, 4, 2, 3), CUBLAS_STATUS_INVALID_VALUE);  // ld < rows
+  const int32_t t = CUBLAS_OP_T;
+  ASSERT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t)), CUBLAS_STATUS_SUCCESS);
+  cublasLtMatmulHeuristicResult_t r{};
+  int found = 0;
+  const uint32_t gelu = CUBLASLT_EPILOGUE_GELU_AUX_BIAS;  // not emulated: refused
+  ASSERT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &gelu, sizeof(gelu)),
+            CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, ld, ld, nullptr, 1, &r, &found),
+            CUBLAS_STATUS_NOT_SUPPORTED);
+  EXPECT_EQ(found, 0);
+  const uint32_t bias_epi = CUBLASLT_EPILOGUE_BIAS;
+  ASSERT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &bias_epi, sizeof(bias_epi)),
+            CUBLAS_STATUS_SUCCESS);
+  const float host_bias[2] = {1, 2};  // host memory: the stand-in's extent check refuses it
+  const void* bp = host_bias;
+  ASSERT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof(bp)),
+            CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, ld, ld, nullptr, 1, &r, &found), CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(found, 1);
+  const float one = 1, zero = 0;
+  EXPECT_EQ(cublasLtMatmul(h, desc, &one, w.raw_data(), la, x.raw_data(), lb, &zero, y.raw_data(), ld, y.raw_data(), ld,
+                           &r.algo, nullptr, 0, nullptr),
+            CUBLAS_STATUS_EXECUTION_FAILED);
+  cublasLtMatrixLayoutDestroy(la);
+  cublasLtMatrixLayoutDestroy(lb);
+  cublasLtMatrixLayoutDestroy(ld);
+  cublasLtMatmulDescDestroy(desc);
+  cublasLtDestroy(h);
 }
 
 }  // namespace
