@@ -92,6 +92,11 @@ class Backend {
                                int64_t /*n*/, int64_t /*k*/, void* /*y*/) {}
   virtual void linear_wgrad_bgrad(Elem, const void* /*g*/, const void* /*x*/, int64_t /*m*/, int64_t /*n*/,
                                   int64_t /*k*/, void* /*dw*/, void* /*db*/) {}
+  // gelu_tanh(x w^T + b) (OptionalOp::linear_bias_gelu, the tanh approximation only) in one GEMM,
+  // with the pre-activation x w^T + b written to aux [m, n] for the backward (cuBLASLt's
+  // GELU_AUX_BIAS). n must be a multiple of 8 (the aux leading dimension's rule).
+  virtual void linear_bias_gelu_fwd(Elem, const void* /*x*/, const void* /*w*/, const void* /*b*/, int64_t /*m*/,
+                                    int64_t /*n*/, int64_t /*k*/, void* /*y*/, void* /*aux*/) {}
   // gelu(x + bias[col]) and its input gradient over contiguous [rows, n].
   virtual void bias_gelu_fwd(Elem, bool /*exact*/, const void* /*x*/, const void* /*bias*/, int64_t /*rows*/,
                              int64_t /*n*/, void* /*y*/) {}

@@ -251,6 +251,7 @@ class CpuBackend final : public Backend {
     if (t != Elem::f32 && t != Elem::f64) return nullptr;
     switch (op) {
       case kern::OptionalOp::linear_bias: return nullptr;  // the bias is broadcast, then the GEMM accumulates
+      case kern::OptionalOp::linear_bias_gelu: return nullptr;  // a bias-free GEMM, then bias_gelu
       case kern::OptionalOp::batch_norm: return "cpu";  // kernels/cpu/batch_norm.h says why not oneDNN's
       default: return "cpu";
     }

@@ -73,6 +73,10 @@ Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& wei
 // residual, weight, bias); x_bias, residual, weight and bias may be undefined.
 Tensor bias_gelu(const Tensor& x, const Tensor& bias, GeluApprox approx = GeluApprox::none);
 Tensor bias_gelu_composite(const Tensor& x, const Tensor& bias, GeluApprox approx = GeluApprox::none);
+// gelu(linear(x, w, b)): one cuBLASLt call on CUDA for the tanh approximation (core/ops/fused.cpp).
+Tensor linear_bias_gelu(const Tensor& x, const Tensor& w, const Tensor& b, GeluApprox approx = GeluApprox::none);
+Tensor linear_bias_gelu_composite(const Tensor& x, const Tensor& w, const Tensor& b,
+                                  GeluApprox approx = GeluApprox::none);
 Tensor bias_dropout_add_layer_norm(const Tensor& x, const Tensor& x_bias, const Tensor& residual, const Tensor& weight,
                                    const Tensor& bias, double eps, double p, bool training, Generator* gen = nullptr);
 Tensor bias_dropout_add_layer_norm_composite(const Tensor& x, const Tensor& x_bias, const Tensor& residual,

@@ -87,7 +87,7 @@ class CudaBackend final : public Backend {
   const char* implementation(kern::OptionalOp op, Elem t) const override {
     const bool floats = t == Elem::f32 || t == Elem::bf16 || t == Elem::f16;
     if (op == kern::OptionalOp::attention && floats) return "flash";
-    if (op == kern::OptionalOp::linear_bias && floats) return "cublaslt";
+    if ((op == kern::OptionalOp::linear_bias || op == kern::OptionalOp::linear_bias_gelu) && floats) return "cublaslt";
 #if defined(FT_CUDNN)
     if (op == kern::OptionalOp::conv2d) return "cudnn";
     if (op == kern::OptionalOp::batch_norm && (t == Elem::f32 || t == Elem::f64)) return "cudnn";
@@ -101,6 +101,10 @@ class CudaBackend final : public Backend {
   void linear_wgrad_bgrad(Elem t, const void* g, const void* x, int64_t m, int64_t n, int64_t k, void* dw,
                           void* db) override {
     cuda::linear_wgrad_bgrad(t, g, x, m, n, k, dw, db);
+  }
+  void linear_bias_gelu_fwd(Elem t, const void* x, const void* w, const void* b, int64_t m, int64_t n, int64_t k,
+                            void* y, void* aux) override {
+    cuda::linear_bias_gelu_fwd(t, x, w, b, m, n, k, y, aux);
   }
   void attention_fwd(const kern::AttentionArgs& a) override { cuda::attention_fwd(a); }
   void attention_bwd(const kern::AttentionArgs& a) override { cuda::attention_bwd(a, a.workspace); }

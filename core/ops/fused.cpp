@@ -143,4 +143,65 @@ Tensor bias_dropout_add_layer_norm(const Tensor& x, const Tensor& x_bias, const 
   });
 }
 
+// linear_bias_gelu(x, w, b) = gelu(linear(x, w, b)). A backend with a GEMM epilogue for it (CUDA's
+// cuBLASLt GELU_AUX_BIAS, which computes the tanh approximation only, for out-features a multiple of
+// 8) runs the GEMM, the bias and the GELU in one call and keeps the pre-activation for the backward;
+// otherwise a bias-free GEMM and then bias_gelu (the CPU's fused kernel), the same function.
+Tensor linear_bias_gelu_composite(const Tensor& x, const Tensor& w, const Tensor& b, GeluApprox approx) {
+  return gelu(linear(x, w, b), approx);
+}
+
+Tensor linear_bias_gelu(const Tensor& x, const Tensor& w, const Tensor& b, GeluApprox approx) {
+  if (autocast::enabled()) {  // a GEMM: autocast's low-precision list, bias included
+    const Tensor lx = autocast::to_low(x), lw = autocast::to_low(w), lb = autocast::to_low(b);
+    autocast::Disable off;
+    return linear_bias_gelu(lx, lw, lb, approx);
+  }
+  const char* op = "linear_bias_gelu";
+  Backend& be = compute_backend(op, {&x, &w, &b});
+  FT_CHECK(b.defined(), op, ": bias must be defined (use gelu(linear(x, w)) without one)");
+  const bool fused = approx == GeluApprox::tanh && be.implements(kern::OptionalOp::linear_bias_gelu, elem_of(x)) &&
+                     w.dim() == 2 && w.size(0) % 8 == 0;
+  if (!fused) return bias_gelu(linear(x, w), b, approx);
+  check_same_dtype(op, x, w);
+  check_same_dtype(op, x, b);
+  FT_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), op, ": input ", shape_str(x.shape()), " does not match weight ",
+           shape_str(w.shape()));
+  FT_CHECK(b.dim() == 1 && b.size(0) == w.size(0), op, ": bias ", shape_str(b.shape()), " does not match weight ",
+           shape_str(w.shape()));
+  const int64_t k = w.size(1), n = w.size(0);
+  const Tensor x2 = x.detach().reshape({-1, k}).contiguous(), wc = w.detach().contiguous(), bc = b.detach().contiguous();
+  const int64_t m = x2.size(0);
+  Tensor out = empty({m, n}, like(x)), aux = empty({m, n}, like(x));
+  be.linear_bias_gelu_fwd(elem_of(x), x2.raw_data(), wc.raw_data(), bc.raw_data(), m, n, k, out.raw_data(),
+                          aux.raw_data());
+  Shape out_shape = x.shape();
+  out_shape.back() = n;
+  const Shape x_shape = x.shape();
+  return attach(out.view(out_shape), op, {x, w, b}, [x2, wc, aux, m, n, k, x_shape](const Tensor& g,
+                                                                                    const std::vector<bool>& need) {
+    const Tensor g2 = g.reshape({m, n}).contiguous();
+    Backend& bb = backend_of("linear_bias_gelu_backward", {&g2});
+    const kern::Elem t = elem_of(g2);
+    Tensor dh = empty({m, n}, like(g2));  // the gradient of the pre-activation, from the saved aux
+    bb.binary(kern::BinaryOp::gelu_tanh_grad, 0, 0, t, g2.raw_data(), strided_of(g2), aux.raw_data(), strided_of(aux),
+              dh.raw_data());
+    std::vector<Tensor> grads(3);
+    if (need[0]) {  // dx = dh w
+      Tensor dx = empty({m, k}, like(g2));
+      bb.gemm(t, false, false, m, k, n, 1.0, dh.raw_data(), n, wc.raw_data(), k, 0.0, dx.raw_data(), k);
+      grads[0] = dx.view(x_shape);
+    }
+    if (need[1]) {  // dw = dh^T x, and db in the same GEMM
+      Tensor dw = empty({n, k}, like(g2)), db = empty({n}, like(g2));
+      bb.linear_wgrad_bgrad(t, dh.raw_data(), x2.raw_data(), m, n, k, dw.raw_data(), db.raw_data());
+      grads[1] = dw;
+      if (need[2]) grads[2] = db;
+    } else if (need[2]) {
+      grads[2] = column_sums(dh, m, n);
+    }
+    return grads;
+  });
+}
+
 }  // namespace ft

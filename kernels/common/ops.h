@@ -136,7 +136,8 @@ FT_HD T binary_fn(T p, T q, T a, T b) {
 
 // Ops a backend may implement (Backend::implementation names how); for the others the op runs its
 // composite definition.
-enum class OptionalOp { attention, bias_gelu, bias_dropout_add_layer_norm, conv2d, batch_norm, max_pool2d, linear_bias };
+enum class OptionalOp { attention, bias_gelu, bias_dropout_add_layer_norm, conv2d, batch_norm, max_pool2d, linear_bias,
+                        linear_bias_gelu };
 
 // Dropout of one op: element i of the op's tensor keeps when Philox value offset + i of `seed` is
 // kept (uniform > p); kept elements are scaled by 1 / (1 - p). p = 0: no dropout.

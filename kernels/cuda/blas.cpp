@@ -136,7 +136,8 @@ struct LtCall {
 // Column-major D[m, n] = op(A) op(B) with epilogue `epi` (bias: the bias input or the bias-gradient
 // output). Layouts describe the matrices as stored, before op().
 void lt_matmul(Elem t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const void* A, int64_t lda, const void* B,
-               int64_t ldb, void* D, int64_t ldd, cublasLtEpilogue_t epi, const void* bias) {
+               int64_t ldb, void* D, int64_t ldd, cublasLtEpilogue_t epi, const void* bias, void* aux = nullptr,
+               int64_t aux_ld = 0) {
   const Types ty = types_for(t);
   LtCall c;
   check(cublasLtMatmulDescCreate(&c.desc, ty.compute, CUDA_R_32F), "cublasLtMatmulDescCreate");
@@ -146,6 +147,10 @@ void lt_matmul(Elem t, bool ta, bool tb, int64_t m, int64_t n, int64_t k, const 
   const uint32_t e = epi;
   set(c.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, e, "cublasLtMatmulDescSetAttribute(EPILOGUE)");
   set(c.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, bias, "cublasLtMatmulDescSetAttribute(BIAS_POINTER)");
+  if (aux) {
+    set(c.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, aux, "cublasLtMatmulDescSetAttribute(EPILOGUE_AUX_POINTER)");
+    set(c.desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, aux_ld, "cublasLtMatmulDescSetAttribute(EPILOGUE_AUX_LD)");
+  }
   auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
   check(cublasLtMatrixLayoutCreate(&c.a, ty.data, u(ta ? k : m), u(ta ? m : k), lda), "cublasLtMatrixLayoutCreate(A)");
   check(cublasLtMatrixLayoutCreate(&c.b, ty.data, u(tb ? n : k), u(tb ? k : n), ldb), "cublasLtMatrixLayoutCreate(B)");
@@ -174,6 +179,14 @@ void linear_bias_fwd(Elem t, const void* x, const void* w, const void* bias, int
   // Row-major y[m, n] = x w^T + bias is column-major y^T[n, m] = w x^T: A = w (stored k x n, op T),
   // B = x (stored k x m, op N); the bias runs along D's rows, which are y's columns.
   lt_matmul(t, true, false, n, m, k, w, k, x, k, y, n, CUBLASLT_EPILOGUE_BIAS, bias);
+}
+
+void linear_bias_gelu_fwd(Elem t, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k,
+                          void* y, void* aux) {
+  if (m == 0 || n == 0) return;
+  if (n % 8 != 0) throw Error(cat("linear_bias_gelu: ", n, " output features; cuBLASLt's GELU aux needs a multiple of 8"));
+  // As linear_bias_fwd; the aux matrix has D's layout (leading dimension n).
+  lt_matmul(t, true, false, n, m, k, w, k, x, k, y, n, CUBLASLT_EPILOGUE_GELU_AUX_BIAS, bias, aux, n);
 }
 
 void linear_wgrad_bgrad(Elem t, const void* g, const void* x, int64_t m, int64_t n, int64_t k, void* dw, void* db) {

@@ -104,6 +104,9 @@ void gemm_batched(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int6
 // one call (BGRADB).
 void linear_bias_fwd(Elem t, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k, void* y);
 void linear_wgrad_bgrad(Elem t, const void* g, const void* x, int64_t m, int64_t n, int64_t k, void* dw, void* db);
+// y = gelu_tanh(x w^T + bias) in one call (GELU_AUX_BIAS), aux[m, n] = the pre-activation; n % 8 == 0.
+void linear_bias_gelu_fwd(Elem t, const void* x, const void* w, const void* bias, int64_t m, int64_t n, int64_t k,
+                          void* y, void* aux);
 // f32 GEMMs may use TF32 tensor cores (10-bit mantissa inputs, f32 accumulation). Off by default,
 // as in PyTorch.
 void set_allow_tf32(bool allow);

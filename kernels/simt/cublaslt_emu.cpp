@@ -1,7 +1,9 @@
 // A stand-in for the parts of cuBLASLt the engine calls (kernels/cuda/blas.cpp), with cuBLASLt's
 // prototypes and column-major semantics: descriptors, one heuristic result, and cublasLtMatmul with
-// exactly the epilogues ftrain uses, DEFAULT, BIAS (bias[row] added to D) and BGRADB (D as DEFAULT,
-// and the bias pointer receives the reduction of op(B) over k, one value per column of D). Anything
+// exactly the epilogues ftrain uses: DEFAULT, BIAS (bias[row] added to D), GELU_AUX_BIAS (D =
+// gelu_tanh(h) with h = the product + bias[row], h stored to the aux matrix: cuBLASLt's GELU is the
+// tanh approximation) and BGRADB (D as DEFAULT, and the bias pointer receives the reduction of op(B)
+// over k, one value per column of D). Anything
 // else (another epilogue, attribute, order or type combination) is refused as not supported, so a
 // new use has to be emulated here before its tests can pass. Beyond cuBLASLt's own validation
 // (attribute sizes, leading dimensions, matching layouts) every operand's extent, the bias vector
@@ -10,6 +12,7 @@
 #include <cublasLt.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <exception>
 
@@ -24,6 +27,8 @@ struct Desc {
   int32_t compute, scale, transa = CUBLAS_OP_N, transb = CUBLAS_OP_N;
   uint32_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   const void* bias = nullptr;
+  void* aux = nullptr;
+  int64_t aux_ld = 0;
 };
 struct Layout {
   uint32_t type;
@@ -85,9 +90,13 @@ cublasStatus_t validate(const Desc& d, const Layout& a, const Layout& b, const L
   if (type_size(a.type) == 0 || b.type != a.type || c.type != a.type || dd.type != a.type)
     return CUBLAS_STATUS_NOT_SUPPORTED;
   if (d.epilogue != CUBLASLT_EPILOGUE_DEFAULT && d.epilogue != CUBLASLT_EPILOGUE_BIAS &&
-      d.epilogue != CUBLASLT_EPILOGUE_BGRADB)
+      d.epilogue != CUBLASLT_EPILOGUE_BGRADB && d.epilogue != CUBLASLT_EPILOGUE_GELU_AUX_BIAS)
     return CUBLAS_STATUS_NOT_SUPPORTED;
   if (d.epilogue != CUBLASLT_EPILOGUE_DEFAULT && !d.bias) return CUBLAS_STATUS_INVALID_VALUE;
+  // The GELU aux: a pointer and a leading dimension, a multiple of 8 and at least rows(D).
+  if (d.epilogue == CUBLASLT_EPILOGUE_GELU_AUX_BIAS &&
+      (!d.aux || d.aux_ld % 8 != 0 || d.aux_ld < static_cast<int64_t>(dd.rows)))
+    return CUBLAS_STATUS_INVALID_VALUE;
   const bool ta = d.transa != CUBLAS_OP_N, tb = d.transb != CUBLAS_OP_N;
   *m = ta ? a.cols : a.rows;
   *k = ta ? a.rows : a.cols;
@@ -141,6 +150,8 @@ cublasStatus_t CUBLASWINAPI cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t 
     case CUBLASLT_MATMUL_DESC_TRANSB: return take(s.transb);
     case CUBLASLT_MATMUL_DESC_EPILOGUE: return take(s.epilogue);
     case CUBLASLT_MATMUL_DESC_BIAS_POINTER: return take(s.bias);
+    case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER: return take(s.aux);
+    case CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD: return take(s.aux_ld);
     default: return CUBLAS_STATUS_NOT_SUPPORTED;  // not emulated: ftrain does not set it
   }
 }
@@ -217,7 +228,10 @@ cublasStatus_t CUBLASWINAPI cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDes
     ft::cuda::check_device_range(C, es * extent(lc), "cublasLtMatmul operand C");
     ft::cuda::check_device_range(D, es * extent(ld), "cublasLtMatmul operand D");
     // BIAS reads rows(D) values; BGRADB writes cols(D) values, in D's type.
-    if (d.epilogue == CUBLASLT_EPILOGUE_BIAS) ft::cuda::check_device_range(d.bias, es * m, "cublasLtMatmul bias");
+    if (d.epilogue == CUBLASLT_EPILOGUE_BIAS || d.epilogue == CUBLASLT_EPILOGUE_GELU_AUX_BIAS)
+      ft::cuda::check_device_range(d.bias, es * m, "cublasLtMatmul bias");
+    if (d.epilogue == CUBLASLT_EPILOGUE_GELU_AUX_BIAS)
+      ft::cuda::check_device_range(d.aux, es * (n == 0 ? 0 : d.aux_ld * (n - 1) + m), "cublasLtMatmul GELU aux");
     if (d.epilogue == CUBLASLT_EPILOGUE_BGRADB) ft::cuda::check_device_range(d.bias, es * n, "cublasLtMatmul bias grad");
     if (workspace_bytes) ft::cuda::check_device_range(workspace, workspace_bytes, "cublasLtMatmul workspace");
   } catch (const std::exception&) {
@@ -233,7 +247,12 @@ cublasStatus_t CUBLASWINAPI cublasLtMatmul(cublasLtHandle_t h, cublasLtMatmulDes
       double acc = 0;
       for (uint64_t p = 0; p < k; ++p) acc += a_at(i, p) * b_at(p, j);
       double v = al * acc + (be == 0 ? 0.0 : be * load(C, t, static_cast<int64_t>(j * lc.ld + i)));
-      if (d.epilogue == CUBLASLT_EPILOGUE_BIAS) v += load(d.bias, t, static_cast<int64_t>(i));
+      if (d.epilogue == CUBLASLT_EPILOGUE_BIAS || d.epilogue == CUBLASLT_EPILOGUE_GELU_AUX_BIAS)
+        v += load(d.bias, t, static_cast<int64_t>(i));
+      if (d.epilogue == CUBLASLT_EPILOGUE_GELU_AUX_BIAS) {
+        store(d.aux, t, static_cast<int64_t>(j * d.aux_ld + i), v);
+        v = 0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+      }
       store(D, t, static_cast<int64_t>(j * ld.ld + i), v);
     }
     if (d.epilogue == CUBLASLT_EPILOGUE_BGRADB) {

@@ -24,7 +24,9 @@ BertLayer::BertLayer(const io::BertConfig& c, Generator* gen)
   out_norm = register_module("output.LayerNorm", std::make_shared<nn::LayerNorm>(h, c.layer_norm_eps));
   attn_probs_dropout = register_module("attention.self.dropout", std::make_shared<nn::Dropout>(c.attention_probs_dropout_prob));
   hidden_dropout = register_module("output.dropout", std::make_shared<nn::Dropout>(c.hidden_dropout_prob));
-  FT_CHECK(c.hidden_act == "gelu", "BertLayer: hidden_act '", c.hidden_act, "' is not supported (gelu is)");
+  FT_CHECK(c.hidden_act == "gelu" || c.hidden_act == "gelu_new" || c.hidden_act == "gelu_pytorch_tanh",
+           "BertLayer: hidden_act '", c.hidden_act, "' is not supported (gelu, gelu_new and gelu_pytorch_tanh are)");
+  if (c.hidden_act != "gelu") act = GeluApprox::tanh;
 }
 
 Tensor TokenRows::to_grid(const Tensor& x) const { return rows.defined() ? index_scatter(x, batch * seq, rows) : x; }
@@ -48,7 +50,8 @@ Tensor BertLayer::forward(const Tensor& h, const TokenRows& tokens, Generator* g
   const bool training = hidden_dropout->is_training();
   Tensor a = bias_dropout_add_layer_norm(linear(ctx, attn_out->weight), attn_out->bias, h, attn_norm->weight,
                                          attn_norm->bias, attn_norm->eps, p, training, gen);
-  Tensor inter = bias_gelu(linear(a, intermediate->weight), intermediate->bias);
+  // One cuBLASLt call on CUDA for the tanh GELU; a bias-free GEMM and the fused bias + GELU otherwise.
+  Tensor inter = linear_bias_gelu(a, intermediate->weight, intermediate->bias, act);
   return bias_dropout_add_layer_norm(linear(inter, output->weight), output->bias, a, out_norm->weight, out_norm->bias,
                                      out_norm->eps, p, training, gen);
 }

@@ -37,6 +37,7 @@ struct BertLayer : nn::Module {
   Tensor forward(const Tensor& h, const TokenRows& tokens, Generator* gen) const;  // h [n, hidden]
 
   int64_t heads, head_dim;
+  GeluApprox act = GeluApprox::none;  // hidden_act: gelu (erf), or gelu_new / gelu_pytorch_tanh (tanh)
   std::shared_ptr<nn::Linear> query, key, value, attn_out, intermediate, output;
   std::shared_ptr<nn::LayerNorm> attn_norm, out_norm;
   std::shared_ptr<nn::Dropout> attn_probs_dropout, hidden_dropout;

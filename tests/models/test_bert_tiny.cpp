@@ -30,10 +30,12 @@ const Device kDevice(DeviceType::cuda, 0);
 const Device kDevice = kCPU;
 #endif
 
-// The goldens' tiny configuration (gen_bert_tiny.py): 2 layers, hidden 32, 4 heads, FFN 37, vocab 99.
-io::BertConfig tiny_config(int64_t num_labels, const std::string& problem_type = "") {
+// The goldens' tiny configuration (gen_bert_tiny.py): 2 layers, hidden 32, 4 heads, FFN 37, vocab 99;
+// the gelu_new fixture: hidden_act gelu_new and FFN 40 (one cuBLASLt GELU epilogue on CUDA).
+io::BertConfig tiny_config(int64_t num_labels, const std::string& problem_type = "", bool gelu_new = false) {
   io::Json j = {{"vocab_size", 99}, {"hidden_size", 32}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                {"intermediate_size", 37}, {"max_position_embeddings", 64}, {"num_labels", num_labels}};
+                {"intermediate_size", gelu_new ? 40 : 37}, {"max_position_embeddings", 64}, {"num_labels", num_labels}};
+  if (gelu_new) j["hidden_act"] = "gelu_new";
   if (!problem_type.empty()) j["problem_type"] = problem_type;
   return io::BertConfig::from_json(j, "tiny");
 }
@@ -44,10 +46,12 @@ TEST_P(BertTinyGolden, LogitsLossAndEveryGradientMatchTransformers) {
 #if defined(FT_BERT_CUDA)
   ASSERT_TRUE(install_cuda_backend());
 #endif
-  const std::string ptype = GetParam();
+  const std::string fixture = GetParam();
+  const bool gelu_new = fixture == "gelu_new";
+  const std::string ptype = gelu_new ? "single_label_classification" : fixture;
   const io::SafetensorsFile fx =
-      io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/bert_tiny_" + ptype + ".safetensors");
-  BertForSequenceClassification model(tiny_config(ptype == "regression" ? 1 : 3, ptype));
+      io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/bert_tiny_" + fixture + ".safetensors");
+  BertForSequenceClassification model(tiny_config(ptype == "regression" ? 1 : 3, ptype, gelu_new));
   {
     NoGradGuard ng;
     for (auto& [name, p] : model.named_parameters()) {
@@ -64,7 +68,7 @@ TEST_P(BertTinyGolden, LogitsLossAndEveryGradientMatchTransformers) {
   const Tensor logits = model.logits(in("input_ids"), in("token_type_ids"), in("attention_mask"));
   const Tensor loss = model.loss(logits, in("labels"));
   EXPECT_EQ(model.problem_type_for(in("labels")), ptype);
-  std::printf("[golden] %s logits %.3e loss %.3e\n", ptype.c_str(), rel_error(logits, fx.tensors.at("logits")),
+  std::printf("[golden] %s logits %.3e loss %.3e\n", fixture.c_str(), rel_error(logits, fx.tensors.at("logits")),
               rel_error(loss, fx.tensors.at("loss")));
   EXPECT_LE(rel_error(logits, fx.tensors.at("logits")), 1e-5);
   EXPECT_LE(rel_error(loss, fx.tensors.at("loss")), 1e-5);
@@ -93,7 +97,7 @@ TEST_P(BertTinyGolden, LogitsLossAndEveryGradientMatchTransformers) {
     EXPECT_LE(e, std::max(1e-5, 2 * torch_f32)) << "grad." << name << " (PyTorch f32: " << torch_f32 << ")";
     ++checked;
   }
-  std::printf("[golden] %s %d gradients, worst relative error %.3e\n", ptype.c_str(), checked, worst);
+  std::printf("[golden] %s %d gradients, worst relative error %.3e\n", fixture.c_str(), checked, worst);
   EXPECT_EQ(checked, 41);  // 5 embedding tensors + 2 x 16 per layer + pooler 2 + classifier 2
 }
 
@@ -347,7 +351,8 @@ TEST_P(BertAutocast, FiveAdamWStepsMatchTorchAutocast) {
 INSTANTIATE_TEST_SUITE_P(LowPrecision, BertAutocast, ::testing::Values("bf16", "fp16"));
 
 INSTANTIATE_TEST_SUITE_P(ProblemTypes, BertTinyGolden,
-                         ::testing::Values("single_label_classification", "multi_label_classification", "regression"));
+                         ::testing::Values("single_label_classification", "multi_label_classification", "regression",
+                                           "gelu_new"));
 
 }  // namespace
 }  // namespace ft::models

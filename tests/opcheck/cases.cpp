@@ -265,6 +265,22 @@ std::vector<Case> build() {
            [](const Ts& t) { return linear(t[0], t[1]); }, linear_ref});
   add(cs, {"linear", "frozen_weight", {in({4, 5}), Input{{3, 5}, Kind::real, 0, false, false}, in({3})},
            [](const Ts& t) { return linear(t[0], t[1], t[2]); }, linear_ref});
+  // ---- fused: gelu(linear(x, w, b)); tanh with 8 out-features is one cuBLASLt call on CUDA ----
+  auto linear_gelu_ref = [linear_ref](bool exact) {
+    return [linear_ref, exact](const Hs& h) {
+      return map1(linear_ref(h), [exact](double x) {
+        return exact ? 0.5 * x * std::erfc(-x / std::sqrt(2.0))
+                     : 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+      });
+    };
+  };
+  add(cs, {"linear_bias_gelu", "tanh_2x3x5_w8x5_b8", {in({2, 3, 5}), in({8, 5}), in({8})},
+           [](const Ts& t) { return linear_bias_gelu(t[0], t[1], t[2], GeluApprox::tanh); }, linear_gelu_ref(false)});
+  add(cs, {"linear_bias_gelu", "tanh_frozen_weight_4x6_w16x6", {in({4, 6}), Input{{16, 6}, Kind::real, 0, false, false},
+           in({16})},
+           [](const Ts& t) { return linear_bias_gelu(t[0], t[1], t[2], GeluApprox::tanh); }, linear_gelu_ref(false)});
+  add(cs, {"linear_bias_gelu", "erf_unfused_3x4_w5x4_b5", {in({3, 4}), in({5, 4}), in({5})},
+           [](const Ts& t) { return linear_bias_gelu(t[0], t[1], t[2]); }, linear_gelu_ref(true)});
   // ---- softmax family ----
   auto softmax_row = [](bool logp) {
     return [logp](const Hs& h) {
@@ -613,7 +629,7 @@ const std::vector<std::string>& required_ops() {
       "add", "sub", "mul", "div", "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar",
       "rdiv_scalar", "neg", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "sigmoid", "relu", "gelu_erf",
       "gelu_tanh", "where", "masked_fill", "clamp", "sum", "mean", "max", "argmax", "var", "matmul", "linear",
-      "softmax", "log_softmax", "layer_norm", "add_layer_norm", "bias_dropout_add_layer_norm", "bias_gelu", "scaled_dot_product_attention", "dropout", "embedding", "cross_entropy",
+      "softmax", "log_softmax", "layer_norm", "add_layer_norm", "bias_dropout_add_layer_norm", "bias_gelu", "linear_bias_gelu", "scaled_dot_product_attention", "dropout", "embedding", "cross_entropy",
       "binary_cross_entropy_with_logits", "mse_loss", "concat", "stack", "index_select", "index_scatter", "one_hot", "to_bf16",
       "to_f16", "permute", "transpose", "reshape", "slice", "select", "expand", "squeeze", "unsqueeze",
       "im2col", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm"};

@@ -2,6 +2,7 @@
 // column-major mapping is really tested), the caching allocator, device placement of results, and
 // dropout masks identical to the CPU's for the same seed.
 #include <cublasLt.h>
+#include <cmath>
 #include <cublas_v2.h>
 #include <gtest/gtest.h>
 
@@ -321,8 +322,8 @@ TEST_F(CudaBackendEmu, MultiTensorClippingMatchesTheCpu) {
     EXPECT_LE(test_max_rel(dev[i].grad().to(kCPU), cpu[i].grad()), 1e-6) << i;
 }
 
-// The cuBLASLt epilogues the linear layer uses, against plain arithmetic, and the stand-in's
-// checks: it implements BIAS and BGRADB only and refuses what it does not emulate.
+// The cuBLASLt epilogues the linear layers use, against plain arithmetic, and the stand-in's
+// checks: it implements BIAS, GELU_AUX_BIAS and BGRADB only and refuses what it does not emulate.
 TEST_F(CudaBackendEmu, CublasLtEpiloguesAddTheBiasAndWriteItsGradient) {
   ASSERT_STREQ(backend_for(kCuda).implementation(kern::OptionalOp::linear_bias, kern::Elem::bf16), "cublaslt");
   const Tensor x = from_vector({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {3, 4}).to(kCuda);
@@ -335,6 +336,17 @@ TEST_F(CudaBackendEmu, CublasLtEpiloguesAddTheBiasAndWriteItsGradient) {
   cuda::linear_wgrad_bgrad(kern::Elem::f32, g.raw_data(), x.raw_data(), 3, 2, 4, dw.raw_data(), db.raw_data());
   EXPECT_EQ(dw.to_vector<double>(), (std::vector<double>{61, 70, 79, 88, 76, 88, 100, 112}));  // g^T x
   EXPECT_EQ(db.to_vector<double>(), (std::vector<double>{9, 12}));                             // column sums of g
+  // GELU_AUX_BIAS: y = gelu_tanh(h), aux = h = x w^T + b (8 out-features: the aux ld rule).
+  const Tensor w8 = from_vector(std::vector<double>(32, 0.0625), {8, 4}).to(kCuda), b8 = zeros({8}).to(kCuda);
+  Tensor y8 = zeros({3, 8}).to(kCuda), aux = zeros({3, 8}).to(kCuda);
+  cuda::linear_bias_gelu_fwd(kern::Elem::f32, x.raw_data(), w8.raw_data(), b8.raw_data(), 3, 8, 4, y8.raw_data(),
+                             aux.raw_data());
+  const std::vector<double> hv = aux.to_vector<double>(), yv = y8.to_vector<double>();
+  for (int i = 0; i < 24; ++i) {
+    const double h = 0.0625 * (i / 8 == 0 ? 10 : i / 8 == 1 ? 26 : 42);  // row sums of x over 16
+    EXPECT_DOUBLE_EQ(hv[i], h) << i;
+    EXPECT_NEAR(yv[i], 0.5 * h * (1 + std::tanh(std::sqrt(2 / M_PI) * (h + 0.044715 * h * h * h))), 1e-6) << i;
+  }
 
   cublasLtHandle_t h = nullptr;
   ASSERT_EQ(cublasLtCreate(&h), CUBLAS_STATUS_SUCCESS);
@@ -353,12 +365,26 @@ TEST_F(CudaBackendEmu, CublasLtEpiloguesAddTheBiasAndWriteItsGradient) {
   ASSERT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &t, sizeof(t)), CUBLAS_STATUS_SUCCESS);
   cublasLtMatmulHeuristicResult_t r{};
   int found = 0;
-  const uint32_t gelu = CUBLASLT_EPILOGUE_GELU_AUX_BIAS;  // not emulated: refused
+  const uint32_t gelu = CUBLASLT_EPILOGUE_DGELU_BGRAD;  // not emulated: refused
   ASSERT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &gelu, sizeof(gelu)),
             CUBLAS_STATUS_SUCCESS);
   EXPECT_EQ(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, ld, ld, nullptr, 1, &r, &found),
             CUBLAS_STATUS_NOT_SUPPORTED);
   EXPECT_EQ(found, 0);
+  const uint32_t aux_epi = CUBLASLT_EPILOGUE_GELU_AUX_BIAS;  // an aux ld that is not a multiple of 8
+  ASSERT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &aux_epi, sizeof(aux_epi)),
+            CUBLAS_STATUS_SUCCESS);
+  void* auxp = aux.raw_data();
+  const int64_t aux_ld = 6;
+  ASSERT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_POINTER, &auxp, sizeof(auxp)),
+            CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE_AUX_LD, &aux_ld, sizeof(aux_ld)),
+            CUBLAS_STATUS_SUCCESS);
+  const void* some_bias = b.raw_data();
+  ASSERT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &some_bias, sizeof(some_bias)),
+            CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(cublasLtMatmulAlgoGetHeuristic(h, desc, la, lb, ld, ld, nullptr, 1, &r, &found),
+            CUBLAS_STATUS_INVALID_VALUE);
   const uint32_t bias_epi = CUBLASLT_EPILOGUE_BIAS;
   ASSERT_EQ(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &bias_epi, sizeof(bias_epi)),
             CUBLAS_STATUS_SUCCESS);
