@@ -226,6 +226,37 @@ TEST_P(TrainerSyncs, ACudaStepWaitsOnTheHostOnce) {
 INSTANTIATE_TEST_SUITE_P(Precisions, TrainerSyncs, ::testing::Values("f32", "bf16", "fp16"));
 #endif
 
+// A token id the model's vocabulary does not have (a tokenizer/model mismatch) stops the run with the
+// op, the index and where: at once on the CPU, and on CUDA from the device's error record that the
+// step's report carries; the device skipped the update, and no checkpoint was written.
+TEST(Trainer, AnOutOfRangeTokenIdStopsTheRunNamingIt) {
+  const std::string ws = make_workspace("bad_ids", 0.0);
+  {  // the same model with a vocabulary 3 entries short: "and", "very" and "a" have no embedding row
+    io::Json cfg = io::read_json(ws + "/model/config.json");
+    cfg["vocab_size"] = cfg["vocab_size"].get<int64_t>() - 3;
+    io::write_json(ws + "/model/config.json", cfg);
+    Generator gen(3);
+    models::BertModel bert(io::BertConfig::from_json(cfg, "tiny"), &gen);
+    std::map<std::string, Tensor> w;
+    for (auto& [n, p] : bert.named_parameters()) w[n] = p.detach();
+    io::write_safetensors(ws + "/model/model.safetensors", w, {{"format", "pt"}});
+  }
+  TrainArgs a = tiny_args(ws, "out");
+  a.max_steps = 3;
+  a.save_strategy = "steps";
+  a.save_steps = 1;
+  try {
+    run_train(a, device());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("embedding: index "), std::string::npos) << m;
+    EXPECT_NE(m.find(" is out of range for size 18"), std::string::npos) << m;
+  }
+  EXPECT_FALSE(fs::exists(a.output_dir + "/checkpoint-1"));
+  fs::remove_all(ws);
+}
+
 // transformers 5.23 logs the learning rate the step applied, not the next step's: with 2 warmup steps of
 // a linear schedule over 4, steps 1-4 apply 0, lr/2, lr and lr/2.
 TEST(Trainer, TheLoggedLearningRateIsTheOneTheStepApplied) {
