@@ -1,5 +1,8 @@
 // The CUDA backend: core's Backend interface forwarded to the kernel launchers of kernels/cuda.
 // Floating ops compute in f32, f64, bf16 and f16 (the half types accumulate in f32).
+#include <mutex>
+#include <string>
+
 #include "core/backend.h"
 #include "core/cuda/cuda_backend.h"
 #include "core/error.h"
@@ -184,6 +187,20 @@ CachingAllocator& cuda_allocator() {
 }
 
 const char* cuda_runtime_name() { return cuda::runtime_name(); }
+
+void use_cuda_device(int index) {
+  static std::mutex m;
+  static int used = -1;
+  std::lock_guard<std::mutex> lock(m);
+  if (index == used) return;
+  const int n = cuda::device_count();
+  FT_CHECK(index >= 0 && index < n, "cuda:", index, ": no such device; this machine has ", n, " CUDA device",
+           n == 1 ? "" : "s", n > 0 ? cat(" (cuda:0", n > 1 ? cat(" to cuda:", n - 1) : std::string(), ")") : "");
+  FT_CHECK(used < 0, "cuda:", index, ": this process already runs on cuda:", used,
+           "; ftrain runs one CUDA device per process (launch one process per device)");
+  cuda::select_device(index);
+  used = index;
+}
 
 bool install_cuda_backend() {
   if (cuda::device_count() == 0) return false;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/cuda/cuda_backend.h"
 #include "core/error.h"
 #include "kernels/cuda/runtime.h"
 
@@ -13,7 +14,8 @@ size_t CachingAllocator::round_size(size_t n) {
   return n < kLarge ? (n + kSmall - 1) / kSmall * kSmall : (n + kLarge - 1) / kLarge * kLarge;
 }
 
-void* CachingAllocator::allocate(size_t nbytes, Device) {
+void* CachingAllocator::allocate(size_t nbytes, Device device) {
+  use_cuda_device(device.index);  // the process's one device (core/cuda/cuda_backend.h)
   const size_t size = round_size(nbytes);
   std::lock_guard<std::mutex> lock(m_);
   auto it = free_.find(size);

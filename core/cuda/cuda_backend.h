@@ -8,6 +8,10 @@ namespace ft {
 
 // Returns false (and installs nothing) when the runtime sees no device.
 bool install_cuda_backend();
+// Runs this process on cuda:index: a clear error when no such device exists, or when the process
+// already uses another one (ftrain runs one CUDA device per process; launch a process per device).
+// Every CUDA allocation calls it, so a tensor placed on cuda:N runs on device N.
+void use_cuda_device(int index);
 CachingAllocator& cuda_allocator();
 const char* cuda_runtime_name();  // "cuda" or "simt-emulator"
 

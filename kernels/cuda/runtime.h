@@ -11,7 +11,12 @@ namespace ft::cuda {
 enum class Copy { host_to_device, device_to_host, device_to_device };
 
 const char* runtime_name();  // "cuda" or "simt-emulator"
-int device_count();
+int device_count();  // the emulator has SIMT_DEVICES of them (default 1)
+// The process's device: ftrain runs one CUDA device per process (one process per device, as data
+// parallelism launches it). select_device makes device `index` current for every host thread that
+// calls this layer (the runtime's current device is per thread); before any call it is device 0.
+void select_device(int index);
+int selected_device();
 void* device_malloc(size_t bytes);  // returns nullptr when the device is out of memory
 void device_free(void* p);
 void copy(void* dst, const void* src, size_t bytes, Copy kind);

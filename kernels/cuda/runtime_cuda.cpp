@@ -20,6 +20,24 @@ void check(cudaError_t e, const char* call) {
 
 const char* runtime_name() { return "cuda"; }
 
+namespace {
+std::atomic<int> g_device{0};
+// Makes the process's device current on the calling thread (cudaSetDevice is per thread).
+void bind_thread() {
+  thread_local int bound = -1;
+  const int d = g_device.load();
+  if (bound == d) return;
+  check(cudaSetDevice(d), "cudaSetDevice");
+  bound = d;
+}
+}  // namespace
+
+void select_device(int index) {
+  g_device = index;
+  bind_thread();
+}
+int selected_device() { return g_device.load(); }
+
 int device_count() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
@@ -30,6 +48,7 @@ int device_count() {
 }
 
 void* device_malloc(size_t bytes) {
+  bind_thread();
   void* p = nullptr;
   const cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
   if (e == cudaErrorMemoryAllocation) {
@@ -44,6 +63,7 @@ void device_free(void* p) { check(cudaFree(p), "cudaFree"); }
 
 void copy(void* dst, const void* src, size_t bytes, Copy kind) {
   if (bytes == 0) return;
+  bind_thread();
   count(kind);
   const cudaMemcpyKind k = kind == Copy::host_to_device   ? cudaMemcpyHostToDevice
                            : kind == Copy::device_to_host ? cudaMemcpyDeviceToHost
@@ -81,6 +101,7 @@ cudaMemcpyKind kind_of(Copy kind) {
 }  // namespace
 
 Stream* stream_create() {
+  bind_thread();
   cudaStream_t s = nullptr;
   check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
   return reinterpret_cast<Stream*>(s);
@@ -92,7 +113,10 @@ void stream_synchronize(Stream* s) {
 }
 void stream_wait_event(Stream* s, Event* e) { check(cudaStreamWaitEvent(raw(s), raw(e), 0), "cudaStreamWaitEvent"); }
 void set_current_stream(Stream* s) { t_stream = s; }
-Stream* current_stream() { return t_stream; }
+Stream* current_stream() {
+  bind_thread();  // every launch asks for its stream: kernels run on the process's device
+  return t_stream;
+}
 Event* event_create() {
   cudaEvent_t e = nullptr;
   check(cudaEventCreate(&e), "cudaEventCreate");

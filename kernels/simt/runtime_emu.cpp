@@ -78,7 +78,19 @@ bool inside(const void* p, size_t bytes) {
 }  // namespace
 
 const char* runtime_name() { return "simt-emulator"; }
-int device_count() { return 1; }
+int device_count() {
+  const char* n = std::getenv("SIMT_DEVICES");
+  return n && std::atoi(n) > 0 ? std::atoi(n) : 1;
+}
+namespace {
+std::atomic<int> g_device{0};
+}  // namespace
+void select_device(int index) {
+  if (index < 0 || index >= device_count())
+    throw Error(cat("select_device(", index, "): the emulator has ", device_count(), " device(s)"));
+  g_device = index;
+}
+int selected_device() { return g_device.load(); }
 
 void* device_malloc(size_t bytes) {
   const size_t rounded = (bytes + 255) / 256 * 256;

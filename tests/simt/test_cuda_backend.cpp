@@ -405,5 +405,42 @@ TEST_F(CudaBackendEmu, CublasLtEpiloguesAddTheBiasAndWriteItsGradient) {
   cublasLtDestroy(h);
 }
 
+// In a fresh process: a tensor placed on cuda:1 selects device 1 (exit 0 when all is as it should be).
+[[noreturn]] void run_on_device_one() {
+  const Tensor t = add(arange(0, 4, 1, DType::f32).to(Device(DeviceType::cuda, 1)), 1.0);
+  const bool ok = cuda::selected_device() == 1 && t.device() == Device(DeviceType::cuda, 1) &&
+                  t.to_vector<double>() == std::vector<double>{1, 2, 3, 4};
+  std::_Exit(ok ? 0 : 1);
+}
+
+// cuda:N runs on device N: a missing device is a clear error naming how many exist, and a process runs
+// one device (data parallelism runs a process per device). With SIMT_DEVICES=2 a fresh process placed
+// on cuda:1 selects device 1 for its allocations and launches.
+TEST_F(CudaBackendEmu, DevicesByIndex) {
+  try {
+    zeros({2}).to(Device(DeviceType::cuda, 3));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "cuda:3: no such device; this machine has 1 CUDA device (cuda:0)");
+  }
+  zeros({2}).to(kCuda);  // this process runs on cuda:0
+  setenv("SIMT_DEVICES", "2", 1);
+  try {
+    zeros({2}).to(Device(DeviceType::cuda, 1));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "cuda:1: this process already runs on cuda:0; ftrain runs one CUDA device per process "
+                           "(launch one process per device)");
+  }
+  unsetenv("SIMT_DEVICES");
+}
+
+TEST_F(CudaBackendEmu, AFreshProcessOnCuda1RunsOnDevice1) {
+  setenv("SIMT_DEVICES", "2", 1);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // the child runs this test alone: nothing selected yet
+  EXPECT_EXIT(run_on_device_one(), ::testing::ExitedWithCode(0), "");
+  unsetenv("SIMT_DEVICES");
+}
+
 }  // namespace
 }  // namespace ft

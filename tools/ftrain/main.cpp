@@ -21,6 +21,7 @@ ft::Device resolve_device(const std::string& name) {
   if (name == "auto") return ft::install_cuda_backend() ? ft::Device(ft::DeviceType::cuda, 0) : ft::kCPU;
   const ft::Device d = ft::Device::parse(name);
   FT_CHECK(ft::install_cuda_backend(), "--device ", name, ": no CUDA device is visible (use --device cpu)");
+  ft::use_cuda_device(d.index);  // cuda:N runs on device N, or a clear error now
   return d;
 #else
   if (name == "auto") return ft::kCPU;
