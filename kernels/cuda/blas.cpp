@@ -23,6 +23,7 @@ void check(cublasStatus_t s, const char* call) {
 
 cublasHandle_t handle() {
   thread_local cublasHandle_t h = [] {
+    current_stream();  // binds the process's device to this thread before the handle is made on it
     cublasHandle_t created = nullptr;
     check(cublasCreate(&created), "cublasCreate");
     return created;
@@ -96,6 +97,7 @@ namespace {
 
 cublasLtHandle_t lt_handle() {
   thread_local cublasLtHandle_t h = [] {
+    current_stream();  // binds the process's device to this thread
     cublasLtHandle_t created = nullptr;
     check(cublasLtCreate(&created), "cublasLtCreate");
     return created;

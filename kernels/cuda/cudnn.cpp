@@ -33,6 +33,7 @@ int as_int(int64_t v) {
 // One handle per host thread, bound to the thread's current stream at each use.
 cudnnHandle_t handle() {
   thread_local cudnnHandle_t h = [] {
+    current_stream();  // binds the process's device to this thread before the handle is made on it
     cudnnHandle_t created = nullptr;
     FT_CUDNN_CHECK(cudnnCreate(&created));
     return created;
