@@ -1,12 +1,10 @@
 #include "core/optim/grad_scaler.h"
 
-#include <algorithm>
 #include <cmath>
-#include <map>
-#include <optional>
 
 #include "core/dispatch.h"
 #include "core/ops.h"
+#include "core/optim/optimizer.h"
 
 namespace ft::optim {
 
@@ -25,35 +23,16 @@ Tensor GradScaler::unscale_(const std::vector<Tensor>& params) {
   // The sum of squares is inf or NaN when an element is. It would also overflow for a finite element
   // above ~1.8e19 (the CPU kernel squares in f32 lanes), which no f16 backward produces: f16's
   // largest value is 65504, and the f32 sums of such values stay far below that.
-  std::map<DType, std::vector<kern::TensorRef>> groups;
-  std::optional<Device> device;
-  for (const Tensor& p : params) {
-    Tensor g = p.grad();
-    if (!g.defined()) continue;
-    FT_CHECK(g.dtype() == DType::f32 || g.dtype() == DType::f64, "GradScaler: gradients must be f32 master "
-             "gradients (as torch's 'Attempting to unscale FP16 gradients'), got ", g.dtype());
-    FT_CHECK(g.is_contiguous(), "GradScaler: gradients must be contiguous");
-    FT_CHECK(!device || *device == g.device(), "GradScaler: gradients on ", device->str(), " and ", g.device().str());
-    device = g.device();
-    groups[g.dtype()].push_back(kern::TensorRef{g.raw_data(), g.numel()});
-  }
-  const TensorOptions f64 = TensorOptions(DType::f64).with_device(device.value_or(kCPU));
-  Tensor sq = zeros({}, f64);
-  if (device) {
-    Backend& be = backend_for(*device);
-    NoGradGuard ng;
-    for (auto& [dt, refs] : groups) {
-      const int count = static_cast<int>(refs.size());
-      Tensor part = empty({}, f64);
-      Tensor workspace = empty({std::max<int64_t>(1, be.sum_squares_workspace(refs.data(), count))}, f64);
-      be.sum_squares_multi(elem_of(dt), refs.data(), count, workspace.data<double>(), part.data<double>());
-      sq = add(sq, part);
-      if (inv != 1.0f)
-        for (const kern::TensorRef& r : refs) be.scale_inplace(elem_of(dt), r.p, r.n, inv);
-    }
-  }
+  const optim::GradGroups gg = optim::grad_groups(params, "GradScaler");
+  for (auto& [dt, refs] : gg.by_dtype)
+    FT_CHECK(dt == DType::f32 || dt == DType::f64, "GradScaler: gradients must be f32 master "
+             "gradients (as torch's 'Attempting to unscale FP16 gradients'), got ", dt);
+  const Tensor sq = optim::sum_of_squares(gg);
+  if (gg.device && inv != 1.0f)
+    for (auto& [dt, refs] : gg.by_dtype)
+      for (const kern::TensorRef& r : refs) backend_for(*gg.device).scale_inplace(elem_of(dt), r.p, r.n, inv);
   NoGradGuard ng;
-  return eq(mul(sq, 0.0), zeros({}, f64));  // x * 0 == 0 exactly when x is finite
+  return eq(mul(sq, 0.0), zeros({}, TensorOptions(DType::f64).with_device(sq.device())));  // x * 0 == 0 exactly when x is finite
 }
 
 bool GradScaler::unscale(const std::vector<Tensor>& params) { return unscale_(params).item() == 0; }

@@ -148,33 +148,43 @@ std::vector<ParamGroup> hf_parameter_groups(const nn::Module& model, double lr, 
   return {decay, plain};
 }
 
-Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
-  // The gradients by dtype, all on one device.
-  std::map<DType, std::vector<kern::TensorRef>> groups;
-  std::optional<Device> device;
+GradGroups grad_groups(const std::vector<Tensor>& params, const char* who) {
+  GradGroups gg;
   for (const Tensor& p : params) {
     Tensor g = p.grad();
     if (!g.defined()) continue;
-    FT_CHECK(g.is_contiguous(), "clip_grad_norm: gradients must be contiguous");
-    FT_CHECK(!device || *device == g.device(), "clip_grad_norm: gradients on ", device->str(), " and ",
-             g.device().str(), "; clip each device's parameters apart");
-    device = g.device();
-    groups[g.dtype()].push_back(kern::TensorRef{g.raw_data(), g.numel()});
+    FT_CHECK(g.is_contiguous(), who, ": gradients must be contiguous");
+    FT_CHECK(!gg.device || *gg.device == g.device(), who, ": gradients on ", gg.device->str(), " and ",
+             g.device().str(), "; handle each device's parameters apart");
+    gg.device = g.device();
+    gg.by_dtype[g.dtype()].push_back(kern::TensorRef{g.raw_data(), g.numel()});
   }
-  const TensorOptions f64 = TensorOptions(DType::f64).with_device(device.value_or(kCPU));
+  return gg;
+}
+
+Tensor sum_of_squares(const GradGroups& gg) {
+  const TensorOptions f64 = TensorOptions(DType::f64).with_device(gg.device.value_or(kCPU));
   Tensor sq = zeros({}, f64);
-  if (!device) return sq;
-  Backend& be = backend_for(*device);
+  if (!gg.device) return sq;
+  Backend& be = backend_for(*gg.device);
   NoGradGuard ng;
-  for (auto& [dt, refs] : groups) {
+  for (auto& [dt, refs] : gg.by_dtype) {
     const int count = static_cast<int>(refs.size());
     Tensor part = empty({}, f64), workspace = empty({std::max<int64_t>(1, be.sum_squares_workspace(refs.data(), count))}, f64);
     be.sum_squares_multi(elem_of(dt), refs.data(), count, workspace.data<double>(), part.data<double>());
     sq = add(sq, part);
   }
-  if (std::isfinite(max_norm))
-    for (auto& [dt, refs] : groups)
-      be.clip_multi(elem_of(dt), refs.data(), static_cast<int>(refs.size()), sq.data<double>(), max_norm);
+  return sq;
+}
+
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
+  const GradGroups gg = grad_groups(params, "clip_grad_norm");
+  const Tensor sq = sum_of_squares(gg);
+  if (gg.device && std::isfinite(max_norm))
+    for (auto& [dt, refs] : gg.by_dtype)
+      backend_for(*gg.device).clip_multi(elem_of(dt), refs.data(), static_cast<int>(refs.size()), sq.data<double>(),
+                                         max_norm);
+  NoGradGuard ng;
   return sqrt(sq);
 }
 

@@ -1,11 +1,13 @@
 // Optimizers with parameter groups, as torch.optim: AdamW (decoupled weight decay) and SGD.
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "core/nn/module.h"
 #include "core/tensor.h"
+#include "kernels/common/ops.h"
 
 namespace ft::optim {
 
@@ -86,7 +88,15 @@ std::vector<ParamGroup> hf_parameter_groups(const nn::Module& model, double lr, 
 // torch.nn.utils.clip_grad_norm_ (coefficient max_norm / (norm + 1e-6), capped at 1).
 // Returns the norm before clipping. Parameters without a gradient are ignored.
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
-// The same, without waiting for the device: the norm is a 0-d f64 tensor where the gradients are,
+// The gradients of params (contiguous, all on one device) by dtype, for multi-tensor passes, and the
+// f64 sum of their squares as a 0-d tensor on that device: one reduction per dtype, no host wait.
+struct GradGroups {
+  std::map<DType, std::vector<kern::TensorRef>> by_dtype;
+  std::optional<Device> device;  // none when no parameter has a gradient
+};
+GradGroups grad_groups(const std::vector<Tensor>& params, const char* who);
+Tensor sum_of_squares(const GradGroups& groups);
+// clip_grad_norm without waiting for the device: the norm is a 0-d f64 tensor where the gradients are,
 // computed by one multi-tensor reduction per dtype, and the coefficient is read on the device.
 Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm);
 

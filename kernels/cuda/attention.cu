@@ -402,21 +402,21 @@ int head_tile(int64_t d) {
   return d <= 32 ? 32 : d <= 64 ? 64 : 128;
 }
 
+// Calls f(T{}, integral_constant<D>) for the element type (f32, bf16, f16) and the head tile.
 template <class F>
-void on_attention_type(Elem t, const char* op, F&& f) {
-  switch (t) {
-    case Elem::f32: return f(float{});
-    case Elem::bf16: return f(__nv_bfloat16{});
-    case Elem::f16: return f(__half{});
-    default: throw Error(cat(op, ": the CUDA flash kernel computes f32, bf16 and f16, not ", kern::elem_name(t)));
+void dispatch(const kern::AttentionArgs& a, const char* op, F&& f) {
+  const int tile = head_tile(a.d);
+  auto with_tile = [&](auto tag) {
+    if (tile == 32) return f(tag, std::integral_constant<int, 32>{});
+    if (tile == 64) return f(tag, std::integral_constant<int, 64>{});
+    return f(tag, std::integral_constant<int, 128>{});
+  };
+  switch (a.dtype) {
+    case Elem::f32: return with_tile(float{});
+    case Elem::bf16: return with_tile(__nv_bfloat16{});
+    case Elem::f16: return with_tile(__half{});
+    default: throw Error(cat(op, ": the CUDA flash kernel computes f32, bf16 and f16, not ", kern::elem_name(a.dtype)));
   }
-}
-
-template <class F>
-void with_head_tile(int tile, F&& f) {
-  if (tile == 32) return f(std::integral_constant<int, 32>{});
-  if (tile == 64) return f(std::integral_constant<int, 64>{});
-  return f(std::integral_constant<int, 128>{});
 }
 
 // Raises the kernel's dynamic shared memory limit (above 48 KB needs the opt-in; per device, so at
@@ -444,16 +444,14 @@ void attention_fwd(const kern::AttentionArgs& a) {
   if (a.batch * a.heads * a.tq == 0) return;
   FT_CHECK(a.tk > 0, "scaled_dot_product_attention: no keys");
   check_args(a);
-  on_attention_type(a.dtype, "scaled_dot_product_attention", [&](auto tag) {
+  dispatch(a, "scaled_dot_product_attention", [&](auto tag, auto dtag) {
     using T = decltype(tag);
-    with_head_tile(head_tile(a.d), [&](auto dtag) {
-      constexpr int D = decltype(dtag)::value;
-      constexpr size_t bytes = FwdSmem<T, D>::bytes;
-      allow_smem(flash_fwd_kernel<T, D>, bytes);
-      const dim3 grid(static_cast<unsigned>(padded_rows(a.tq) / kBr), static_cast<unsigned>(a.heads),
-                      static_cast<unsigned>(a.batch));
-      simt::launch(flash_fwd_kernel<T, D>, grid, dim3(kThreadsAttn), bytes, stream(), a);
-    });
+    constexpr int D = decltype(dtag)::value;
+    constexpr size_t bytes = FwdSmem<T, D>::bytes;
+    allow_smem(flash_fwd_kernel<T, D>, bytes);
+    const dim3 grid(static_cast<unsigned>(padded_rows(a.tq) / kBr), static_cast<unsigned>(a.heads),
+                    static_cast<unsigned>(a.batch));
+    simt::launch(flash_fwd_kernel<T, D>, grid, dim3(kThreadsAttn), bytes, stream(), a);
   });
 }
 
@@ -462,15 +460,13 @@ void attention_bwd(const kern::AttentionArgs& a, void* workspace) {
   FT_CHECK(a.out && a.dout && workspace, "scaled_dot_product_attention_backward: the CUDA kernel needs the forward "
            "output, its gradient and a workspace");
   check_args(a);
-  on_attention_type(a.dtype, "scaled_dot_product_attention_backward", [&](auto tag) {
+  dispatch(a, "scaled_dot_product_attention_backward", [&](auto tag, auto dtag) {
     using T = decltype(tag);
-    with_head_tile(head_tile(a.d), [&](auto dtag) {
-      constexpr int D = decltype(dtag)::value;
-      constexpr size_t bytes = BwdSmem<T, D>::bytes;
-      allow_smem(flash_bwd_kernel<T, D>, bytes);
-      simt::launch(flash_bwd_kernel<T, D>, dim3(static_cast<unsigned>(a.batch * a.heads)), dim3(kThreadsAttn), bytes,
-                   stream(), a, static_cast<float*>(workspace));
-    });
+    constexpr int D = decltype(dtag)::value;
+    constexpr size_t bytes = BwdSmem<T, D>::bytes;
+    allow_smem(flash_bwd_kernel<T, D>, bytes);
+    simt::launch(flash_bwd_kernel<T, D>, dim3(static_cast<unsigned>(a.batch * a.heads)), dim3(kThreadsAttn), bytes,
+                 stream(), a, static_cast<float*>(workspace));
   });
 }
 
