@@ -88,16 +88,20 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
   NoGradGuard no_grad;
   if (!root.grad_fn()) {
     accumulate_leaf(*root.impl(), grad);
+    if (root.impl()->grad_ready) root.impl()->grad_ready();
     return;
   }
   // Dependency counts over the graph reachable from the root (iterative DFS: deep graphs are fine).
+  // Leaves count their incoming edges too, for their grad_ready hooks.
   std::unordered_map<Node*, int> deps;
+  std::unordered_map<TensorImpl*, int> leaf_edges;
   std::vector<Node*> stack{root.grad_fn().get()};
   deps[root.grad_fn().get()] = 0;
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
     for (const Edge& e : n->edges()) {
+      if (e.leaf && e.leaf->grad_ready) ++leaf_edges[e.leaf.get()];
       if (!e.node) continue;
       auto it = deps.find(e.node.get());
       if (it == deps.end()) {
@@ -125,6 +129,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
       const Tensor& gi = grads[i];
       if (e.leaf) {
         if (gi.defined()) accumulate_leaf(*e.leaf, gi);
+        if (e.leaf->grad_ready && --leaf_edges[e.leaf.get()] == 0) e.leaf->grad_ready();
         continue;
       }
       Node* next = e.node.get();
@@ -147,7 +152,8 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
           while (!release.empty()) {
             Node* r = release.back();
             release.pop_back();
-            for (const Edge& re : r->edges())
+            for (const Edge& re : r->edges()) {
+              if (re.leaf && re.leaf->grad_ready && --leaf_edges[re.leaf.get()] == 0) re.leaf->grad_ready();
               if (re.node && --deps[re.node.get()] == 0) {
                 auto pit = pending.find(re.node.get());
                 if (pit != pending.end() && pit->second.defined())
@@ -155,6 +161,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in) {
                 else
                   release.push_back(re.node.get());
               }
+            }
           }
         }
       }

@@ -4,6 +4,7 @@
 // the storage; contiguous() copies only when the layout is not already row-major dense.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <iosfwd>
 #include <memory>
@@ -34,6 +35,9 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // leaf gradients accumulate here
   std::shared_ptr<Node> grad_fn;     // null for leaves and for tensors that need no gradient
+  // A leaf's post-accumulate hook: runs once per backward pass, when the pass has added its last
+  // contribution to `grad` (PyTorch's register_post_accumulate_grad_hook; data parallelism's buckets).
+  std::function<void()> grad_ready;
 };
 
 struct TensorOptions {

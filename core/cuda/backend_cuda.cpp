@@ -207,6 +207,7 @@ bool install_cuda_backend() {
   static CudaBackend* backend = new CudaBackend;
   set_allocator(DeviceType::cuda, &cuda_allocator());
   set_backend(DeviceType::cuda, backend);
+  install_nccl_collectives();
   return true;
 }
 

@@ -13,6 +13,8 @@ bool install_cuda_backend();
 // Every CUDA allocation calls it, so a tensor placed on cuda:N runs on device N.
 void use_cuda_device(int index);
 CachingAllocator& cuda_allocator();
+// Registers NCCL (core/cuda/nccl_comm.cpp) as the collectives of CUDA tensors (install_cuda_backend does).
+void install_nccl_collectives();
 const char* cuda_runtime_name();  // "cuda" or "simt-emulator"
 
 }  // namespace ft

@@ -46,14 +46,34 @@ std::vector<std::string> incomplete_checkpoints(const std::string& output_dir) {
   return out;
 }
 
+std::string Trainer::rng_state_file() const {
+  return group_->distributed() ? cat("rng_state_", group_->rank(), ".json") : "rng_state.json";
+}
+
+// With several ranks every rank's generator and loader position are saved (rng_state_<rank>.json,
+// as the Trainer writes rng_state_<rank>.pth); rank 0 alone writes the checkpoint, the others wait,
+// and a failure to save is every rank's error.
 void Trainer::save_checkpoint() {
+  io::Json rng{{"dropout_generator", {{"seed", gen_.seed()}, {"offset", gen_.offset()}}},
+               {"loader", {{"epoch", epoch_}, {"batch", loader_->step()}, {"seed", args_.seed}}}};
+  if (group_->distributed()) rng["world_size"] = group_->size();
+  const std::vector<std::string> rngs = group_->all_gather(rng.dump());
+  if (state_["best_global_step"].is_number() && state_["best_global_step"].get<int64_t>() == global_step_)
+    state_["best_model_checkpoint"] = checkpoint_dir(global_step_);
+  dist::on_main_process(*group_, [&] { save_checkpoint_files(rngs); });
+}
+
+void Trainer::save_checkpoint_files(const std::vector<std::string>& rng_states) {
   const std::string dir = checkpoint_dir(global_step_), tmp = dir + ".tmp";
   std::error_code ec;
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   FT_CHECK(!ec, tmp, ": cannot create the checkpoint directory: ", ec.message());
   try {
-    write_checkpoint(tmp, dir);
+    write_checkpoint(tmp);
+    for (size_t r = 0; r < rng_states.size(); ++r)
+      io::write_json(tmp + "/" + (rng_states.size() > 1 ? cat("rng_state_", r, ".json") : std::string("rng_state.json")),
+                     io::Json::parse(rng_states[r]));
   } catch (const Error& e) {
     fs::remove_all(tmp, ec);  // give back the space; earlier checkpoints are untouched
     throw Error(cat("saving ", dir, " failed: ", e.what(), " (earlier checkpoints are intact)"));
@@ -66,7 +86,7 @@ void Trainer::save_checkpoint() {
   rotate_checkpoints();
 }
 
-void Trainer::write_checkpoint(const std::string& tmp, const std::string& dir) {
+void Trainer::write_checkpoint(const std::string& tmp) {
   task_.save(tmp);
   std::map<std::string, Tensor> opt;
   std::map<std::string, std::string> meta{{"format", "ftrain-adamw"}};
@@ -84,11 +104,6 @@ void Trainer::write_checkpoint(const std::string& tmp, const std::string& dir) {
   if (scaler_)
     io::write_json(tmp + "/scaler.json",
                    io::Json{{"scale", scaler_->get_scale()}, {"_growth_tracker", scaler_->growth_tracker()}});
-  io::write_json(tmp + "/rng_state.json",
-                 io::Json{{"dropout_generator", {{"seed", gen_.seed()}, {"offset", gen_.offset()}}},
-                          {"loader", {{"epoch", epoch_}, {"batch", loader_->step()}, {"seed", args_.seed}}}});
-  if (state_["best_global_step"].is_number() && state_["best_global_step"].get<int64_t>() == global_step_)
-    state_["best_model_checkpoint"] = dir;
   io::Json st = state_;
   st["epoch"] = static_cast<double>(epoch_) + static_cast<double>(loader_->step()) /
                                                   static_cast<double>(loader_->batches_per_epoch());
@@ -132,8 +147,16 @@ void Trainer::rotate_checkpoints() {
 }
 
 void Trainer::load_checkpoint(const std::string& dir) {
-  for (const char* f : {"trainer_state.json", "model.safetensors", "optimizer.safetensors", "scheduler.json",
-                        "rng_state.json"})
+  // The loader position and the dropout streams are per rank: resuming needs the world size the
+  // checkpoint was written with (a different one is refused, naming both).
+  int64_t saved_world = fs::exists(dir + "/rng_state.json") ? 1 : 0;
+  while (fs::exists(dir + "/" + cat("rng_state_", saved_world, ".json"))) ++saved_world;
+  FT_CHECK(saved_world == 0 || saved_world == group_->size(), dir, ": the checkpoint was written by ", saved_world,
+           saved_world == 1 ? " process" : " ranks", " and this run has ", group_->size(),
+           "; resume with the same number of ranks (mpirun -np ", saved_world,
+           "): the data order and the dropout streams are per rank");
+  for (const std::string& f : {std::string("trainer_state.json"), std::string("model.safetensors"),
+                               std::string("optimizer.safetensors"), std::string("scheduler.json"), rng_state_file()})
     FT_CHECK(fs::exists(dir + "/" + f), dir, ": not a complete ftrain checkpoint (no ", f, ")");
   task_.load_weights_from(dir);
   const io::SafetensorsReader opt(dir + "/optimizer.safetensors");
@@ -150,7 +173,7 @@ void Trainer::load_checkpoint(const std::string& dir) {
   }
   // Every field is checked where it is read (a missing key or a wrong type names the file and the
   // place in it) and against what it must be (a step within the run, a batch within the epoch).
-  const std::string sched_path = dir + "/scheduler.json", rng_path = dir + "/rng_state.json",
+  const std::string sched_path = dir + "/scheduler.json", rng_path = dir + "/" + rng_state_file(),
                     state_path = dir + "/trainer_state.json";
   const io::Json sched = io::read_json(sched_path), rng = io::read_json(rng_path), st = io::read_json(state_path);
   const int64_t last_epoch = io::read_fields(sched_path, [&] { return sched.at("last_epoch").get<int64_t>(); });

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/dist/dist.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 
@@ -54,8 +55,9 @@ std::string format_duration(double s) {
 
 Reporter::Reporter(const TrainArgs& a, const std::string& output_dir)
     : quiet_(a.quiet), json_(a.log_format == "json"), tty_(isatty(STDOUT_FILENO) && !a.disable_tqdm),
-      output_dir_(output_dir) {
-  if (!output_dir.empty()) tb_dir_ = run_dir(output_dir);  // created with the first entry
+      output_dir_(output_dir), muted_(dist::current().rank() != 0) {
+  if (muted_) output_dir_.clear();
+  if (!output_dir_.empty()) tb_dir_ = run_dir(output_dir_);  // created with the first entry
 }
 
 Reporter::~Reporter() = default;
@@ -68,12 +70,14 @@ void Reporter::clear_bar() {
 }
 
 void Reporter::end_progress() {
+  if (muted_) return;
   if (bar_shown_) std::printf("\n");
   bar_shown_ = false;
   std::fflush(stdout);
 }
 
 void Reporter::message(const std::string& t) {
+  if (muted_) return;
   if (json_) {
     std::printf("%s\n", io::Json{{"message", t}}.dump().c_str());
   } else if (!quiet_) {
@@ -84,12 +88,14 @@ void Reporter::message(const std::string& t) {
 }
 
 void Reporter::warning(const std::string& t) {
+  if (muted_) return;
   clear_bar();
   std::fflush(stdout);
   std::fprintf(stderr, "ftrain: warning: %s\n", t.c_str());
 }
 
 void Reporter::progress(int64_t step, int64_t total, double epoch, double loss, double lr, double sps, double eta) {
+  if (muted_) return;
   total_ = total;
   last_speed_ = sps;
   last_eta_ = eta;
@@ -106,6 +112,7 @@ void Reporter::progress(int64_t step, int64_t total, double epoch, double loss, 
 }
 
 void Reporter::log(const io::Json& entry) {
+  if (muted_) return;
   const int64_t step = entry.value("step", int64_t{0});
   if (!output_dir_.empty()) append_line(output_dir_ + "/metrics.jsonl", entry.dump());
   // TensorBoard, like metrics.jsonl, is a log: a failure to write it (a full disk) is one warning and
@@ -146,6 +153,7 @@ void Reporter::append_line(const std::string& path, const std::string& line) {
 }
 
 void Reporter::rewrite_log(const io::Json& entries) {
+  if (muted_) return;
   if (output_dir_.empty()) return;
   io::write_file_atomically(output_dir_ + "/metrics.jsonl", [&](std::ostream& o) {
     for (const auto& e : entries) o << e.dump() << "\n";
@@ -154,6 +162,7 @@ void Reporter::rewrite_log(const io::Json& entries) {
 
 void Reporter::eval_table(const std::string& title, const io::Json& metrics, const Metrics* m,
                           const std::vector<std::string>& names) {
+  if (muted_) return;
   if (!text()) return;
   clear_bar();
   std::printf("\n%s\n", title.c_str());
@@ -179,6 +188,7 @@ void Reporter::eval_table(const std::string& title, const io::Json& metrics, con
 }
 
 void Reporter::summary(const std::string& title, const io::Json& results) {
+  if (muted_) return;
   if (json_) {
     std::printf("%s\n", io::Json{{"summary", title}, {"results", results}}.dump().c_str());
     std::fflush(stdout);

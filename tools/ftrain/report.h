@@ -17,7 +17,8 @@ namespace ft::cli {
 
 class Reporter {
  public:
-  // output_dir empty: console only (eval, predict).
+  // output_dir empty: console only (eval, predict). On ranks other than 0 of a distributed run it
+  // says and writes nothing (rank 0 reports for all: the values it logs are agreed by every rank).
   Reporter(const TrainArgs& args, const std::string& output_dir);
   ~Reporter();
   void message(const std::string& text);  // an informational line (stderr-free; hidden under --quiet)
@@ -42,6 +43,7 @@ class Reporter {
   bool quiet_, json_, tty_;
   std::string output_dir_, tb_dir_;
   std::unique_ptr<io::EventWriter> tb_;
+  bool muted_;
   bool bar_shown_ = false, log_failed_ = false;
   double last_speed_ = 0, last_eta_ = 0;
   int64_t total_ = 0;

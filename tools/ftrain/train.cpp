@@ -3,6 +3,7 @@
 // trainer_state.json, a TensorBoard event file under runs/ and training_curves.svg.
 #include <filesystem>
 
+#include "core/dist/dist.h"
 #include "core/error.h"
 #include "core/dtype.h"
 #include "io/config.h"
@@ -41,25 +42,34 @@ io::Json merged(std::initializer_list<const io::Json*> parts) {
 
 }  // namespace
 
+// Data parallel (under mpirun): every rank loads the model and the data and trains on its share of
+// each batch; rank 0 alone locks and writes the output directory, and what can fail there fails on
+// every rank with rank 0's message (dist::on_main_process).
 int run_train(const TrainArgs& args, Device device) {
+  dist::Group& group = dist::current();
   validate(args, Command::train);
-  const std::unique_ptr<OutputLock> lock = open_output_dir(args);  // held until the run ends
+  std::unique_ptr<OutputLock> lock;  // rank 0's, held until the run ends
+  dist::on_main_process(group, [&] { lock = open_output_dir(args); });
   Reporter rep(args, args.output_dir);
-  std::unique_ptr<Task> task = make_task(args, Command::train, device, rep);
+  std::unique_ptr<Task> task;
+  dist::on_every_process(group, [&] { task = make_task(args, Command::train, device, rep); });
   rep.message(cat("model ", args.model_name_or_path, " (", task->problem_type(), ", ", task->num_labels(),
-                  " labels) on ", device.str()));
+                  " labels) on ", device.str(),
+                  group.distributed() ? cat(", data parallel over ", group.size(), " ranks (this is rank 0)") : ""));
   Trainer trainer(args, *task, rep);
-  if (args.overwrite_output_dir && args.resume_from_checkpoint.empty()) {
-    const std::vector<std::string> removed = clear_previous_run(args.output_dir);
-    if (!removed.empty())
-      rep.message(cat("--overwrite_output_dir: removed the previous run's ", name_list(removed, 8),
-                      " (a previous model stays until this run saves its own)"));
-  }
   const uint64_t model = model_bytes(task->model()), checkpoint = model + 2 * trainable_bytes(task->model());
-  if (args.save_strategy != "no")
-    warn_if_short_of_space(args.output_dir, checkpoint + model, "a checkpoint and the final model", rep);
-  else
-    warn_if_short_of_space(args.output_dir, model, "the final model", rep);
+  dist::on_main_process(group, [&] {
+    if (args.overwrite_output_dir && args.resume_from_checkpoint.empty()) {
+      const std::vector<std::string> removed = clear_previous_run(args.output_dir);
+      if (!removed.empty())
+        rep.message(cat("--overwrite_output_dir: removed the previous run's ", name_list(removed, 8),
+                        " (a previous model stays until this run saves its own)"));
+    }
+    if (args.save_strategy != "no")
+      warn_if_short_of_space(args.output_dir, checkpoint + model, "a checkpoint and the final model", rep);
+    else
+      warn_if_short_of_space(args.output_dir, model, "the final model", rep);
+  });
   const bool has_eval = task->size(Split::eval) > 0;
   io::Json before = io::Json::object();
   if (args.eval_on_start && has_eval) {
@@ -69,7 +79,6 @@ int run_train(const TrainArgs& args, Device device) {
   }
   const io::Json train = trainer.train();
   if (trainer.interrupted()) return trainer.exit_status();
-  io::write_json(args.output_dir + "/train_results.json", train);
   io::Json eval = io::Json::object(), test = io::Json::object();
   if (has_eval) {
     Metrics m;
@@ -82,22 +91,25 @@ int run_train(const TrainArgs& args, Device device) {
     }
     eval["epoch"] = trainer.state()["log_history"].back().value("epoch", 0.0);
     if (!m.confusion.empty()) eval["eval_confusion_matrix"] = m.confusion;
-    io::write_json(args.output_dir + "/eval_results.json", eval);
   }
   if (task->size(Split::test) > 0) {
     Metrics m;
     test = evaluate_split(*task, Split::test, "test", args.per_device_eval_batch_size, args.dataloader_num_workers, &m);
     rep.eval_table("test set", test, &m, task->label_names());
     if (!m.confusion.empty()) test["test_confusion_matrix"] = m.confusion;
-    io::write_json(args.output_dir + "/test_results.json", test);
   }
-  io::write_json(args.output_dir + "/all_results.json", merged({&train, &eval, &test}));
   std::string plot_metric;
   if (has_eval)
     plot_metric = !args.metric_for_best_model.empty() ? eval_key(args.metric_for_best_model)
                   : task->problem_type() == "single_label_classification" ? "eval_accuracy"
                                                                           : "eval_loss";
-  write_training_plot(args.output_dir + "/training_curves.svg", trainer.state()["log_history"], plot_metric);
+  dist::on_main_process(group, [&] {
+    io::write_json(args.output_dir + "/train_results.json", train);
+    if (has_eval) io::write_json(args.output_dir + "/eval_results.json", eval);
+    if (task->size(Split::test) > 0) io::write_json(args.output_dir + "/test_results.json", test);
+    io::write_json(args.output_dir + "/all_results.json", merged({&train, &eval, &test}));
+    write_training_plot(args.output_dir + "/training_curves.svg", trainer.state()["log_history"], plot_metric);
+  });
   io::Json summary = train;
   if (has_eval && !plot_metric.empty() && eval.contains(plot_metric)) {
     if (before.contains(plot_metric)) summary[plot_metric + " (before training)"] = before[plot_metric];

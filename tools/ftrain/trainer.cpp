@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -50,10 +51,25 @@ double round_to(double v, int digits) {
   return std::round(v * s) / s;
 }
 
+// Appends the bytes of n values to a message; reads them back.
+template <class T>
+void put(std::string& out, const T* v, size_t n) {
+  out.append(reinterpret_cast<const char*>(v), n * sizeof(T));
+}
+template <class T>
+void take(const std::string& in, size_t& at, T* v, size_t n) {
+  FT_INTERNAL(at + n * sizeof(T) <= in.size());
+  std::memcpy(v, in.data() + at, n * sizeof(T));
+  at += n * sizeof(T);
+}
+
 // Runs the model over a split without gradients: the logits, labels and summed loss, in the split's
 // order. Batches are formed in order of length (longest first), so each is padded little; the rows
-// are put back where they belong.
+// are put back where they belong. With several ranks (the Trainer's evaluation) rank r takes every
+// world-th example of that order, and the ranks then exchange their rows, so every rank holds all
+// predictions and computes the metrics on all of them.
 EvalPrediction infer(Task& task, Split s, int64_t batch_size, int workers, double* loss_sum) {
+  dist::Group& group = dist::current();
   const int64_t n = task.size(s);
   FT_CHECK(n > 0, "no examples to evaluate");
   nn::Module& model = task.model();
@@ -64,13 +80,21 @@ EvalPrediction infer(Task& task, Split s, int64_t batch_size, int workers, doubl
   // casts each weight once per pass.
   std::optional<autocast::Guard> amp;
   if (task.autocast_dtype != DType::f32) amp.emplace(task.autocast_dtype);
-  std::vector<int64_t> order(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) order[i] = i;
+  std::vector<int64_t> sorted(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) sorted[i] = i;
   const std::vector<int64_t> len = task.lengths(s);
-  if (!len.empty()) std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return len[a] > len[b]; });
+  if (!len.empty()) std::stable_sort(sorted.begin(), sorted.end(), [&](int64_t a, int64_t b) { return len[a] > len[b]; });
+  const int world = group.size();
+  auto shard = [&](int r) {
+    std::vector<int64_t> mine;
+    for (int64_t p = r; p < n; p += world) mine.push_back(sorted[p]);
+    return mine;
+  };
+  const std::vector<int64_t> order = shard(group.rank());
+  const int64_t m = static_cast<int64_t>(order.size());
   io::LoaderOptions lo;
   lo.batch_size = batch_size, lo.shuffle = false, lo.workers = workers;
-  io::Loader<Batch> loader(n, lo, [&](const std::vector<int64_t>& pos) {
+  io::Loader<Batch> loader(m, lo, [&](const std::vector<int64_t>& pos) {
     std::vector<int64_t> idx;
     for (int64_t p : pos) idx.push_back(order[p]);
     return task.collate(s, idx);
@@ -83,36 +107,67 @@ EvalPrediction infer(Task& task, Split s, int64_t batch_size, int workers, doubl
   const std::string pt = task.problem_type();
   const bool single = pt == "single_label_classification";
   const int64_t label_width = pt == "multi_label_classification" ? c : 1;
-  p.logits.resize(static_cast<size_t>(n * c));
+  // This rank's rows, in the order of `order`.
+  std::vector<float> logits_rows(static_cast<size_t>(m * c)), target_rows(static_cast<size_t>(m * label_width));
+  std::vector<int64_t> id_rows(static_cast<size_t>(m));
   Batch b;
   double sum = 0;
-  int64_t done = 0;
-  bool labelled = true;
-  std::vector<int64_t> ids(static_cast<size_t>(n));
-  std::vector<float> targets(static_cast<size_t>(n * label_width));
+  int64_t done = 0, labelled = 1;
   while (loader.next(b)) {
     const Tensor logits = task.logits(b, nullptr);
     const std::vector<float> l = logits.detach().to(kCPU).to_vector<float>();
-    for (int64_t r = 0; r < b.size; ++r)
-      std::copy(l.begin() + r * c, l.begin() + (r + 1) * c, p.logits.begin() + order[done + r] * c);
+    std::copy(l.begin(), l.begin() + b.size * c, logits_rows.begin() + done * c);
     if (b.labels.defined()) {
       sum += task.loss(logits, b, 0.0).item() * static_cast<double>(b.size);
       if (single) {
         const std::vector<int64_t> y = b.labels.to_vector<int64_t>();
-        for (int64_t r = 0; r < b.size; ++r) ids[order[done + r]] = y[r];
+        std::copy(y.begin(), y.begin() + b.size, id_rows.begin() + done);
       } else {
         const std::vector<float> y = b.labels.to_vector<float>();
-        for (int64_t r = 0; r < b.size; ++r)
-          std::copy(y.begin() + r * label_width, y.begin() + (r + 1) * label_width,
-                    targets.begin() + order[done + r] * label_width);
+        std::copy(y.begin(), y.begin() + b.size * label_width, target_rows.begin() + done * label_width);
       }
     } else {
-      labelled = false;
+      labelled = 0;
     }
     done += b.size;
   }
-  if (labelled) (single ? (void)(p.label_ids = std::move(ids)) : (void)(p.targets = std::move(targets)));
-  if (loss_sum) *loss_sum = sum;
+  // Every rank's rows (a world of one: its own), put back in the split's order.
+  std::string msg;
+  put(msg, &labelled, 1);
+  put(msg, &sum, 1);
+  put(msg, logits_rows.data(), logits_rows.size());
+  put(msg, id_rows.data(), id_rows.size());
+  put(msg, target_rows.data(), target_rows.size());
+  const std::vector<std::string> all = world > 1 ? group.all_gather(msg) : std::vector<std::string>{msg};
+  p.logits.resize(static_cast<size_t>(n * c));
+  std::vector<int64_t> ids(static_cast<size_t>(n));
+  std::vector<float> targets(static_cast<size_t>(n * label_width));
+  bool all_labelled = true;
+  double total = 0;
+  for (int r = 0; r < world; ++r) {
+    const std::vector<int64_t> rows = shard(r);
+    const size_t k = rows.size();
+    std::vector<float> lg(k * c), tg(k * label_width);
+    std::vector<int64_t> id(k);
+    int64_t lab = 0;
+    double part = 0;
+    size_t at = 0;
+    take(all[r], at, &lab, 1);
+    take(all[r], at, &part, 1);
+    take(all[r], at, lg.data(), lg.size());
+    take(all[r], at, id.data(), id.size());
+    take(all[r], at, tg.data(), tg.size());
+    all_labelled = all_labelled && lab;
+    total += part;
+    for (size_t j = 0; j < k; ++j) {
+      std::copy(lg.begin() + j * c, lg.begin() + (j + 1) * c, p.logits.begin() + rows[j] * c);
+      ids[rows[j]] = id[j];
+      std::copy(tg.begin() + j * label_width, tg.begin() + (j + 1) * label_width,
+                targets.begin() + rows[j] * label_width);
+    }
+  }
+  if (all_labelled) (single ? (void)(p.label_ids = std::move(ids)) : (void)(p.targets = std::move(targets)));
+  if (loss_sum) *loss_sum = total;
   model.train(was_training);
   return p;
 }
@@ -144,7 +199,7 @@ io::Json evaluate_split(Task& task, Split s, const std::string& prefix, int64_t 
 }
 
 Trainer::Trainer(const TrainArgs& a, Task& task, Reporter& reporter)
-    : args_(a), task_(task), reporter_(reporter), gen_(a.seed) {
+    : args_(a), task_(task), reporter_(reporter), group_(&dist::current()), gen_(a.seed) {
   nn::Module& model = task.model();
   const auto named = model.named_parameters();
   std::vector<std::string> names;
@@ -168,7 +223,9 @@ Trainer::Trainer(const TrainArgs& a, Task& task, Reporter& reporter)
                                                                                       a.adam_epsilon, false});
   io::LoaderOptions lo;
   lo.batch_size = a.per_device_train_batch_size, lo.shuffle = true, lo.seed = a.seed, lo.workers = a.dataloader_num_workers;
+  lo.rank = group_->rank(), lo.world = group_->size();
   if (a.group_by_length) lo.lengths = task.lengths(Split::train);
+  if (group_->distributed()) reducer_ = std::make_unique<dist::GradientReducer>(trainable_, *group_);
   FT_CHECK(task.size(Split::train) > 0, "the training data is empty");
   loader_ = std::make_unique<io::Loader<Batch>>(
       task.size(Split::train), lo, [this](const std::vector<int64_t>& idx) { return task_.collate(Split::train, idx); });
@@ -201,23 +258,34 @@ Trainer::StepResult Trainer::train_step() {
     loader_->seek(epoch_, 0);
   }
   // The micro-batches of this optimizer step; an epoch's last step may have fewer.
+  // With several ranks each micro-batch is this rank's share of a global batch (possibly empty at an
+  // epoch's end); n counts the examples of the step over all ranks.
   std::vector<Batch> micro;
+  int64_t n = 0;
   while (static_cast<int64_t>(micro.size()) < args_.gradient_accumulation_steps) {
     Batch b;
+    const int64_t at = loader_->step();
     if (!loader_->next(b)) break;
+    n += loader_->global_examples(at);
     micro.push_back(std::move(b));
     if (loader_->step() >= loader_->batches_per_epoch()) break;
   }
   r.epoch_end = loader_->step() >= loader_->batches_per_epoch();
-  int64_t n = 0;
-  for (const Batch& b : micro) n += b.size;
   examples_seen_ += n;
+  const Device dev = trainable_.front().device();  // the model's
   const int64_t step = global_step_ + 1;
   // Nothing below waits for the device until the step's report is read, after the optimizer: the
   // losses and the gradient norm stay where the model is, and whether to apply the update (every
   // loss and the norm finite, no bad index recorded) is decided there too (AdamW's ok flag).
   std::vector<Tensor> losses;
+  const TensorOptions f64_dev = TensorOptions(DType::f64).with_device(dev);
   for (size_t i = 0; i < micro.size(); ++i) {
+    // The last backward of the step all-reduces the gradients as they become ready.
+    if (reducer_ && i + 1 == micro.size()) reducer_->arm();
+    if (micro[i].size == 0) {  // this rank's share of a short last global batch is empty
+      losses.push_back(zeros({1}, f64_dev));
+      continue;
+    }
     // Under --bf16/--fp16 the forward (and the loss, in f32 by the policy) runs under autocast; each
     // weight's low-precision copy is made once per step (the cache is cleared after the update).
     Tensor loss;
@@ -227,42 +295,64 @@ Trainer::StepResult Trainer::train_step() {
       const Tensor logits = task_.logits(micro[i], &gen_);
       loss = task_.loss(logits, micro[i], args_.label_smoothing_factor);
     }
-    losses.push_back(loss.detach().to(DType::f64).reshape({1}));
-    // Each micro-batch's mean loss weighted by its share of the step's examples: the gradient of
-    // the mean over all of them.
+    // Each micro-batch's mean loss weighted by its share of the step's examples (over all ranks):
+    // the gradient of the mean over all of them, once the ranks' gradients are summed.
     const double w = static_cast<double>(micro[i].size) / static_cast<double>(n);
     const Tensor weighted = w == 1.0 ? loss : mul(loss, w);
+    losses.push_back(weighted.detach().to(DType::f64).reshape({1}));
     (scaler_ ? scaler_->scale(weighted) : weighted).backward();
+  }
+  if (reducer_) reducer_->finish();  // every rank now holds the gradient of the global batch
+  const size_t k = micro.size();
+  const int world = group_->size();
+  Tensor error_flag = empty({1}, f64_dev);
+  backend_for(dev).deferred_error_flag(error_flag.data<double>());
+  Tensor report, ok;
+  {
+    NoGradGuard ng;
+    // [weighted loss of each micro-batch..., error flag, then per rank: its losses' sum (finite
+    // exactly when its losses are; this rank fills its own slot)], summed over the ranks, so every
+    // rank takes the same decisions from the same numbers.
+    std::vector<Tensor> parts = losses;
+    parts.push_back(error_flag);
+    if (world > 1) {
+      Tensor mine = zeros({world}, f64_dev);
+      mine.narrow(0, group_->rank(), 1).copy_(sum(concat(losses, 0)).reshape({1}));
+      parts.push_back(mine);
+    }
+    report = concat(parts, 0);
+    if (world > 1) group_->communicator(dev).all_reduce(report, dist::ReduceOp::sum);
   }
   // --fp16: the gradients are unscaled before clipping; an inf/NaN gradient makes the norm inf/NaN.
   if (scaler_) scaler_->unscale_(trainable_);
   const Tensor norm = optim::clip_grad_norm_(
       trainable_, args_.max_grad_norm > 0 ? args_.max_grad_norm : std::numeric_limits<double>::infinity());
-  const Device dev = losses.empty() ? norm.device() : losses[0].device();  // the model's device
-  Tensor error_flag = empty({1}, TensorOptions(DType::f64).with_device(dev));
-  backend_for(dev).deferred_error_flag(error_flag.data<double>());
-  Tensor report, ok;
   {
     NoGradGuard ng;
-    losses.push_back(norm.to(dev).reshape({1}));  // (on the CPU when no parameter has a gradient)
-    losses.push_back(error_flag);
-    report = concat(losses, 0);  // [loss of each micro-batch..., gradient norm, error flag]
+    report = concat({report, norm.to(dev).reshape({1})}, 0);  // (norm on the CPU when no parameter has a gradient)
     const Tensor all = sum(report);  // finite exactly when every loss and the norm are (the flag is 0 or 1)
-    ok = eq(add(mul(all, 0.0), error_flag.reshape({})), zeros({}, TensorOptions(DType::f64).with_device(dev)));
+    ok = eq(add(mul(all, 0.0), report.narrow(0, static_cast<int64_t>(k), 1).reshape({})), zeros({}, f64_dev));
   }
   optimizer_->step(ok);
   // The step's one wait: the report.
   const std::vector<double> rep = report.to_vector<double>();
-  const size_t k = micro.size();
-  if (rep[k + 1] != 0) backend_for(dev).raise_deferred_errors();  // a bad index or target: throws
-  r.grad_norm = rep[k];
+  if (rep[k] != 0) {  // a bad index or target
+    backend_for(dev).raise_deferred_errors();  // this rank's: throws naming it
+    // Another rank's: that rank is ending the job with its message.
+    group_->barrier();
+    throw Error(cat("step ", step, ": another rank reported a bad index or target"));
+  }
+  r.grad_norm = rep.back();
   for (size_t i = 0; i < k; ++i) {
     if (std::isfinite(rep[i])) {
-      r.loss += rep[i] * static_cast<double>(micro[i].size) / static_cast<double>(n);
+      r.loss += rep[i];
       continue;
     }
+    std::string where;
+    for (int q = 0; q < world && world > 1; ++q)
+      if (!std::isfinite(rep[k + 1 + static_cast<size_t>(q)])) where += (where.empty() ? ", on rank " : ", ") + std::to_string(q);
     const std::string what = cat("the loss is ", rep[i], " at step ", step, " (epoch ", epoch_ + 1, ", micro-batch ",
-                                 i + 1, " of ", k, ")");
+                                 i + 1, " of ", k, where, ")");
     FT_CHECK(args_.skip_nonfinite_loss, what,
              "; stopping (earlier checkpoints are intact; --skip_nonfinite_loss skips such steps)");
     reporter_.warning(what + "; step skipped (--skip_nonfinite_loss)");
@@ -368,7 +458,7 @@ io::Json Trainer::train() {
       }
       dir = cps.back().second;
     }
-    load_checkpoint(dir);
+    dist::on_every_process(*group_, [&] { load_checkpoint(dir); });
     // metrics.jsonl as the checkpoint's log history: entries a stopped run logged after its last
     // checkpoint are gone, so the file reads as one run.
     reporter_.rewrite_log(state_["log_history"]);
@@ -412,9 +502,17 @@ io::Json Trainer::train() {
         log(e);
       }
       const bool saved = maybe_evaluate_and_save(r.epoch_end, global_step_ == total_steps_);
-      if (g_interrupt) {
+      // A signal stops every rank at the same step (mpirun forwards it to all; they may see it at
+      // different steps, so they agree on the largest signal number seen).
+      int signal = g_interrupt;
+      if (group_->distributed()) {
+        double v = signal;
+        group_->all_reduce(&v, 1, dist::ReduceOp::max);
+        signal = static_cast<int>(v);
+      }
+      if (signal) {
         if (!saved) save_checkpoint();
-        interrupt_signal_ = g_interrupt;
+        interrupt_signal_ = signal;
         break;
       }
     }
@@ -440,10 +538,12 @@ io::Json Trainer::train() {
   }
   log(metrics);
   state_["global_step"] = global_step_;
-  publish_model(args_.output_dir, [&](const std::string& staging) {
-    task_.save(staging, save_dtype(args_.save_dtype));
-    io::write_json(staging + "/trainer_state.json", io::Json(nlohmann::json(state_)));
-    io::write_json(staging + "/training_args.json", args_.to_json());
+  dist::on_main_process(*group_, [&] {
+    publish_model(args_.output_dir, [&](const std::string& staging) {
+      task_.save(staging, save_dtype(args_.save_dtype));
+      io::write_json(staging + "/trainer_state.json", io::Json(nlohmann::json(state_)));
+      io::write_json(staging + "/training_args.json", args_.to_json());
+    });
   });
   return metrics;
 }

@@ -11,6 +11,8 @@
 #include <vector>
 
 #include "core/autocast.h"
+#include "core/dist/dist.h"
+#include "core/dist/reducer.h"
 #include "core/optim/grad_scaler.h"
 #include "core/optim/lr_schedule.h"
 #include "core/optim/optimizer.h"
@@ -51,15 +53,21 @@ class Trainer {
   StepResult train_step();
   void log(io::Json entry);
   bool maybe_evaluate_and_save(bool epoch_end, bool last);
-  void save_checkpoint();
-  void write_checkpoint(const std::string& tmp, const std::string& dir);  // the files, into tmp
+  void save_checkpoint();  // collective: every rank calls it
+  void save_checkpoint_files(const std::vector<std::string>& rng_states);  // rank 0
+  void write_checkpoint(const std::string& tmp);  // the files (but rng_state), into tmp
   void load_checkpoint(const std::string& dir);
   void rotate_checkpoints();
   std::string checkpoint_dir(int64_t step) const;
 
+  bool main_process() const { return group_->rank() == 0; }
+  std::string rng_state_file() const;  // rng_state.json, or rng_state_<rank>.json with several ranks
+
   TrainArgs args_;
   Task& task_;
   Reporter& reporter_;
+  dist::Group* group_;                              // the ranks training together (a world of one without mpirun)
+  std::unique_ptr<dist::GradientReducer> reducer_;  // several ranks: the gradient all-reduce
   std::vector<Tensor> trainable_;
   std::vector<std::string> trainable_names_;
   std::unique_ptr<optim::AdamW> optimizer_;
