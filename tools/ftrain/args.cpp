@@ -155,6 +155,9 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
                     "stay f32")
         ->check(CLI::IsMember({"f32", "bf16", "fp16"}))->group(run);
   app->add_option("--dataloader_num_workers", a.dataloader_num_workers, "threads preparing batches")->group(run);
+  app->add_option("--zero", a.zero_stage,
+                  "under mpirun: 1 shards AdamW's state over the ranks (ZeRO stage 1); 0 (default) keeps it whole on every rank")
+      ->group(run);
   app->add_flag("--disable_tqdm", a.disable_tqdm, "plain progress lines even on a terminal")->group(run);
   app->add_flag("--quiet", a.quiet, "only errors and the final summary")->group(run);
   app->add_option("--log_format", a.log_format, "text, or json for one JSON object per line")
@@ -213,6 +216,8 @@ void validate(const TrainArgs& a, Command cmd) {
   positive(a.per_device_eval_batch_size, "per_device_eval_batch_size");
   positive(a.max_seq_length, "max_seq_length");
   FT_CHECK(a.threads >= 0 && a.dataloader_num_workers >= 0, "--threads and --dataloader_num_workers must be >= 0");
+  FT_CHECK(a.zero_stage == 0 || a.zero_stage == 1, "--zero ", a.zero_stage,
+           ": ZeRO stage 1 (optimizer state sharded) or 0 (off) are supported");
   // More threads than a few per core only make them wait for each other (and 100,000 never start).
   const int cores = std::max(1, omp_get_num_procs());
   FT_CHECK(a.threads <= 4 * cores, "--threads ", a.threads, ": this machine has ", cores, " cores; use at most ",
@@ -307,6 +312,7 @@ io::Json TrainArgs::to_json() const {
   j["eval_on_start"] = eval_on_start, j["load_best_model_at_end"] = load_best_model_at_end, j["metric_for_best_model"] = metric_for_best_model;
   j["greater_is_better"] = greater_is_better, j["early_stopping_patience"] = early_stopping_patience;
   j["seed"] = seed, j["device"] = device, j["dataloader_num_workers"] = dataloader_num_workers;
+  j["zero_stage"] = zero_stage;
   j["group_by_length"] = group_by_length, j["max_image_pixels"] = max_image_pixels;
   j["skip_malformed_rows"] = skip_malformed_rows, j["bf16"] = bf16, j["fp16"] = fp16;
   j["save_dtype"] = save_dtype;

@@ -52,6 +52,7 @@ struct TrainArgs {
   std::string device = "auto";
   int threads = 0;
   int dataloader_num_workers = 0;
+  int zero_stage = 0;  // --zero 1: data parallel with the optimizer state sharded over the ranks (ZeRO-1)
   bool group_by_length = false;
   bool bf16 = false;  // mixed precision: autocast to bf16 (core/autocast.h), f32 master weights
   bool fp16 = false;  // the same with f16, plus dynamic loss scaling (core/optim/grad_scaler.h)

@@ -58,19 +58,21 @@ void Trainer::save_checkpoint() {
                {"loader", {{"epoch", epoch_}, {"batch", loader_->step()}, {"seed", args_.seed}}}};
   if (group_->distributed()) rng["world_size"] = group_->size();
   const std::vector<std::string> rngs = group_->all_gather(rng.dump());
+  const std::map<std::string, optim::AdamW::State> opt = optimizer_state();
   if (state_["best_global_step"].is_number() && state_["best_global_step"].get<int64_t>() == global_step_)
     state_["best_model_checkpoint"] = checkpoint_dir(global_step_);
-  dist::on_main_process(*group_, [&] { save_checkpoint_files(rngs); });
+  dist::on_main_process(*group_, [&] { save_checkpoint_files(rngs, opt); });
 }
 
-void Trainer::save_checkpoint_files(const std::vector<std::string>& rng_states) {
+void Trainer::save_checkpoint_files(const std::vector<std::string>& rng_states,
+                                    const std::map<std::string, optim::AdamW::State>& opt_state) {
   const std::string dir = checkpoint_dir(global_step_), tmp = dir + ".tmp";
   std::error_code ec;
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   FT_CHECK(!ec, tmp, ": cannot create the checkpoint directory: ", ec.message());
   try {
-    write_checkpoint(tmp);
+    write_checkpoint(tmp, opt_state);
     for (size_t r = 0; r < rng_states.size(); ++r)
       io::write_json(tmp + "/" + (rng_states.size() > 1 ? cat("rng_state_", r, ".json") : std::string("rng_state.json")),
                      io::Json::parse(rng_states[r]));
@@ -86,16 +88,37 @@ void Trainer::save_checkpoint_files(const std::vector<std::string>& rng_states) 
   rotate_checkpoints();
 }
 
-void Trainer::write_checkpoint(const std::string& tmp) {
+std::map<std::string, optim::AdamW::State> Trainer::optimizer_state() {
+  std::map<std::string, optim::AdamW::State> out;
+  for (size_t i = 0; i < trainable_.size(); ++i) {
+    const Tensor& p = trainable_[i];
+    const optim::AdamW::State* s = optimizer_->state_of(p);
+    if (!sharded()) {
+      if (s) out[trainable_names_[i]] = optim::AdamW::State{s->exp_avg.to(kCPU), s->exp_avg_sq.to(kCPU), {}, s->step};
+      continue;
+    }
+    // --zero 1: the owner sends whether it has a state yet, its step count and the moments.
+    double meta[2] = {s ? 1.0 : 0.0, s ? static_cast<double>(s->step) : 0.0};
+    group_->broadcast(meta, sizeof meta, owner_[i]);
+    if (meta[0] == 0) continue;
+    const TensorOptions o = TensorOptions(p.dtype()).with_device(p.device());
+    Tensor m = s ? s->exp_avg : zeros(p.shape(), o), v = s ? s->exp_avg_sq : zeros(p.shape(), o);
+    dist::Communicator& comm = group_->communicator(p.device());
+    comm.broadcast(m, owner_[i]);
+    comm.broadcast(v, owner_[i]);
+    out[trainable_names_[i]] = optim::AdamW::State{m.to(kCPU), v.to(kCPU), {}, static_cast<int64_t>(meta[1])};
+  }
+  return out;
+}
+
+void Trainer::write_checkpoint(const std::string& tmp, const std::map<std::string, optim::AdamW::State>& opt_state) {
   task_.save(tmp);
   std::map<std::string, Tensor> opt;
   std::map<std::string, std::string> meta{{"format", "ftrain-adamw"}};
-  for (size_t i = 0; i < trainable_.size(); ++i) {
-    const optim::AdamW::State* s = optimizer_->state_of(trainable_[i]);
-    if (!s) continue;
-    opt[trainable_names_[i] + ".exp_avg"] = s->exp_avg.to(kCPU);
-    opt[trainable_names_[i] + ".exp_avg_sq"] = s->exp_avg_sq.to(kCPU);
-    meta[trainable_names_[i] + ".step"] = std::to_string(s->step);
+  for (const auto& [name, s] : opt_state) {
+    opt[name + ".exp_avg"] = s.exp_avg;
+    opt[name + ".exp_avg_sq"] = s.exp_avg_sq;
+    meta[name + ".step"] = std::to_string(s.step);
   }
   io::write_safetensors(tmp + "/optimizer.safetensors", opt, meta);
   io::write_json(tmp + "/scheduler.json", io::Json{{"last_epoch", scheduler_->last_step()},
@@ -165,6 +188,7 @@ void Trainer::load_checkpoint(const std::string& dir) {
     const std::string& name = trainable_names_[i];
     auto it = meta.find(name + ".step");
     if (it == meta.end()) continue;  // no update yet (or frozen then)
+    if (sharded() && owner_[i] != group_->rank()) continue;  // --zero 1: another rank's shard
     optim::AdamW::State s;
     s.exp_avg = opt.load(name + ".exp_avg").to(trainable_[i].dtype()).to(trainable_[i].device());
     s.exp_avg_sq = opt.load(name + ".exp_avg_sq").to(trainable_[i].dtype()).to(trainable_[i].device());

@@ -1,5 +1,6 @@
 #include "tools/ftrain/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -211,12 +212,36 @@ Trainer::Trainer(const TrainArgs& a, Task& task, Reporter& reporter)
     if (!frozen[i]) trainable_.push_back(t), trainable_names_.push_back(names[i]);
   }
   FT_CHECK(!trainable_.empty(), "--freeze leaves no parameter to train");
-  // The Trainer's weight-decay groups, without the frozen parameters.
+  // --zero 1 (ZeRO stage 1): each trainable tensor belongs to one rank, which alone keeps its AdamW
+  // state and updates it, then broadcasts the new values. Tensors are dealt largest first to the
+  // rank holding the fewest elements so far, so the shards are balanced and every rank computes the
+  // same assignment.
+  owner_.assign(trainable_.size(), -1);
+  if (a.zero_stage == 1 && group_->distributed()) {
+    std::vector<size_t> by_size(trainable_.size());
+    for (size_t i = 0; i < by_size.size(); ++i) by_size[i] = i;
+    std::stable_sort(by_size.begin(), by_size.end(),
+                     [&](size_t x, size_t y) { return trainable_[x].numel() > trainable_[y].numel(); });
+    std::vector<int64_t> load(static_cast<size_t>(group_->size()), 0);
+    for (size_t i : by_size) {
+      const int r = static_cast<int>(std::min_element(load.begin(), load.end()) - load.begin());
+      owner_[i] = r;
+      load[r] += trainable_[i].numel();
+    }
+  }
+  auto mine = [&](const Tensor& p) {
+    for (size_t i = 0; i < trainable_.size(); ++i)
+      if (trainable_[i].same(p)) return owner_[i] < 0 || owner_[i] == group_->rank();
+    return false;
+  };
+  // The Trainer's weight-decay groups, without the frozen parameters (and under --zero 1, without
+  // the other ranks' tensors).
   std::vector<optim::ParamGroup> groups;
   for (optim::ParamGroup& g : optim::hf_parameter_groups(model, a.learning_rate, a.weight_decay)) {
     optim::ParamGroup kept{{}, g.lr, g.weight_decay, {}};
     for (size_t i = 0; i < g.params.size(); ++i)
-      if (g.params[i].requires_grad()) kept.params.push_back(g.params[i]), kept.names.push_back(g.names[i]);
+      if (g.params[i].requires_grad() && mine(g.params[i]))
+        kept.params.push_back(g.params[i]), kept.names.push_back(g.names[i]);
     groups.push_back(std::move(kept));
   }
   optimizer_ = std::make_unique<optim::AdamW>(std::move(groups), optim::AdamWOptions{a.adam_beta1, a.adam_beta2,
@@ -334,6 +359,13 @@ Trainer::StepResult Trainer::train_step() {
     ok = eq(add(mul(all, 0.0), report.narrow(0, static_cast<int64_t>(k), 1).reshape({})), zeros({}, f64_dev));
   }
   optimizer_->step(ok);
+  if (sharded()) {  // --zero 1: every tensor from the rank that updated it
+    NoGradGuard ng;
+    dist::Communicator& comm = group_->communicator(dev);
+    comm.group_start();
+    for (size_t i = 0; i < trainable_.size(); ++i) comm.broadcast(trainable_[i].detach(), owner_[i]);
+    comm.group_end();
+  }
   // The step's one wait: the report.
   const std::vector<double> rep = report.to_vector<double>();
   if (rep[k] != 0) {  // a bad index or target
@@ -379,7 +411,7 @@ Trainer::StepResult Trainer::train_step() {
     r.skipped = true;
   }
   if (r.skipped) optimizer_->undo_step_counts();  // the device skipped the update (ok was false)
-  optimizer_->zero_grad();
+  for (const Tensor& t : trainable_) t.zero_grad();  // all of them (under --zero 1 AdamW holds only this rank's)
   amp_cache_.clear();  // the weights changed
   // The rate this step applied, which the Trainer logs (not the next step's).
   r.lr = scheduler_->last_lr().empty() ? 0 : scheduler_->last_lr()[0];

@@ -5,6 +5,7 @@
 // evaluation and checkpoints by steps or epochs, best-model tracking, early stopping, exact resume,
 // NaN/inf detection, and Ctrl-C saving a checkpoint. Task-agnostic: the Task supplies model and data.
 #pragma once
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,13 +55,17 @@ class Trainer {
   void log(io::Json entry);
   bool maybe_evaluate_and_save(bool epoch_end, bool last);
   void save_checkpoint();  // collective: every rank calls it
-  void save_checkpoint_files(const std::vector<std::string>& rng_states);  // rank 0
-  void write_checkpoint(const std::string& tmp);  // the files (but rng_state), into tmp
+  void save_checkpoint_files(const std::vector<std::string>& rng_states,
+                             const std::map<std::string, optim::AdamW::State>& opt_state);  // rank 0
+  // The files (but rng_state), into tmp.
+  void write_checkpoint(const std::string& tmp, const std::map<std::string, optim::AdamW::State>& opt_state);
   void load_checkpoint(const std::string& dir);
   void rotate_checkpoints();
   std::string checkpoint_dir(int64_t step) const;
 
-  bool main_process() const { return group_->rank() == 0; }
+  bool sharded() const { return !owner_.empty() && owner_.front() >= 0; }  // --zero 1 over several ranks
+  // AdamW's state of every trainable tensor by name (under --zero 1 each from its owner: collective).
+  std::map<std::string, optim::AdamW::State> optimizer_state();
   std::string rng_state_file() const;  // rng_state.json, or rng_state_<rank>.json with several ranks
 
   TrainArgs args_;
@@ -68,6 +73,7 @@ class Trainer {
   Reporter& reporter_;
   dist::Group* group_;                              // the ranks training together (a world of one without mpirun)
   std::unique_ptr<dist::GradientReducer> reducer_;  // several ranks: the gradient all-reduce
+  std::vector<int> owner_;  // --zero 1: the rank updating each trainable tensor (-1: every rank)
   std::vector<Tensor> trainable_;
   std::vector<std::string> trainable_names_;
   std::unique_ptr<optim::AdamW> optimizer_;
