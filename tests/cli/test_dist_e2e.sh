@@ -5,6 +5,7 @@
 #   rank 0 alone; the final weights predict as transformers computes them (tools/check_hf_predictions.py,
 #   when the tools venv exists: tools/setup_generator_env.sh);
 # - a different world size on resume is refused with one clear line;
+# - SIGTERM to one rank stops every rank at the same step with one complete checkpoint (exit 143);
 # - a rank killed mid-run (SIGKILL) ends the job: mpirun exits non-zero within a bounded time naming
 #   the rank, and no half-written checkpoint is taken for a complete one.
 # mpirun runs as root here only with --allow-run-as-root.
@@ -56,14 +57,46 @@ mkdir -p "$tmp/r1" && cp -r "$tmp/two/checkpoint-2" "$tmp/r1/"
 check_error 1 "written by 2 ranks and this run has 1" "$ftrain" train "${small[@]}" --per_device_train_batch_size 4 \
   --output_dir "$tmp/r1" --resume_from_checkpoint latest
 
+# rank_pid R: the pid of rank R's ftrain process (empty while it is not running).
+rank_pid() {
+  grep -l "OMPI_COMM_WORLD_RANK=$1" /proc/[0-9]*/environ 2>/dev/null | while read -r e; do
+    p=${e#/proc/}; p=${p%/environ}
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = ftrain ] && grep -qz "^FT_E2E_JOB=$2$" "/proc/$p/environ" && echo "$p"
+  done | head -1
+}
+
+# ---- SIGTERM to one rank (a scheduler's preemption): every rank stops at the same step, rank 0
+# saves a complete checkpoint, and the job exits 128 + 15
+(cd "$tmp/jobdir" && FT_E2E_JOB=term exec "${mpirun[@]}" -x FT_E2E_JOB "$ftrain" train "${small[@]}" \
+  --per_device_train_batch_size 4 --max_steps 1000 --save_steps 4 --save_total_limit 1 --eval_strategy no \
+  --output_dir "$tmp/term") > "$tmp/term.log" 2>&1 &
+job=$!
+rank0=""
+for _ in $(seq 1 600); do  # training (a first checkpoint exists; stdout is buffered in the pipe)
+  [ -d "$tmp/term/checkpoint-4" ] && rank0=$(rank_pid 0 term)
+  [ -n "$rank0" ] && break
+  sleep 0.1
+done
+[ -n "$rank0" ] || { kill $job; cat "$tmp/term.log"; fail "rank 0 never started training"; }
+kill -TERM "$rank0"
+wait $job
+rc=$?
+[ $rc -eq 143 ] || { cat "$tmp/term.log"; fail "SIGTERM to rank 0: exit $rc (want 143)"; }
+step=$(grep -o "interrupted by SIGTERM: checkpoint saved at step [0-9]*" "$tmp/term.log" | grep -o "[0-9]*$")
+[ -n "$step" ] || fail "no interruption message: $(tail -3 "$tmp/term.log")"
+last=$tmp/term/checkpoint-$step
+[ -s "$last/rng_state_0.json" ] && [ -s "$last/rng_state_1.json" ] && [ -s "$last/optimizer.safetensors" ] &&
+  grep -q "\"global_step\": $step" "$last/trainer_state.json" || fail "checkpoint-$step is not complete"
+echo "SIGTERM to rank 0: both ranks stopped at step $step, checkpoint-$step saved, exit $rc"
+
 # ---- a rank killed mid-run ends the job
-(cd "$tmp/jobdir" && exec "${mpirun[@]}" "$ftrain" train "${small[@]}" --per_device_train_batch_size 4 \
-  --max_steps 1000 --save_steps 3 --eval_strategy no --output_dir "$tmp/killed") > "$tmp/killed.log" 2>&1 &
+(cd "$tmp/jobdir" && FT_E2E_JOB=kill exec "${mpirun[@]}" -x FT_E2E_JOB "$ftrain" train "${small[@]}" \
+  --per_device_train_batch_size 4 --max_steps 1000 --save_steps 3 --eval_strategy no --output_dir "$tmp/killed") \
+  > "$tmp/killed.log" 2>&1 &
 job=$!
 rank1=""
 for _ in $(seq 1 600); do  # wait until rank 1 is training (a checkpoint exists)
-  [ -d "$tmp/killed/checkpoint-3" ] && rank1=$(grep -l "OMPI_COMM_WORLD_RANK=1" /proc/[0-9]*/environ 2>/dev/null |
-    while read -r e; do p=${e#/proc/}; p=${p%/environ}; [ "$(cat /proc/$p/comm 2>/dev/null)" = ftrain ] && echo "$p"; done | head -1)
+  [ -d "$tmp/killed/checkpoint-3" ] && rank1=$(rank_pid 1 kill)
   [ -n "$rank1" ] && break
   sleep 0.1
 done

@@ -502,8 +502,9 @@ io::Json Trainer::train() {
   }
   const int64_t n = task_.size(Split::train);
   reporter_.message(cat("training: ", n, " examples, ", steps_per_epoch_, " steps per epoch, ", total_steps_,
-                        " steps (batch ", args_.per_device_train_batch_size, " x ", args_.gradient_accumulation_steps,
-                        " accumulation), ", trainable_.size(), " trainable tensors, learning rate ",
+                        " steps (batch ", args_.per_device_train_batch_size,
+                        group_->distributed() ? cat(" x ", group_->size(), " ranks") : std::string(), " x ",
+                        args_.gradient_accumulation_steps, " accumulation), ", trainable_.size(), " trainable tensors, learning rate ",
                         args_.learning_rate, " (", args_.lr_scheduler_type, ")"));
   task_.model().train();
   const auto t0 = std::chrono::steady_clock::now();
