@@ -8,7 +8,8 @@
 #      a few hundred steps on cuda:0, in f32 and bf16, and records their train samples/s;
 #   4. runs the CUDA microbenchmarks: flash attention forward/backward TFLOP/s at BERT-base shapes
 #      (S = 128 and 512, d = 64) beside the cuBLAS GEMM ceiling, LayerNorm and AdamW GB/s against the
-#      measured device copy bandwidth.
+#      measured device copy bandwidth;
+#   5. data parallel: NCCL's all-reduce bus bandwidth over the GPUs (2 or more; MPI's on the CPU otherwise).
 # Without a GPU (here) every step runs in its CPU or emulated form: the emulated-CUDA tests (label
 # emu) for step 2, the jobs on the CPU for a few steps for step 3, the CPU kernel benchmarks of the
 # same ops for step 4; the report says "emulated" on each line.
@@ -171,6 +172,20 @@ else
   if step bench_cpu $bdir/bench/ft_bench_kernels --benchmark_min_time=0.1 \
     --benchmark_filter='attention|layer_norm|adamw'; then
     grep -h "^BM_" $logs/bench_cpu.log | sed 's/^/         (CPU form) /' | tee -a "$report" >/dev/null
+  fi
+fi
+# ---- 5. data parallel: the all-reduce bus bandwidth (nccl-tests' busbw) ----
+mpirun_=(mpirun --allow-run-as-root --oversubscribe --bind-to none)
+ngpu=0
+[ $gpu = 1 ] && ngpu=$(nvidia-smi -L | wc -l)
+if [ "$ngpu" -ge 2 ]; then
+  if step allreduce_nccl "${mpirun_[@]}" -np "$ngpu" $bdir/bench/ft_bench_allreduce_cuda --device cuda --max_mb 256; then
+    sed 's/^/         /' $logs/allreduce_nccl.log | tee -a "$report" >/dev/null
+  fi
+else
+  say "[skipped] allreduce_nccl: NCCL's bus bandwidth needs 2 or more GPUs (this machine has $ngpu); MPI on the CPU instead"
+  if step allreduce_mpi "${mpirun_[@]}" -np 2 -x OMP_NUM_THREADS=1 $bdir/bench/ft_bench_allreduce --max_mb 64; then
+    sed 's/^/         (CPU, MPI) /' $logs/allreduce_mpi.log | tee -a "$report" >/dev/null
   fi
 fi
 say "report: $report; logs: $logs/"
