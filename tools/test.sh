@@ -57,9 +57,12 @@ cmake --build build-asan -j "$jobs"
 echo "== tests (ASan + UBSan)"
 # The emulated-CUDA Trainer runs (whole training loops on the SIMT emulator, about 6 minutes under
 # ASan) are left to the release pass above, which runs them in all three schedules; the sanitizers
-# cover the emulator itself, the kernels and every parser through the other tests. The multi-rank
-# runs (dist.*, cli.dist_e2e: processes under mpirun) are left to the release pass too: OpenMPI's
-# own allocations at MPI_Init read as leaks to LeakSanitizer; their code parses no input and owns no
-# raw memory (tensors only), and the same Trainer code runs sanitized in the single-process tests.
+# cover the emulator itself, the kernels and every parser through the other tests.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -E '^(emu\.(Precisions/)?Trainer|dist\.|cli\.dist_e2e)'
+# The multi-rank tests (processes under mpirun, about 80 s here) with ASan and UBSan but without leak
+# checking: OpenMPI keeps what MPI_Init allocates until exit, in components it loads and unloads
+# (stacks LeakSanitizer cannot attribute, so no suppression file can name them).
+echo "== multi-rank tests (ASan + UBSan, leak checking off)"
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -R '^(dist\.|cli\.dist_e2e)'
