@@ -62,8 +62,13 @@ namespace {
 void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
   FT_INTERNAL(g.shape() == leaf.shape);
   if (!leaf.grad) {
-    // The gradient must own its memory: optimizers and clipping modify it in place.
-    leaf.grad = g.to(leaf.dtype).clone().impl_ptr();
+    // The gradient must own its memory: optimizers and clipping modify it in place. A gradient no
+    // one else can see (this call holds the only reference to it and to its storage, as for most
+    // backward results) is taken as it is; anything else is copied.
+    Tensor own = g.to(leaf.dtype);
+    const bool alone = own.impl_ptr().use_count() <= 2 && own.impl()->storage.use_count() == 1 &&
+                       own.is_contiguous() && own.offset() == 0 && !own.requires_grad();
+    leaf.grad = (alone ? own : own.clone()).impl_ptr();
   } else {
     Tensor acc(leaf.grad);
     leaf.grad = add(acc, g.to(leaf.dtype)).impl_ptr();
