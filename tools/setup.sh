@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
   libopenblas-dev libopenblas-openmp-dev libdnnl-dev libopenmpi-dev openmpi-bin libstb-dev libjpeg62-turbo-dev nlohmann-json3-dev libutf8proc-dev libcli11-dev
-  libboost-context-dev libyaml-cpp-dev zlib1g-dev
+  libboost-context-dev libyaml-cpp-dev zlib1g-dev libcpp-httplib-dev
   googletest libgtest-dev libbenchmark-dev
   clang libclang-rt-14-dev libomp-14-dev
 )

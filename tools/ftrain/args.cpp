@@ -46,7 +46,7 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
         ->check(CLI::IsMember({"", "single_label_classification", "multi_label_classification", "regression"}))
         ->group(md);
     app->add_option("--max_train_samples", a.max_train_samples, "use the first N training examples")->group(md);
-  } else {
+  } else if (cmd != Command::serve) {
     app->add_option(cmd == Command::eval ? "--validation_dir,--test_dir" : "--test_dir",
                     cmd == Command::eval ? a.validation_dir : a.test_dir, "images: a folder of class folders")
         ->group(md);
@@ -76,13 +76,29 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
   app->add_option("--max_image_pixels", a.max_image_pixels,
                   "larger images are refused before decoding (Pillow's MAX_IMAGE_PIXELS; 0: no limit)")->group(md);
 
+  if (cmd == Command::serve) {
+    const std::string sv = "Serving";
+    app->add_option("--host", a.host, "address to listen on (default: loopback only)")->group(sv);
+    app->add_option("--port", a.port, "port (0: any free port, printed at start)")
+        ->check(CLI::Range(0, 65535))->group(sv);
+    app->add_option("--max_batch_tokens", a.max_batch_tokens, "tokens per batch the model runs at most")->group(sv);
+    app->add_option("--max_batch_size", a.max_batch_size, "inputs per batch (and per request) at most")->group(sv);
+    app->add_option("--max_wait_ms", a.max_wait_ms, "how long a batch waits for more requests after its first")
+        ->group(sv);
+    app->add_option("--max_concurrent_requests", a.max_concurrent_requests,
+                    "requests queued or running at most; more are answered 429")->group(sv);
+    app->add_option("--payload_limit", a.payload_limit, "bytes of a request body at most (413 beyond)")->group(sv);
+    app->add_option("--api_key", a.api_key, "require Authorization: Bearer KEY (or set FTRAIN_API_KEY)")->group(sv);
+  }
   const std::string out = "Output";
   if (cmd == Command::predict)
     app->add_option("--output_file", a.output_file, "predictions: .csv or .jsonl")->group(out);
-  app->add_option("--output_dir", a.output_dir,
-                  train ? "where the model, checkpoints and logs go" : "where the results go (optional)")
-      ->group(out);
-  app->add_flag("--overwrite_output_dir", a.overwrite_output_dir, "allow a non-empty output_dir")->group(out);
+  if (cmd != Command::serve) {
+    app->add_option("--output_dir", a.output_dir,
+                    train ? "where the model, checkpoints and logs go" : "where the results go (optional)")
+        ->group(out);
+    app->add_flag("--overwrite_output_dir", a.overwrite_output_dir, "allow a non-empty output_dir")->group(out);
+  }
 
   if (train) {
     const std::string opt = "Optimisation";
@@ -212,6 +228,13 @@ void validate(const TrainArgs& a, Command cmd) {
   }
   if (cmd == Command::eval) either(a.validation_file, a.validation_dir, "--validation_file (or --validation_dir)");
   if (cmd == Command::predict) either(a.test_file, a.test_dir, "--test_file (or --test_dir)"), given(a.output_file, "output_file");
+  if (cmd == Command::serve) {
+    for (const auto& [name, v] : std::vector<std::pair<const char*, int64_t>>{
+             {"max_batch_tokens", a.max_batch_tokens}, {"max_batch_size", a.max_batch_size},
+             {"max_concurrent_requests", a.max_concurrent_requests}, {"payload_limit", a.payload_limit}})
+      FT_CHECK(v > 0, "--", name, " must be positive, got ", v);
+    FT_CHECK(a.max_wait_ms >= 0 && a.max_wait_ms <= 60000, "--max_wait_ms must be 0 to 60000, got ", a.max_wait_ms);
+  }
   auto positive = [](int64_t v, const char* name) { FT_CHECK(v > 0, "--", name, " must be positive, got ", v); };
   positive(a.per_device_eval_batch_size, "per_device_eval_batch_size");
   positive(a.max_seq_length, "max_seq_length");

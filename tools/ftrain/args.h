@@ -52,7 +52,14 @@ struct TrainArgs {
   std::string device = "auto";
   int threads = 0;
   int dataloader_num_workers = 0;
-  int zero_stage = 0;  // --zero 1: data parallel with the optimizer state sharded over the ranks (ZeRO-1)
+  int zero_stage = 0;
+  // serve (tools/ftrain/serve.cpp): where it listens and how it batches (TEI's names and defaults
+  // where TEI has them).
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (printed at start)
+  int64_t max_batch_tokens = 16384, max_batch_size = 32, max_wait_ms = 5, max_concurrent_requests = 512;
+  int64_t payload_limit = 2000000;  // bytes of a request body
+  std::string api_key;              // or FTRAIN_API_KEY; empty: no authentication  // --zero 1: data parallel with the optimizer state sharded over the ranks (ZeRO-1)
   bool group_by_length = false;
   bool bf16 = false;  // mixed precision: autocast to bf16 (core/autocast.h), f32 master weights
   bool fp16 = false;  // the same with f16, plus dynamic loss scaling (core/optim/grad_scaler.h)
@@ -68,7 +75,7 @@ struct TrainArgs {
 // --save_dtype's value as a dtype.
 DType save_dtype(const std::string& name);
 
-enum class Command { train, eval, predict };
+enum class Command { train, eval, predict, serve };
 
 // Registers the options that `cmd` uses on `app`, bound to `args`, plus --config.
 void add_options(CLI::App* app, TrainArgs& args, Command cmd);

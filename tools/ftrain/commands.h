@@ -15,6 +15,7 @@ using DeviceResolver = Device (*)(const std::string& device);
 int run_train(const TrainArgs& args, Device device);  // train.cpp
 int run_eval(const TrainArgs& args, Device device);   // eval.cpp
 int run_predict(const TrainArgs& args, Device device);  // predict.cpp
+int run_serve(const TrainArgs& args, Device device);    // serve.cpp: runs until SIGTERM/SIGINT
 using RunFn = int (*)(const TrainArgs& args, Device device);
 
 void add_inspect(CLI::App& app);

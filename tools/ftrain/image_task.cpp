@@ -56,7 +56,7 @@ class ImageClassification : public Task {
       for (auto& [id, name] : config.labels.id2label) classes_.push_back(name);
       FT_CHECK(!classes_.empty(), config_path, ": the model has no id2label: evaluate a fine-tuned model directory");
       if (cmd == Command::eval) eval_ = load(Split::eval, a.validation_dir, a.validation_file, &classes_);
-      else test_ = load(Split::test, a.test_dir, a.test_file, &classes_);
+      else if (cmd == Command::predict) test_ = load(Split::test, a.test_dir, a.test_file, &classes_);
     }
     truncate(eval_, a.max_eval_samples);
     truncate(test_, a.max_predict_samples);
@@ -120,6 +120,27 @@ class ImageClassification : public Task {
   }
   std::string example_text(Split s, int64_t i) const override { return data(s).paths[static_cast<size_t>(i)]; }
   std::string input_name() const override { return "image"; }
+
+  Batch collate_raw(const std::vector<RawInput>& inputs) const override {
+    std::vector<float> pixels;
+    int64_t h = 0, w = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const std::string& bytes = inputs[i].image;
+      const std::string name = cat("image ", i + 1);
+      const io::Image img = io::decode_image(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), name,
+                                             args_.max_image_pixels);
+      int64_t ih = 0, iw = 0;
+      const std::vector<float> chw = pre_.apply(img, &ih, &iw);
+      if (h == 0) h = ih, w = iw;
+      FT_CHECK(ih == h && iw == w, name, ": ", ih, "x", iw, " after preprocessing, the batch's others ", h, "x", w,
+               " (serve with --image_size to resize all images alike)");
+      pixels.insert(pixels.end(), chw.begin(), chw.end());
+    }
+    const int64_t b = static_cast<int64_t>(inputs.size());
+    return Batch{{from_bytes(pixels.data(), DType::f32, {b, 3, h, w})}, Tensor(), b};
+  }
+  int64_t raw_tokens(const RawInput&) const override { return 0; }
+  int64_t max_input_length() const override { return 0; }
 
  private:
   const io::ImageFolder& data(Split s) const { return s == Split::train ? train_ : s == Split::eval ? eval_ : test_; }

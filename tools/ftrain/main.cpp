@@ -58,6 +58,8 @@ int main(int argc, char** argv) {
                        ft::cli::run_eval, resolve_device);
   ft::cli::add_command(app, "predict", "Predict labels and probabilities with a fine-tuned model", Command::predict,
                        ft::cli::run_predict, resolve_device);
+  ft::cli::add_command(app, "serve", "Serve a fine-tuned model over HTTP (TEI-style /predict, a page at /)",
+                       Command::serve, ft::cli::run_serve, resolve_device);
   ft::cli::add_inspect(app);
   int status = 0;
   try {

@@ -12,6 +12,7 @@
 #include "io/config.h"
 #include "tools/ftrain/commands.h"
 #include "tools/ftrain/report.h"
+#include "tools/ftrain/serve_api.h"
 #include "tools/ftrain/trainer.h"
 
 namespace ft::cli {
@@ -24,19 +25,6 @@ std::string csv_field(const std::string& s) {
   std::string q = "\"";
   for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
   return q + "\"";
-}
-
-std::vector<double> probabilities(const float* logits, int64_t c, const std::string& problem_type) {
-  std::vector<double> p(static_cast<size_t>(c));
-  if (problem_type == "multi_label_classification") {
-    for (int64_t k = 0; k < c; ++k) p[k] = 1.0 / (1.0 + std::exp(-static_cast<double>(logits[k])));
-    return p;
-  }
-  double mx = logits[0], sum = 0;
-  for (int64_t k = 1; k < c; ++k) mx = std::max(mx, static_cast<double>(logits[k]));
-  for (int64_t k = 0; k < c; ++k) sum += p[k] = std::exp(static_cast<double>(logits[k]) - mx);
-  for (double& v : p) v /= sum;
-  return p;
 }
 
 bool inside(const fs::path& p, const fs::path& dir) {
@@ -99,7 +87,7 @@ int run_predict(const TrainArgs& args, Device device) {
     if (pt == "regression") {
       j["prediction"] = row[0];
     } else {
-      prob = probabilities(row, c, pt);
+      prob = class_scores(row, c, pt);
       if (pt == "multi_label_classification") {
         io::Json labels = io::Json::array();
         for (int64_t k = 0; k < c; ++k)

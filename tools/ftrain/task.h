@@ -24,6 +24,13 @@ struct Batch {
   int64_t size = 0;
 };
 
+// One input a server received: a text (and its pair when has_pair), or an image file's bytes.
+struct RawInput {
+  std::string text, text_pair;
+  bool has_pair = false;
+  std::string image;  // encoded (JPEG, PNG, ...); empty for text
+};
+
 class Task {
  public:
   virtual ~Task() = default;
@@ -49,6 +56,14 @@ class Task {
   // An example as prediction output names it (its text, its image path) and that column's name.
   virtual std::string example_text(Split s, int64_t i) const = 0;
   virtual std::string input_name() const { return "text"; }
+  // serve: raw inputs preprocessed as predict preprocesses a file's rows (text truncated to
+  // --max_seq_length), as one batch without labels. A bad input (an undecodable image) is an
+  // ft::Error naming it.
+  virtual Batch collate_raw(const std::vector<RawInput>& inputs) const = 0;
+  // The tokens a text input has before truncation (0 for images): what batching by tokens counts and
+  // what `truncate: false` checks against max_input_length(). Safe to call from several threads.
+  virtual int64_t raw_tokens(const RawInput& input) const = 0;
+  virtual int64_t max_input_length() const = 0;
   // What the user must hear about the data (rows skipped, a single class), printed as warnings.
   const std::vector<std::string>& warnings() const { return warnings_; }
   // Inputs of a split left out under --skip_malformed_rows (so predict can say it wrote fewer rows).

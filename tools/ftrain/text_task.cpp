@@ -29,6 +29,8 @@ class TextClassification : public Task {
     tokenizer_ = io::WordPieceTokenizer::from_path(dir);
     tokenizer_.set_truncation(io::TruncationConfig{a.max_seq_length, "longest_first"});
     tokenizer_.set_padding(std::nullopt);
+    untruncated_ = tokenizer_;  // counts the tokens of a served input before truncation
+    untruncated_.set_truncation(std::nullopt);
     pad_id_ = std::max<int64_t>(0, tokenizer_.token_id("[PAD]"));
     io::BertConfig config = io::BertConfig::from_json(io::read_json(dir + "/config.json"), dir + "/config.json");
     FT_CHECK(a.max_seq_length <= config.max_position_embeddings, "--max_seq_length ", a.max_seq_length,
@@ -74,7 +76,7 @@ class TextClassification : public Task {
       o.problem_type = problem_type_;
       if (cmd == Command::eval) {
         eval_.set = load(a.validation_file, o);
-      } else {
+      } else if (cmd == Command::predict) {
         test_.set = load_unlabelled(a.test_file, o);
       }
     }
@@ -129,6 +131,29 @@ class TextClassification : public Task {
 
   std::string example_text(Split s, int64_t i) const override { return data(s).set.examples[static_cast<size_t>(i)].text; }
 
+  Batch collate_raw(const std::vector<RawInput>& inputs) const override {
+    io::TextDataset set;
+    std::vector<std::string> texts, pairs;
+    bool paired = false;
+    for (const RawInput& in : inputs) {
+      set.examples.push_back(io::TextExample{in.text, in.text_pair, -1, 0, {}, 0});
+      texts.push_back(in.text);
+      pairs.push_back(in.text_pair);
+      paired = paired || in.has_pair;
+    }
+    set.problem_type = problem_type_;
+    set.labelled = false;
+    const std::vector<io::Encoding> enc = tokenizer_.encode_batch(texts, paired ? &pairs : nullptr);
+    std::vector<int64_t> all(inputs.size());
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<int64_t>(i);
+    const io::TextBatch t = io::collate_encoded(enc, pad_id_, set, all);
+    return Batch{{t.input_ids, t.token_type_ids, t.attention_mask}, Tensor(), static_cast<int64_t>(inputs.size())};
+  }
+  int64_t raw_tokens(const RawInput& in) const override {
+    return static_cast<int64_t>(untruncated_.encode(in.text, in.has_pair ? &in.text_pair : nullptr).ids.size());
+  }
+  int64_t max_input_length() const override { return args_.max_seq_length; }
+
  private:
   void build_model(const io::BertConfig& config, Command cmd, std::string& log) {
     const std::string& dir = args_.model_name_or_path;
@@ -173,7 +198,7 @@ class TextClassification : public Task {
 
   TrainArgs args_;
   Device device_;
-  io::WordPieceTokenizer tokenizer_;
+  io::WordPieceTokenizer tokenizer_, untruncated_;
   int64_t pad_id_ = 0;
   std::string tokenizer_dir_, problem_type_;
   std::vector<std::string> label_names_;
