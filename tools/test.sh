@@ -42,8 +42,8 @@ done
 echo "== fuzz targets (clang libFuzzer + ASan + UBSan), bounded runs on the committed seed corpora"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DFT_FUZZ=ON -DFT_CUDA=OFF -DFT_NATIVE=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j "$jobs" --target fuzz_safetensors fuzz_csv fuzz_tokenizer fuzz_image
-for target in safetensors csv tokenizer image; do
+cmake --build build-fuzz -j "$jobs" --target fuzz_safetensors fuzz_csv fuzz_tokenizer fuzz_image fuzz_serve_request
+for target in safetensors csv tokenizer image serve_request; do
   corpus=$(mktemp -d)
   cp tests/fuzz/corpus/$target/* "$corpus"/
   ./build-fuzz/tests/fuzz/fuzz_$target -max_total_time="${FT_FUZZ_SECONDS:-30}" -timeout=10 -rss_limit_mb=4096 \
