@@ -35,7 +35,9 @@ function headers(extra) {
 }
 function show(scores) {
   const out = $('out'); out.innerHTML = '';
-  const max = Math.max(...scores.map((s) => Math.abs(s.score)), 1e-9);
+  // Probabilities on an absolute scale; raw scores (logits, regression values) relative to the largest.
+  const probs = scores.every((s) => s.score >= 0 && s.score <= 1);
+  const max = probs ? 1 : Math.max(...scores.map((s) => Math.abs(s.score)), 1e-9);
   for (const s of scores) {
     const row = document.createElement('div'); row.className = 'row';
     const name = document.createElement('span'); name.className = 'name'; name.textContent = s.label;
