@@ -10,4 +10,7 @@ fi
 "$venv/bin/pip" install -q torch==2.15.0 safetensors==0.8.0 numpy
 # tools/check_tensorboard.py reads ftrain's event files with TensorBoard's own loader.
 "$venv/bin/pip" install -q tensorboard
+# The peers of the benchmarks: the HF Trainer (bench/e2e_train.sh), a pipeline behind FastAPI +
+# uvicorn (bench/serve_load.sh), and transformers' loader for the check scripts in tools/.
+"$venv/bin/pip" install -q transformers==5.23.0 fastapi==0.163.2 uvicorn==0.54.0
 echo "generator environment ready: $venv/bin/python tests/golden/gen_core_golden.py"

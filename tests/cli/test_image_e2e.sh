@@ -2,7 +2,8 @@
 # ftrain on images end to end: a ResNet-18 configuration from random initialisation on a few CIFAR-10
 # images (../shared/data/cifar10): the output directory (config with the 10 classes,
 # preprocessor_config.json, BatchNorm buffers in model.safetensors), eval and predict on an image
-# folder, exact resume with augmentation and BatchNorm statistics, and the bad-input cases.
+# folder, ftrain serve with the model (tests/cli/test_serve_e2e.py images), exact resume with
+# augmentation and BatchNorm statistics, and the bad-input cases.
 set -uo pipefail
 ftrain=$1
 cifar=${2:-${FT_SHARED_DIR:-$(dirname "$0")/../../../shared}/data/cifar10}
@@ -41,6 +42,8 @@ grep -qE "num_batches_tracked +I64" <<< "$listing" || fail "model.safetensors la
 grep -q "eval_accuracy" "$tmp/eval.log" || fail "eval printed no accuracy"
 "$ftrain" predict --model_name_or_path "$out" --test_dir "$tmp/data/test" --output_file "$tmp/pred.csv" \
   > /dev/null 2>&1 || fail "predict failed"
+# ftrain serve with this model: image bodies and base64 answered as predict scored the same files.
+python3 "$repo/tests/cli/test_serve_e2e.py" images "$ftrain" "$out" "$tmp/pred.csv" || fail "serving the image model"
 head -1 "$tmp/pred.csv" | grep -q "^image,label,score,prob_airplane," || fail "pred.csv header: $(head -1 "$tmp/pred.csv")"
 [ "$(wc -l < "$tmp/pred.csv")" -eq 41 ] || fail "pred.csv should have 40 rows"
 

@@ -11,6 +11,7 @@ on a free loopback port and checks
 - a SIGTERM in the middle of a load: every request the server accepted is answered (200), the
   process exits 0, and later connections are refused.
 Usage: test_serve_e2e.py FTRAIN MODEL_DIR DATA_CSV
+       test_serve_e2e.py images FTRAIN IMAGE_MODEL_DIR PREDICTIONS_CSV   (an image model; see images_main)
 """
 import csv
 import http.client
@@ -231,5 +232,44 @@ def main():
     print("PASS")
 
 
+def images_main():
+    """An image model: image/* bodies and base64 JSON answered as `ftrain predict` scored the same
+    files (PRED_CSV, with its image column), an undecodable image 400, text to an image model 400."""
+    import base64
+    ftrain, model, pred_csv = sys.argv[2:5]
+    rows = list(csv.DictReader(open(pred_csv, newline="")))[:6]
+    s = Server(ftrain, model)
+    status, body, _ = s.get("/info")
+    if json.loads(body)["task"] != "image-classification":
+        fail(f"/info of an image model: {body}")
+
+    def check(got, row, where):
+        if got[0]["label"] != row["label"] or any(abs(d["score"] - float(row["prob_" + d["label"]])) > 1e-5 for d in got):
+            fail(f"{where}: {got[:2]} vs predict's {row['label']} {row['score']}")
+
+    for row in rows[:3]:
+        data = open(row["image"], "rb").read()
+        ctype = "image/png" if row["image"].endswith(".png") else "image/jpeg"
+        status, body, _ = s.request("POST", "/predict", data, {"Content-Type": ctype})
+        if status != 200:
+            fail(f"{row['image']} as {ctype}: {status} {body[:200]}")
+        check(json.loads(body), row, row["image"])
+    encoded = [base64.b64encode(open(r["image"], "rb").read()).decode() for r in rows[3:6]]
+    status, body, _ = s.predict({"inputs": encoded})
+    if status != 200:
+        fail(f"base64 batch: {status} {body[:200]}")
+    for got, row in zip(json.loads(body), rows[3:6]):
+        check(got, row, "base64 " + row["image"])
+    expect_error(*s.request("POST", "/predict", b"\x89PNG\r\n\x1a\nnot really", {"Content-Type": "image/png"})[:2],
+                 400, "cannot decode the image")
+    expect_error(*s.predict({"inputs": "A triumph."})[:2], 400, "not valid base64")
+    expect_error(*s.predict({"inputs": [["a", "b"]]})[:2], 400, "base64-encoded image")
+    rc, _ = s.stop()
+    if rc != 0:
+        fail(f"serve exited {rc}")
+    print("image model: image/png bodies and a base64 batch equal to ftrain predict's scores; bad images 400")
+    print("PASS")
+
+
 if __name__ == "__main__":
-    main()
+    images_main() if sys.argv[1] == "images" else main()
