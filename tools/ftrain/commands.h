@@ -3,6 +3,8 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <functional>
+
 #include "core/device.h"
 #include "tools/ftrain/args.h"
 
@@ -16,6 +18,8 @@ int run_train(const TrainArgs& args, Device device);  // train.cpp
 int run_eval(const TrainArgs& args, Device device);   // eval.cpp
 int run_predict(const TrainArgs& args, Device device);  // predict.cpp
 int run_serve(const TrainArgs& args, Device device);    // serve.cpp: runs until SIGTERM/SIGINT
+// run_serve, calling on_listening(port) once the server accepts connections (tests: --port 0).
+int serve_model(const TrainArgs& args, Device device, const std::function<void(int port)>& on_listening);
 using RunFn = int (*)(const TrainArgs& args, Device device);
 
 void add_inspect(CLI::App& app);

@@ -100,7 +100,7 @@ class Server {
   Server(const TrainArgs& a, Task& task, Device device)
       : a_(a), task_(task), device_(device), images_(task.input_name() == "image") {}
 
-  int run() {
+  int run(const std::function<void(int)>& on_listening) {
     httplib::Server svr;
     // Each connection holds a worker while its requests wait for the model: enough workers for many
     // clients; admission is bounded by --max_concurrent_requests, not by the pool.
@@ -162,6 +162,7 @@ class Server {
                 a_.host.c_str(), port, a_.model_name_or_path.c_str(), task_.problem_type().c_str(),
                 device_.str().c_str());
     std::fflush(stdout);
+    if (on_listening) on_listening(port);
     svr.listen_after_bind();  // returns once stopped and every worker has finished its request
     done = true;
     watcher.join();
@@ -453,7 +454,9 @@ class Server {
 
 }  // namespace
 
-int run_serve(const TrainArgs& args, Device device) {
+int run_serve(const TrainArgs& args, Device device) { return serve_model(args, device, nullptr); }
+
+int serve_model(const TrainArgs& args, Device device, const std::function<void(int)>& on_listening) {
   validate(args, Command::serve);
   TrainArgs a = args;
   a.quiet = true;  // loading messages would go to stdout before the "listening" line
@@ -463,7 +466,7 @@ int run_serve(const TrainArgs& args, Device device) {
   Server server(args, *task, device);
   const char* env_key = std::getenv("FTRAIN_API_KEY");
   server.set_key(!args.api_key.empty() ? args.api_key : env_key ? env_key : "");
-  return server.run();
+  return server.run(on_listening);
 }
 
 }  // namespace ft::cli
