@@ -21,14 +21,19 @@ void check(cublasStatus_t s, const char* call) {
   if (s != CUBLAS_STATUS_SUCCESS) throw Error(cat(call, " failed: ", cublasGetStatusName(s), ": ", cublasGetStatusString(s)));
 }
 
-cublasHandle_t handle() {
-  thread_local cublasHandle_t h = [] {
+// One handle per host thread, destroyed with the thread (a server's worker threads come and go).
+struct BlasHandle {
+  cublasHandle_t h = nullptr;
+  BlasHandle() {
     current_stream();  // binds the process's device to this thread before the handle is made on it
-    cublasHandle_t created = nullptr;
-    check(cublasCreate(&created), "cublasCreate");
-    return created;
-  }();
-  return h;
+    check(cublasCreate(&h), "cublasCreate");
+  }
+  ~BlasHandle() { cublasDestroy(h); }
+};
+
+cublasHandle_t handle() {
+  thread_local BlasHandle b;
+  return b.h;
 }
 
 int as_int(int64_t v, const char* what) {
@@ -95,14 +100,18 @@ void gemm_batched(Elem t, bool trans_a, bool trans_b, int64_t m, int64_t n, int6
 
 namespace {
 
-cublasLtHandle_t lt_handle() {
-  thread_local cublasLtHandle_t h = [] {
+struct LtHandle {
+  cublasLtHandle_t h = nullptr;
+  LtHandle() {
     current_stream();  // binds the process's device to this thread
-    cublasLtHandle_t created = nullptr;
-    check(cublasLtCreate(&created), "cublasLtCreate");
-    return created;
-  }();
-  return h;
+    check(cublasLtCreate(&h), "cublasLtCreate");
+  }
+  ~LtHandle() { cublasLtDestroy(h); }
+};
+
+cublasLtHandle_t lt_handle() {
+  thread_local LtHandle l;
+  return l.h;
 }
 
 // cuBLASLt's workspace (its split-K and epilogue reductions); one per host thread, never freed.

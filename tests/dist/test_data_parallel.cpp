@@ -113,7 +113,9 @@ TEST(NcclStandIn, CollectivesAndTheRulesNcclDefines) {
   EXPECT_EQ(b.to_vector<float>(), (std::vector<float>{6}));
 
   ncclUniqueId id{};
-  if (g.rank() == 0) ASSERT_EQ(ncclGetUniqueId(&id), ncclSuccess);
+  if (g.rank() == 0) {
+    ASSERT_EQ(ncclGetUniqueId(&id), ncclSuccess);
+  }
   g.broadcast(&id, sizeof id, 0);
   ncclComm_t c = nullptr;
   ASSERT_EQ(ncclCommInitRank(&c, 2, id, g.rank()), ncclSuccess);
