@@ -18,6 +18,7 @@ fi
 echo "== build (release)"
 cmake -S . -B build -G Ninja -DFT_CUDA=AUTO >/dev/null
 cmake --build build -j "$jobs"
+bash tools/fetch_data.sh  # again: converts the SmolLM2 GGUF with the ftrain just built (once)
 # Tests labelled gpu run the CUDA backend on a real device; they run only where one is present.
 gpu_filter=(-LE gpu)
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then gpu_filter=(); fi
@@ -42,8 +43,8 @@ done
 echo "== fuzz targets (clang libFuzzer + ASan + UBSan), bounded runs on the committed seed corpora"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DFT_FUZZ=ON -DFT_CUDA=OFF -DFT_NATIVE=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j "$jobs" --target fuzz_safetensors fuzz_csv fuzz_tokenizer fuzz_image fuzz_serve_request
-for target in safetensors csv tokenizer image serve_request; do
+cmake --build build-fuzz -j "$jobs" --target fuzz_safetensors fuzz_csv fuzz_tokenizer fuzz_image fuzz_serve_request fuzz_gguf
+for target in safetensors csv tokenizer image serve_request gguf; do
   corpus=$(mktemp -d)
   cp tests/fuzz/corpus/$target/* "$corpus"/
   ./build-fuzz/tests/fuzz/fuzz_$target -max_total_time="${FT_FUZZ_SECONDS:-20}" -timeout=10 -rss_limit_mb=4096 \

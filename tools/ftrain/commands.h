@@ -23,6 +23,7 @@ int serve_model(const TrainArgs& args, Device device, const std::function<void(i
 using RunFn = int (*)(const TrainArgs& args, Device device);
 
 void add_inspect(CLI::App& app);
+void add_convert(CLI::App& app);  // convert.cpp
 // A subcommand taking the options of `cmd`: --config applied, --threads set, the device resolved, `run`.
 void add_command(CLI::App& app, const char* name, const char* help, Command cmd, RunFn run, DeviceResolver resolve);
 

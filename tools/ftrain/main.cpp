@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
   ft::cli::add_command(app, "serve", "Serve a fine-tuned model over HTTP (TEI-style /predict, a page at /)",
                        Command::serve, ft::cli::run_serve, resolve_device);
   ft::cli::add_inspect(app);
+  ft::cli::add_convert(app);
   int status = 0;
   try {
     app.parse(argc, argv);
