@@ -13,4 +13,7 @@ fi
 # The peers of the benchmarks: the HF Trainer (bench/e2e_train.sh), a pipeline behind FastAPI +
 # uvicorn (bench/serve_load.sh), and transformers' loader for the check scripts in tools/.
 "$venv/bin/pip" install -q transformers==5.23.0 fastapi==0.163.2 uvicorn==0.54.0
+# GGUF: transformers' GGUF loader (tools/check_gguf_convert.py) and the writer of the tiny GGUF
+# fixtures (tests/golden/gen_gguf_tiny.py); tokenizers for the BPE parity fixtures.
+"$venv/bin/pip" install -q gguf==0.19.0 tokenizers==0.23.3
 echo "generator environment ready: $venv/bin/python tests/golden/gen_core_golden.py"
