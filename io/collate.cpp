@@ -31,10 +31,10 @@ TextBatch with_labels(Tensor ids, Tensor types, Tensor mask, const TextDataset& 
 
 }  // namespace
 
-TextBatch collate_text(const WordPieceTokenizer& tokenizer, const TextDataset& data, const std::vector<int64_t>& indices,
+TextBatch collate_text(const Tokenizer& tokenizer, const TextDataset& data, const std::vector<int64_t>& indices,
                        int64_t max_length) {
   FT_CHECK(!indices.empty(), "collate_text: empty batch");
-  WordPieceTokenizer tok = tokenizer;
+  Tokenizer tok = tokenizer;
   tok.set_truncation(TruncationConfig{max_length, "longest_first"});
   tok.set_padding(PaddingConfig{});  // to the longest in this batch
   std::vector<std::string> texts, pairs;

@@ -19,7 +19,7 @@ struct TextBatch {
 TextBatch collate_encoded(const std::vector<Encoding>& encodings, int64_t pad_id, const TextDataset& data,
                           const std::vector<int64_t>& indices);
 
-TextBatch collate_text(const WordPieceTokenizer& tokenizer, const TextDataset& data, const std::vector<int64_t>& indices,
+TextBatch collate_text(const Tokenizer& tokenizer, const TextDataset& data, const std::vector<int64_t>& indices,
                        int64_t max_length);
 
 }  // namespace ft::io

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -13,6 +15,16 @@ namespace ft::test {
 inline std::string data_dir() {
   const char* d = std::getenv("FT_DATA_DIR");
   return d ? d : std::string(std::getenv("HOME")) + "/.cache/ftrain/data";
+}
+
+// FNV-1a over token ids as 4-byte little-endian integers (the tokenizer parity fixtures' row hash).
+inline uint64_t fnv1a64(const std::vector<int64_t>& ids) {
+  uint64_t h = 0xCBF29CE484222325ull;
+  for (int64_t id : ids) {
+    const uint32_t v = static_cast<uint32_t>(static_cast<int32_t>(id));
+    for (int b = 0; b < 4; ++b) h = (h ^ ((v >> (8 * b)) & 0xFF)) * 0x100000001B3ull;
+  }
+  return h;
 }
 
 // max |got - want| / max |want| over the tensor (max |got - want| when want is all zeros).

@@ -129,7 +129,7 @@ TEST(Loader, TextBatchesArePaddedToTheirLongestSequence) {
   TextDatasetOptions o;
   o.label_column = "category";
   const TextDataset rt = load_text_dataset(data_dir() + "/rotten_tomatoes/rotten_tomatoes_corpus.csv", o);
-  const WordPieceTokenizer tok = WordPieceTokenizer::from_path(data_dir() + "/minilm");
+  const Tokenizer tok = Tokenizer::from_path(data_dir() + "/minilm");
   LoaderOptions lo;
   lo.batch_size = 16;
   lo.workers = 2;

@@ -18,15 +18,8 @@ namespace ft::io {
 namespace {
 
 using test::data_dir;
+using test::fnv1a64;
 
-uint64_t fnv1a64(const std::vector<int64_t>& ids) {
-  uint64_t h = 0xCBF29CE484222325ull;
-  for (int64_t id : ids) {
-    const uint32_t v = static_cast<uint32_t>(static_cast<int32_t>(id));
-    for (int b = 0; b < 4; ++b) h = (h ^ ((v >> (8 * b)) & 0xFF)) * 0x100000001B3ull;
-  }
-  return h;
-}
 
 struct Expected {
   std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> sets;  // set -> (length, hash) per row
@@ -55,8 +48,8 @@ const Expected& expected() {
   return e;
 }
 
-WordPieceTokenizer minilm_untruncated() {
-  WordPieceTokenizer t = WordPieceTokenizer::from_path(data_dir() + "/minilm");
+Tokenizer minilm_untruncated() {
+  Tokenizer t = Tokenizer::from_path(data_dir() + "/minilm");
   t.set_truncation(std::nullopt);
   t.set_padding(std::nullopt);
   return t;
@@ -80,7 +73,7 @@ TEST_P(TokenizerParity, EveryTextGivesThePyPiIds) {
   for (const auto& r : t.rows) texts.push_back(r[col]);
   const auto& want = expected().sets.at(s.name);
   ASSERT_EQ(texts.size(), want.size()) << s.name;
-  const WordPieceTokenizer tok = minilm_untruncated();
+  const Tokenizer tok = minilm_untruncated();
   const std::vector<Encoding> got = tok.encode_batch(texts);
   int mismatches = 0;
   for (size_t i = 0; i < texts.size(); ++i) {
@@ -106,7 +99,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(Tokenizer, EdgeCasesMatchThePyPiPackage) {
   ASSERT_FALSE(expected().cases.empty());
   for (const nlohmann::json& c : expected().cases) {
-    WordPieceTokenizer tok = minilm_untruncated();
+    Tokenizer tok = minilm_untruncated();
     if (!c.at("truncation").is_null()) tok.set_truncation(TruncationConfig{c.at("truncation")[0], c.at("truncation")[1]});
     if (!c.at("pad").is_null()) tok.set_padding(PaddingConfig{c.at("pad").get<int64_t>(), 0, 0, 0});
     const std::string text = c.at("text");
@@ -119,7 +112,7 @@ TEST(Tokenizer, EdgeCasesMatchThePyPiPackage) {
 }
 
 TEST(Tokenizer, FileSettingsVocabTxtAndDecode) {
-  const WordPieceTokenizer file = WordPieceTokenizer::from_path(data_dir() + "/minilm/tokenizer.json");
+  const Tokenizer file = Tokenizer::from_path(data_dir() + "/minilm/tokenizer.json");
   ASSERT_TRUE(file.truncation().has_value());  // the file ships truncation to 128 and padding to 128
   EXPECT_EQ(file.encode("hello world").ids.size(), 128u);
   EXPECT_EQ(file.vocab_size(), 30522);
@@ -128,16 +121,16 @@ TEST(Tokenizer, FileSettingsVocabTxtAndDecode) {
   std::system(("mkdir -p " + dir + " && cp " + data_dir() + "/minilm/vocab.txt " + data_dir() +
                "/minilm/tokenizer_config.json " + dir + "/")
                   .c_str());
-  const WordPieceTokenizer vocab = WordPieceTokenizer::from_path(dir);
+  const Tokenizer vocab = Tokenizer::from_path(dir);
   const std::string s = "Unaffable embeddings, Café! [SEP]";
   EXPECT_EQ(vocab.encode(s).ids, minilm_untruncated().encode(s).ids);
   EXPECT_EQ(vocab.tokenize("unaffable"), (std::vector<std::string>{"una", "##ffa", "##ble"}));  // as the PyPI package splits it with this vocabulary
-  const WordPieceTokenizer t = minilm_untruncated();
+  const Tokenizer t = minilm_untruncated();
   // Decoded as the PyPI package decodes them.
   EXPECT_EQ(t.decode(t.encode("Hello, world! It's fine.").ids), "hello, world! it ' s fine.");
   EXPECT_EQ(t.decode(t.encode("Hello , world ! Really ? yes .").ids), "hello, world! really? yes.");
   EXPECT_THROW(t.id_to_token(30522), Error);
-  EXPECT_THROW(WordPieceTokenizer::from_path("/nonexistent"), Error);
+  EXPECT_THROW(Tokenizer::from_path("/nonexistent"), Error);
 }
 
 }  // namespace

@@ -91,7 +91,7 @@ std::string show(const std::vector<std::string>& pieces) {
   return s;
 }
 
-void expect_every_code_point(const WordPieceTokenizer& tok, const std::string& config) {
+void expect_every_code_point(const Tokenizer& tok, const std::string& config) {
   const Expected e = expected_pieces(config);
   const auto& want = e.pieces;
   int64_t checked = 0, mismatches = 0;
@@ -111,15 +111,15 @@ void expect_every_code_point(const WordPieceTokenizer& tok, const std::string& c
 }
 
 TEST(UnicodeClasses, EveryCodePointUncasedMatchesThePyPiPackage) {
-  expect_every_code_point(WordPieceTokenizer::from_path(test::data_dir() + "/minilm/tokenizer.json"), "uncased");
+  expect_every_code_point(Tokenizer::from_path(test::data_dir() + "/minilm/tokenizer.json"), "uncased");
 }
 
 TEST(UnicodeClasses, EveryCodePointCasedMatchesThePyPiPackage) {
-  expect_every_code_point(WordPieceTokenizer::from_vocab({"[UNK]", "[CLS]", "[SEP]"}, /*lowercase=*/false), "cased");
+  expect_every_code_point(Tokenizer::from_vocab({"[UNK]", "[CLS]", "[SEP]"}, /*lowercase=*/false), "cased");
 }
 
 TEST(UnicodeClasses, EveryCodePointLowercasedWithAccentsMatchesThePyPiPackage) {
-  WordPieceTokenizer tok = WordPieceTokenizer::from_vocab({"[UNK]", "[CLS]", "[SEP]"}, /*lowercase=*/true);
+  Tokenizer tok = Tokenizer::from_vocab({"[UNK]", "[CLS]", "[SEP]"}, /*lowercase=*/true);
   tok.set_strip_accents(false);
   expect_every_code_point(tok, "lowercase_keep_accents");
 }

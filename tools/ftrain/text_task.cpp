@@ -26,7 +26,7 @@ class TextClassification : public Task {
   TextClassification(const TrainArgs& a, Command cmd, Device device, std::string& log) : args_(a), device_(device) {
     const std::string dir = a.model_name_or_path;
     FT_CHECK(std::filesystem::is_directory(dir), dir, ": not a model directory (config.json, model.safetensors, tokenizer)");
-    tokenizer_ = io::WordPieceTokenizer::from_path(dir);
+    tokenizer_ = io::Tokenizer::from_path(dir);
     tokenizer_.set_truncation(io::TruncationConfig{a.max_seq_length, "longest_first"});
     tokenizer_.set_padding(std::nullopt);
     untruncated_ = tokenizer_;  // counts the tokens of a served input before truncation
@@ -198,7 +198,7 @@ class TextClassification : public Task {
 
   TrainArgs args_;
   Device device_;
-  io::WordPieceTokenizer tokenizer_, untruncated_;
+  io::Tokenizer tokenizer_, untruncated_;
   int64_t pad_id_ = 0;
   std::string tokenizer_dir_, problem_type_;
   std::vector<std::string> label_names_;
