@@ -38,7 +38,7 @@ const std::vector<std::string>& texts() {
 }
 
 void BM_tokenize_all(benchmark::State& st) {
-  ft::io::WordPieceTokenizer tok = ft::io::WordPieceTokenizer::from_path(data_dir() + "/minilm");
+  ft::io::Tokenizer tok = ft::io::Tokenizer::from_path(data_dir() + "/minilm");
   tok.set_truncation(std::nullopt);
   tok.set_padding(std::nullopt);
   int64_t tokens = 0;
