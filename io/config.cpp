@@ -228,4 +228,151 @@ Json ResNetConfig::to_json() const {
   return j;
 }
 
+namespace {
+
+// The token ids a causal LM config names: an integer, null (-1), or a list (its first: some configs
+// list several EOS ids).
+void get_token_id(const Json& j, const char* key, int64_t& out, const std::string& where) {
+  auto it = j.find(key);
+  if (it == j.end()) return;
+  if (it->is_null()) out = -1;
+  else if (it->is_array() && !it->empty() && (*it)[0].is_number_integer()) out = (*it)[0].get<int64_t>();
+  else get(j, key, out, where);
+}
+
+}  // namespace
+
+LlamaConfig LlamaConfig::from_json(const Json& j, const std::string& where) {
+  FT_CHECK(j.is_object(), where, ": a config must be a JSON object");
+  LlamaConfig c;
+  c.raw = j;
+  get(j, "vocab_size", c.vocab_size, where);
+  get(j, "hidden_size", c.hidden_size, where);
+  get(j, "intermediate_size", c.intermediate_size, where);
+  get(j, "num_hidden_layers", c.num_hidden_layers, where);
+  get(j, "num_attention_heads", c.num_attention_heads, where);
+  get(j, "num_key_value_heads", c.num_key_value_heads, where);
+  get(j, "head_dim", c.head_dim, where);
+  get(j, "max_position_embeddings", c.max_position_embeddings, where);
+  get_token_id(j, "pad_token_id", c.pad_token_id, where);
+  get_token_id(j, "bos_token_id", c.bos_token_id, where);
+  get_token_id(j, "eos_token_id", c.eos_token_id, where);
+  get(j, "rms_norm_eps", c.rms_norm_eps, where);
+  get(j, "rope_theta", c.rope_theta, where);
+  get(j, "attention_dropout", c.attention_dropout, where);
+  get(j, "initializer_range", c.initializer_range, where);
+  get(j, "attention_bias", c.attention_bias, where);
+  get(j, "mlp_bias", c.mlp_bias, where);
+  get(j, "tie_word_embeddings", c.tie_word_embeddings, where);
+  get(j, "hidden_act", c.hidden_act, where);
+  for (const char* key : {"rope_parameters", "rope_scaling"}) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) continue;
+    FT_CHECK(it->is_object(), where, ": ", key, " must be an object");
+    get(*it, "rope_theta", c.rope_theta, where);
+    const std::string type = it->value("rope_type", it->value("type", std::string("default")));
+    FT_CHECK(type == "default", where, ": ", key, " of type '", type, "' is not supported (only the default RoPE)");
+  }
+  if (c.num_key_value_heads == 0) c.num_key_value_heads = c.num_attention_heads;
+  in_range(where, "vocab_size", c.vocab_size, 1, 1 << 24);
+  in_range(where, "hidden_size", c.hidden_size, 1, 1 << 16);
+  in_range(where, "intermediate_size", c.intermediate_size, 1, 1 << 20);
+  in_range(where, "num_hidden_layers", c.num_hidden_layers, 1, 1024);
+  in_range(where, "num_attention_heads", c.num_attention_heads, 1, c.hidden_size);
+  in_range(where, "num_key_value_heads", c.num_key_value_heads, 1, c.num_attention_heads);
+  FT_CHECK(c.num_attention_heads % c.num_key_value_heads == 0, where, ": num_attention_heads ", c.num_attention_heads,
+           " is not a multiple of num_key_value_heads ", c.num_key_value_heads);
+  if (c.head_dim == 0) {
+    FT_CHECK(c.hidden_size % c.num_attention_heads == 0, where, ": hidden_size ", c.hidden_size,
+             " is not a multiple of num_attention_heads ", c.num_attention_heads);
+    c.head_dim = c.hidden_size / c.num_attention_heads;
+  }
+  in_range(where, "head_dim", c.head_dim, 2, 1024);
+  FT_CHECK(c.head_dim % 2 == 0, where, ": head_dim ", c.head_dim, " must be even (rotary halves)");
+  in_range(where, "max_position_embeddings", c.max_position_embeddings, 1, 1 << 24);
+  in_range(where, "pad_token_id", c.pad_token_id, -1, c.vocab_size - 1);
+  FT_CHECK(c.hidden_act == "silu", where, ": hidden_act '", c.hidden_act, "' is not supported (silu is)");
+  FT_CHECK(c.rms_norm_eps > 0 && std::isfinite(c.rms_norm_eps), where, ": rms_norm_eps must be positive");
+  FT_CHECK(c.rope_theta > 0 && std::isfinite(c.rope_theta), where, ": rope_theta must be positive");
+  FT_CHECK(c.attention_dropout >= 0 && c.attention_dropout < 1, where, ": attention_dropout must be in [0, 1)");
+  const double h = static_cast<double>(c.hidden_size), hd = static_cast<double>(c.head_dim);
+  fits_in_memory(where, static_cast<double>(c.vocab_size) * h * (c.tie_word_embeddings ? 1 : 2) +
+                            static_cast<double>(c.num_hidden_layers) *
+                                (2 * h * hd * static_cast<double>(c.num_attention_heads + c.num_key_value_heads) +
+                                 3 * h * static_cast<double>(c.intermediate_size)));
+  return c;
+}
+
+Json LlamaConfig::to_json() const {
+  Json j = raw.is_object() ? raw : Json::object();
+  j["model_type"] = "llama";
+  j["vocab_size"] = vocab_size;
+  j["hidden_size"] = hidden_size;
+  j["intermediate_size"] = intermediate_size;
+  j["num_hidden_layers"] = num_hidden_layers;
+  j["num_attention_heads"] = num_attention_heads;
+  j["num_key_value_heads"] = num_key_value_heads;
+  j["head_dim"] = head_dim;
+  j["max_position_embeddings"] = max_position_embeddings;
+  j["rms_norm_eps"] = rms_norm_eps;
+  j["rope_theta"] = rope_theta;
+  j["tie_word_embeddings"] = tie_word_embeddings;
+  return j;
+}
+
+Gpt2Config Gpt2Config::from_json(const Json& j, const std::string& where) {
+  FT_CHECK(j.is_object(), where, ": a config must be a JSON object");
+  Gpt2Config c;
+  c.raw = j;
+  get(j, "vocab_size", c.vocab_size, where);
+  get(j, "n_positions", c.n_positions, where);
+  get(j, "n_embd", c.n_embd, where);
+  get(j, "n_layer", c.n_layer, where);
+  get(j, "n_head", c.n_head, where);
+  get(j, "n_inner", c.n_inner, where);
+  get_token_id(j, "bos_token_id", c.bos_token_id, where);
+  get_token_id(j, "eos_token_id", c.eos_token_id, where);
+  get_token_id(j, "pad_token_id", c.pad_token_id, where);
+  get(j, "activation_function", c.activation_function, where);
+  get(j, "resid_pdrop", c.resid_pdrop, where);
+  get(j, "embd_pdrop", c.embd_pdrop, where);
+  get(j, "attn_pdrop", c.attn_pdrop, where);
+  get(j, "layer_norm_epsilon", c.layer_norm_epsilon, where);
+  get(j, "initializer_range", c.initializer_range, where);
+  get(j, "scale_attn_weights", c.scale_attn_weights, where);
+  get(j, "scale_attn_by_inverse_layer_idx", c.scale_attn_by_inverse_layer_idx, where);
+  get(j, "reorder_and_upcast_attn", c.reorder_and_upcast_attn, where);
+  if (c.n_inner == 0) c.n_inner = 4 * c.n_embd;
+  in_range(where, "vocab_size", c.vocab_size, 1, 1 << 24);
+  in_range(where, "n_embd", c.n_embd, 1, 1 << 16);
+  in_range(where, "n_layer", c.n_layer, 1, 1024);
+  in_range(where, "n_head", c.n_head, 1, c.n_embd);
+  in_range(where, "n_inner", c.n_inner, 1, 1 << 20);
+  in_range(where, "n_positions", c.n_positions, 1, 1 << 20);
+  FT_CHECK(c.n_embd % c.n_head == 0, where, ": n_embd ", c.n_embd, " is not a multiple of n_head ", c.n_head);
+  FT_CHECK(c.activation_function == "gelu_new" || c.activation_function == "gelu" ||
+               c.activation_function == "gelu_pytorch_tanh",
+           where, ": activation_function '", c.activation_function, "' is not supported (gelu_new, gelu)");
+  FT_CHECK(c.scale_attn_weights && !c.scale_attn_by_inverse_layer_idx && !c.reorder_and_upcast_attn, where,
+           ": GPT-2 attention scaling options other than the default are not supported");
+  for (double p : {c.resid_pdrop, c.embd_pdrop, c.attn_pdrop})
+    FT_CHECK(p >= 0 && p < 1, where, ": dropout probabilities must be in [0, 1), got ", p);
+  FT_CHECK(c.layer_norm_epsilon > 0, where, ": layer_norm_epsilon must be positive");
+  const double h = static_cast<double>(c.n_embd);
+  fits_in_memory(where, static_cast<double>(c.vocab_size + c.n_positions) * h +
+                            static_cast<double>(c.n_layer) * (4 * h * h + 2 * h * static_cast<double>(c.n_inner)));
+  return c;
+}
+
+Json Gpt2Config::to_json() const {
+  Json j = raw.is_object() ? raw : Json::object();
+  j["model_type"] = "gpt2";
+  j["vocab_size"] = vocab_size;
+  j["n_positions"] = n_positions;
+  j["n_embd"] = n_embd;
+  j["n_layer"] = n_layer;
+  j["n_head"] = n_head;
+  return j;
+}
+
 }  // namespace ft::io

@@ -69,4 +69,34 @@ struct ResNetConfig {
   Json to_json() const;
 };
 
+// LlamaConfig (transformers' defaults for absent fields). rope_theta from "rope_theta" or, as
+// transformers 5 writes it, "rope_parameters": {"rope_theta"}; rope scaling other than "default" is
+// refused. num_key_value_heads and head_dim default to num_attention_heads and hidden / heads.
+struct LlamaConfig {
+  Json raw;
+  int64_t vocab_size = 32000, hidden_size = 4096, intermediate_size = 11008, num_hidden_layers = 32;
+  int64_t num_attention_heads = 32, num_key_value_heads = 0, head_dim = 0, max_position_embeddings = 2048;
+  int64_t pad_token_id = -1, bos_token_id = 1, eos_token_id = 2;
+  double rms_norm_eps = 1e-6, rope_theta = 10000.0, attention_dropout = 0.0, initializer_range = 0.02;
+  bool attention_bias = false, mlp_bias = false, tie_word_embeddings = false;
+  std::string hidden_act = "silu";
+
+  static LlamaConfig from_json(const Json& j, const std::string& where);
+  Json to_json() const;
+};
+
+// GPT2Config: n_embd, n_layer, n_head, n_positions, n_inner (null: 4 n_embd), activation_function,
+// the three dropouts, layer_norm_epsilon; embeddings always tied (GPT2LMHeadModel).
+struct Gpt2Config {
+  Json raw;
+  int64_t vocab_size = 50257, n_positions = 1024, n_embd = 768, n_layer = 12, n_head = 12, n_inner = 0;
+  int64_t bos_token_id = 50256, eos_token_id = 50256, pad_token_id = -1;
+  std::string activation_function = "gelu_new";
+  double resid_pdrop = 0.1, embd_pdrop = 0.1, attn_pdrop = 0.1, layer_norm_epsilon = 1e-5, initializer_range = 0.02;
+  bool scale_attn_weights = true, scale_attn_by_inverse_layer_idx = false, reorder_and_upcast_attn = false;
+
+  static Gpt2Config from_json(const Json& j, const std::string& where);
+  Json to_json() const;
+};
+
 }  // namespace ft::io

@@ -168,42 +168,20 @@ void save_pretrained(const BertForSequenceClassification& model, const std::stri
   copy_files(tokenizer_dir, dir, {"tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"});
 }
 
+const LoadRules& bert_load_rules() {
+  static const LoadRules rules = [] {
+    LoadRules r;
+    r.family = "BERT";
+    r.prefixes = {"bert."};
+    r.suffix_aliases = {{".gamma", ".weight"}, {".beta", ".bias"}};
+    r.ignored = {"position_ids"};
+    return r;
+  }();
+  return rules;
+}
+
 LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file) {
-  // The file's names, gamma/beta normalised to weight/bias.
-  std::map<std::string, std::string> by_name;
-  for (const io::TensorInfo& t : file.tensors()) {
-    std::string n = t.name;
-    if (n.size() > 6 && n.compare(n.size() - 6, 6, ".gamma") == 0) n = n.substr(0, n.size() - 6) + ".weight";
-    if (n.size() > 5 && n.compare(n.size() - 5, 5, ".beta") == 0) n = n.substr(0, n.size() - 5) + ".bias";
-    by_name[n] = t.name;
-  }
-  LoadReport report;
-  std::set<std::string> used;
-  NoGradGuard ng;
-  for (auto& [name, p] : module.named_parameters()) {
-    // The module's name, else the same name with the "bert." prefix removed or added.
-    std::vector<std::string> candidates{name};
-    if (name.rfind("bert.", 0) == 0) candidates.push_back(name.substr(5));
-    else candidates.push_back("bert." + name);
-    auto it = by_name.end();
-    for (const std::string& c : candidates)
-      if ((it = by_name.find(c)) != by_name.end()) break;
-    if (it == by_name.end()) {
-      report.missing.push_back(name);
-      continue;
-    }
-    const io::TensorInfo& info = file.info(it->second);
-    FT_CHECK(info.shape == p.shape(), file.path(), ": tensor '", it->second, "' has shape ", shape_str(info.shape),
-             " but the model's '", name, "' is ", shape_str(p.shape()));
-    p.copy_(file.load(it->second).to(p.device()));
-    used.insert(it->first);
-  }
-  for (auto& [n, original] : by_name)
-    if (!used.count(n) && n.find("position_ids") == std::string::npos) report.unexpected.push_back(original);
-  // Not one tensor fits: another kind of model's file, not a checkpoint to start from.
-  FT_CHECK(!used.empty() || file.tensors().empty(), file.path(), ": none of its ", file.tensors().size(),
-           " tensors is a BERT weight (it holds ", name_list(report.unexpected), "): it is not a BERT checkpoint");
-  return report;
+  return load_weights(module, file, bert_load_rules());
 }
 
 std::string init_missing(nn::Module& module, const LoadReport& report, double initializer_range, Generator* gen) {

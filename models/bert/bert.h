@@ -11,6 +11,7 @@
 #include "core/nn/layers.h"
 #include "io/config.h"
 #include "io/safetensors.h"
+#include "models/common/loader.h"
 
 namespace ft::models {
 
@@ -107,9 +108,8 @@ void save_pretrained(const BertForSequenceClassification& model, const std::stri
 // lacks are returned as missing (and left as initialised); names the file has but the module lacks
 // as unexpected. A shape mismatch is an ft::Error naming the tensor and both shapes. Tensors are
 // converted to the parameter's dtype.
-struct LoadReport {
-  std::vector<std::string> missing, unexpected;
-};
+// (BERT's rules for the shared loader, models/common/loader.h.)
+const LoadRules& bert_load_rules();
 LoadReport load_weights(nn::Module& module, const io::SafetensorsReader& file);
 
 // Initialises what a checkpoint lacked as transformers' _init_weights does (LayerNorm weight 1 and

@@ -7,6 +7,7 @@
 #include "core/autograd.h"
 #include "core/ops.h"
 #include "models/common/heads.h"
+#include "models/common/loader.h"
 #include "models/common/pretrained.h"
 
 namespace ft::models {
@@ -141,40 +142,21 @@ std::string join(const std::vector<std::string>& v) { return name_list(v, 10); }
 ResNetLoadReport load_weights(ResNetForImageClassification& model, const io::SafetensorsReader& file) {
   ResNetLoadReport r;
   for (const io::TensorInfo& t : file.tensors()) r.timm = r.timm || t.name == "conv1.weight" || t.name == "fc.weight";
-  // Hugging Face name -> the file's name.
-  std::map<std::string, std::string> by_name;
-  for (const io::TensorInfo& t : file.tensors()) {
-    std::string n = r.timm ? hf_from_timm(t.name) : t.name;
-    if (!r.timm && n.rfind("resnet.", 0) != 0 && n.rfind("classifier.", 0) != 0) n = "resnet." + n;  // a ResNetModel file
-    if (!n.empty()) by_name[n] = t.name;
-  }
-  std::set<std::string> used;
+  LoadRules rules;
+  rules.family = "ResNet";
+  rules.prefixes = {"resnet."};  // a ResNetModel file has no prefix
+  if (r.timm) rules.rename = hf_from_timm;
+  rules.reinit_on_mismatch = {"classifier."};
+  rules.include_buffers = true;  // BatchNorm's running statistics
+  const LoadReport loaded = load_weights(model, file, rules);
+  r.missing = loaded.missing;
+  r.unexpected = loaded.unexpected;
+  r.mismatched = loaded.mismatched;
   std::string mismatch_lines;
-  NoGradGuard ng;
-  for (auto& [name, p] : model.state_dict()) {
-    auto it = by_name.find(name);
-    if (it == by_name.end()) {
-      r.missing.push_back(name);
-      continue;
-    }
-    used.insert(it->second);
-    const io::TensorInfo& info = file.info(it->second);
-    if (info.shape != p.shape()) {
-      FT_CHECK(name.rfind("classifier.", 0) == 0, file.path(), ": tensor '", it->second, "' has shape ",
-               shape_str(info.shape), " but the model's '", name, "' is ", shape_str(p.shape()));
-      r.mismatched.push_back(name);
-      mismatch_lines += cat("- ", name, ": found shape ", shape_str(info.shape), " in the checkpoint and ",
-                            shape_str(p.shape()), " in the model instantiated\n");
-      continue;
-    }
-    Tensor dst = p;
-    dst.copy_(file.load(it->second).to(p.device()));
-  }
-  for (const io::TensorInfo& t : file.tensors())
-    if (!used.count(t.name)) r.unexpected.push_back(t.name);
-  // Not one tensor fits: another kind of model's file, not a checkpoint to start from.
-  FT_CHECK(!used.empty() || file.tensors().empty(), file.path(), ": none of its ", file.tensors().size(),
-           " tensors is a ResNet weight (it holds ", name_list(r.unexpected), "): it is not a ResNet checkpoint");
+  for (size_t i = 0; i < r.mismatched.size(); ++i)
+    mismatch_lines += cat("- ", r.mismatched[i], ": found shape ", shape_str(loaded.mismatched_shapes[i].first),
+                          " in the checkpoint and ", shape_str(loaded.mismatched_shapes[i].second),
+                          " in the model instantiated\n");
   const std::string where = file.path();
   if (!r.unexpected.empty())
     r.message += cat("Some weights of the model checkpoint at ", where,
