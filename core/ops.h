@@ -35,6 +35,7 @@ Tensor sigmoid(const Tensor& a);
 Tensor relu(const Tensor& a);
 enum class GeluApprox { none, tanh };  // "none" is the exact erf form (torch's default)
 Tensor gelu(const Tensor& a, GeluApprox approx = GeluApprox::none);
+Tensor silu(const Tensor& a);  // a * sigmoid(a) (composite)
 Tensor clamp(const Tensor& a, std::optional<double> lo, std::optional<double> hi);
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // cond: bool
 Tensor where(const Tensor& cond, double a, const Tensor& b);
@@ -65,6 +66,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 Tensor softmax(const Tensor& a, int64_t dim = -1);      // core/ops/softmax.cpp; dim must be the last
 Tensor log_softmax(const Tensor& a, int64_t dim = -1);
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+// Llama's RMSNorm: weight * x / sqrt(mean(x^2) + eps) over the last dim, computed in f32 (as
+// transformers upcasts) and returned in x's dtype (composite, core/ops/layer_norm.cpp).
+Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-6);
 // layer_norm(x + residual) in one pass (core/ops/layer_norm.cpp).
 Tensor add_layer_norm(const Tensor& x, const Tensor& residual, const Tensor& weight, const Tensor& bias,
                       double eps = 1e-5);

@@ -61,4 +61,6 @@ LayerNorm::LayerNorm(int64_t dim, double eps_, DType dtype) : eps(eps_) {
   bias = register_parameter("bias", zeros({dim}, dtype));
 }
 
+RMSNorm::RMSNorm(int64_t dim, double eps_, DType dtype) : eps(eps_) { weight = register_parameter("weight", ones({dim}, dtype)); }
+
 }  // namespace ft::nn

@@ -36,6 +36,16 @@ class LayerNorm : public Module {
   double eps;
 };
 
+// Llama's RMSNorm: weight (ones) only.
+class RMSNorm : public Module {
+ public:
+  explicit RMSNorm(int64_t dim, double eps = 1e-6, DType dtype = DType::f32);
+  std::string type_name() const override { return "LlamaRMSNorm"; }
+  Tensor forward(const Tensor& x) const { return rms_norm(x, weight, eps); }
+  Tensor weight;
+  double eps;
+};
+
 class Conv2d : public Module {
  public:
   // weight [out, in / groups, k, k] and bias ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as torch.nn.Conv2d.

@@ -180,6 +180,8 @@ Tensor tanh(const Tensor& a) {
   });
 }
 
+Tensor silu(const Tensor& a) { return mul(a, sigmoid(a)); }
+
 Tensor sigmoid(const Tensor& a) {
   Tensor out = unary_kernel("sigmoid", UnaryOp::sigmoid, a);
   Tensor y = out.detach();

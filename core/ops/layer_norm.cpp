@@ -68,6 +68,13 @@ Tensor add_layer_norm_or_not(const char* op, const Tensor& x, const Tensor& resi
 
 }  // namespace
 
+Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
+  const bool low = x.dtype() == DType::bf16 || x.dtype() == DType::f16;
+  const Tensor xf = low ? x.to(DType::f32) : x;
+  const Tensor normed = mul(xf, rsqrt(add(mean(mul(xf, xf), {-1}, true), eps)));
+  return mul(weight, low ? normed.to(x.dtype()) : normed);
+}
+
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   return add_layer_norm_or_not("layer_norm", x, Tensor(), weight, bias, eps);
 }
