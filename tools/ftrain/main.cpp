@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   ft::dist::Group& world = ft::dist::world();
-  CLI::App app{"ftrain: fine-tune pretrained models (BERT, ResNet) from Hugging Face checkpoints"};
+  CLI::App app{"ftrain: fine-tune pretrained models (BERT, ResNet, GPT-2, Llama) from Hugging Face checkpoints"};
   app.set_version_flag("--version", std::string("ftrain ") + FT_VERSION);
   app.require_subcommand(1);
   using ft::cli::Command;
@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
                        Command::serve, ft::cli::run_serve, resolve_device);
   ft::cli::add_inspect(app);
   ft::cli::add_convert(app);
+  ft::cli::add_generate(app, resolve_device);
   int status = 0;
   try {
     app.parse(argc, argv);
