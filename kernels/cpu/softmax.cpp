@@ -63,12 +63,15 @@ void cross_entropy_fwd(const T* logits, const int64_t* target, int64_t rows, int
     const T* z = logits + r * classes;
     T mx = -INFINITY;
     for (int64_t c = 0; c < classes; ++c) mx = std::max(mx, z[c]);
-    T sum = 0, zsum = 0;
+    // The sums in f64: over a vocabulary of 49,152 classes an f32 running sum of the exponentials
+    // drops the small terms (measured on SmolLM2: the mean loss 1.4e-4 low, 3e-5 relative, where
+    // PyTorch's tree reduction is 5e-8 from the f64 truth).
+    double sum = 0, zsum = 0;
     for (int64_t c = 0; c < classes; ++c) {
-      sum += std::exp(z[c] - mx);
-      zsum += z[c];
+      sum += static_cast<double>(std::exp(z[c] - mx));
+      zsum += static_cast<double>(z[c]);
     }
-    const T l = mx + std::log(sum);
+    const T l = static_cast<T>(static_cast<double>(mx) + std::log(sum));
     lse[r] = l;
     if (target[r] == ignore_index) {
       loss[r] = 0;
@@ -76,7 +79,7 @@ void cross_entropy_fwd(const T* logits, const int64_t* target, int64_t rows, int
     }
     // -log p_t = lse - z_t;  the smoothing term is the mean over classes of -log p_c.
     const T nll = l - z[target[r]];
-    const T smooth = l - zsum / static_cast<T>(classes);
+    const T smooth = static_cast<T>(static_cast<double>(l) - zsum / static_cast<double>(classes));
     loss[r] = static_cast<T>((1 - smoothing) * nll + smoothing * smooth);
   }
 }

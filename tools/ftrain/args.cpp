@@ -29,7 +29,7 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
   const std::string md = "Model and data";
   app->add_option("--model_name_or_path", a.model_name_or_path, model_help)->group(md);
   app->add_option("--task", a.task, "what the model learns (auto: from the model's config)")
-      ->check(CLI::IsMember({"auto", "text-classification", "image-classification"}))->group(md);
+      ->check(CLI::IsMember({"auto", "text-classification", "image-classification", "causal-lm"}))->group(md);
   if (train) {
     app->add_option("--config_name", a.config_name, "a config (file or directory) to train from random initialisation")
         ->group(md);
@@ -60,6 +60,11 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
   if (cmd != Command::predict)
     app->add_option("--label_column_name", a.label_column_name, "column with the label")->group(md);
   app->add_option("--max_seq_length", a.max_seq_length, "longer inputs are truncated")->group(md);
+  app->add_option("--block_size", a.block_size,
+                  "causal-lm: tokens per training example (default: min(1024, the model's positions))")->group(md);
+  app->add_flag("--no_group_texts", a.no_group_texts,
+                "causal-lm: each text its own example (truncated to block_size, padded) instead of concatenated "
+                "blocks")->group(md);
   app->add_option("--image_column_name", a.image_column_name, "image manifests: the column with the file path")
       ->group(md);
   app->add_option("--image_size", a.image_size, "resize images to N x N (default: the preprocessor's size)")->group(md);
@@ -321,6 +326,7 @@ io::Json TrainArgs::to_json() const {
   j["train_file"] = train_file, j["validation_file"] = validation_file, j["test_file"] = test_file;
   j["text_column_name"] = text_column_name, j["text_pair_column_name"] = text_pair_column_name;
   j["label_column_name"] = label_column_name, j["max_seq_length"] = max_seq_length;
+  j["block_size"] = block_size, j["no_group_texts"] = no_group_texts;
   j["validation_split_percentage"] = validation_split_percentage, j["max_train_samples"] = max_train_samples;
   j["output_dir"] = output_dir, j["num_train_epochs"] = num_train_epochs, j["max_steps"] = max_steps;
   j["per_device_train_batch_size"] = per_device_train_batch_size;

@@ -22,6 +22,8 @@ struct TrainArgs {
   int64_t image_size = 0;  // 0: the preprocessor's size, or the images' own
   double random_resized_crop_min_scale = 0.08, horizontal_flip_probability = 0.5;
   int64_t max_seq_length = 128;
+  int64_t block_size = 0;        // causal-lm: tokens per example (0: min(1024, the model's positions))
+  bool no_group_texts = false;   // causal-lm: one example per text (padded) instead of concatenated blocks
   double validation_split_percentage = 10;  // carved from train_file when no validation_file is given
   int64_t max_train_samples = -1, max_eval_samples = -1, max_predict_samples = -1;
   bool skip_malformed_rows = false;

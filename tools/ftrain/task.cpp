@@ -16,8 +16,11 @@ std::unique_ptr<Task> make_task(const TrainArgs& args, Command cmd, Device devic
   const io::Json& mt = j.contains("model_type") ? j["model_type"] : io::Json("");
   FT_CHECK(mt.is_string(), config, ": 'model_type' must be a string, found ", mt.type_name());
   const std::string type = mt.get<std::string>();
-  const std::string task = type == "resnet" ? "image-classification" : type == "bert" ? "text-classification" : "";
-  FT_CHECK(!task.empty(), config, ": model_type '", clip(type, 80), "' is not supported (bert, resnet)");
+  const std::string task = type == "resnet" ? "image-classification"
+                           : type == "bert"  ? "text-classification"
+                           : type == "llama" || type == "gpt2" ? "causal-lm"
+                                                               : "";
+  FT_CHECK(!task.empty(), config, ": model_type '", clip(type, 80), "' is not supported (bert, resnet, llama, gpt2)");
   FT_CHECK(args.task == "auto" || args.task == task, "--task ", args.task, " does not fit the model (", config,
            ": model_type ", type, " does ", task, ")");
   if (task == "text-classification") {
@@ -30,6 +33,7 @@ std::unique_ptr<Task> make_task(const TrainArgs& args, Command cmd, Device devic
   }
   std::string log;
   std::unique_ptr<Task> t = task == "image-classification" ? make_image_classification(args, cmd, device, log)
+                            : task == "causal-lm"          ? make_causal_lm_task(args, cmd, device, log)
                                                            : make_text_classification(args, cmd, device, log);
   if (!log.empty()) rep.message(log.substr(0, log.size() - 1));
   FT_CHECK(!(args.bf16 && args.fp16), "--bf16 and --fp16 exclude each other: pick one");

@@ -85,6 +85,7 @@ class Task {
 // Loads the model and the data the command needs (messages about missing/new weights go to `log`).
 std::unique_ptr<Task> make_text_classification(const TrainArgs& args, Command cmd, Device device, std::string& log);
 std::unique_ptr<Task> make_image_classification(const TrainArgs& args, Command cmd, Device device, std::string& log);
+std::unique_ptr<Task> make_causal_lm_task(const TrainArgs& args, Command cmd, Device device, std::string& log);
 // By --task, or for eval and predict by the model's config (model_type resnet: images). What loading
 // had to say (weights initialised or unused, rows skipped) goes to the reporter.
 std::unique_ptr<Task> make_task(const TrainArgs& args, Command cmd, Device device, Reporter& rep);

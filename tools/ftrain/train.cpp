@@ -53,8 +53,9 @@ int run_train(const TrainArgs& args, Device device) {
   Reporter rep(args, args.output_dir);
   std::unique_ptr<Task> task;
   dist::on_every_process(group, [&] { task = make_task(args, Command::train, device, rep); });
-  rep.message(cat("model ", args.model_name_or_path, " (", task->problem_type(), ", ", task->num_labels(),
-                  " labels) on ", device.str(),
+  rep.message(cat("model ", args.model_name_or_path, " (", task->problem_type(),
+                  task->problem_type() == "causal_lm" ? std::string() : cat(", ", task->num_labels(), " labels"), ") on ",
+                  device.str(),
                   group.distributed() ? cat(", data parallel over ", group.size(), " ranks (this is rank 0)") : ""));
   Trainer trainer(args, *task, rep);
   const uint64_t model = model_bytes(task->model()), checkpoint = model + 2 * trainable_bytes(task->model());

@@ -114,13 +114,18 @@ EvalPrediction infer(Task& task, Split s, int64_t batch_size, int workers, doubl
   Batch b;
   double sum = 0;
   int64_t done = 0, labelled = 1;
+  // A causal LM's logits ([batch, tokens, vocab]) are not gathered: its evaluation is the loss.
+  const bool per_token = pt == "causal_lm";
   while (loader.next(b)) {
     const Tensor logits = task.logits(b, nullptr);
-    const std::vector<float> l = logits.detach().to(kCPU).to_vector<float>();
-    std::copy(l.begin(), l.begin() + b.size * c, logits_rows.begin() + done * c);
+    if (!per_token) {
+      const std::vector<float> l = logits.detach().to(kCPU).to_vector<float>();
+      std::copy(l.begin(), l.begin() + b.size * c, logits_rows.begin() + done * c);
+    }
     if (b.labels.defined()) {
       sum += task.loss(logits, b, 0.0).item() * static_cast<double>(b.size);
-      if (single) {
+      if (per_token) {
+      } else if (single) {
         const std::vector<int64_t> y = b.labels.to_vector<int64_t>();
         std::copy(y.begin(), y.begin() + b.size, id_rows.begin() + done);
       } else {
@@ -184,12 +189,15 @@ io::Json evaluate_split(Task& task, Split s, const std::string& prefix, int64_t 
   const auto t0 = std::chrono::steady_clock::now();
   double loss_sum = 0;
   const EvalPrediction p = infer(task, s, batch_size, workers, &loss_sum);
-  FT_CHECK(p.label_ids.size() == static_cast<size_t>(p.n) || p.targets.size() >= static_cast<size_t>(p.n),
+  const bool per_token = task.problem_type() == "causal_lm";
+  FT_CHECK(per_token || p.label_ids.size() == static_cast<size_t>(p.n) || p.targets.size() >= static_cast<size_t>(p.n),
            "evaluation needs labelled data");
   const double runtime = seconds_since(t0);
   io::Json j = io::Json::object();
   j[prefix + "_loss"] = loss_sum / static_cast<double>(p.n);
-  Metrics m = compute_metrics(task.problem_type(), p);
+  // run_clm's perplexity: exp of the mean evaluation loss.
+  Metrics m = per_token ? Metrics{{{"perplexity", std::exp(loss_sum / static_cast<double>(p.n))}}, {}}
+                        : compute_metrics(task.problem_type(), p);
   for (auto& [k, v] : m.scalars) j[prefix + "_" + k] = v;
   j[prefix + "_runtime"] = round_to(runtime, 4);
   j[prefix + "_samples_per_second"] = round_to(static_cast<double>(p.n) / runtime, 3);
