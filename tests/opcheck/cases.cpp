@@ -178,6 +178,7 @@ std::vector<Case> build() {
   unary_cases(cs, "pow", Kind::real, [](auto& a) { return pow(a, 3.0); }, [](double x) { return x * x * x; }, "p3_");
   unary_cases(cs, "tanh", Kind::real, [](auto& a) { return tanh(a); }, [](double x) { return std::tanh(x); });
   unary_cases(cs, "sigmoid", Kind::real, [](auto& a) { return sigmoid(a); }, [](double x) { return 1 / (1 + std::exp(-x)); });
+  unary_cases(cs, "silu", Kind::real, [](auto& a) { return silu(a); }, [](double x) { return x / (1 + std::exp(-x)); });
   unary_cases(cs, "relu", Kind::nonzero, [](auto& a) { return relu(a); }, [](double x) { return x > 0 ? x : 0; });
   unary_cases(cs, "gelu_erf", Kind::real, [](auto& a) { return gelu(a); },
               [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); });
@@ -315,6 +316,23 @@ std::vector<Case> build() {
       return out;
     };
   };
+  // Llama's RMSNorm: weight * x / sqrt(mean(x^2) + eps).
+  auto rms_ref = [](double eps) {
+    return [eps](const Hs& h) {
+      Host out = h[0];
+      const int64_t n = h[0].size(-1);
+      for (int64_t r = 0; r < h[0].numel() / n; ++r) {
+        const double* x = h[0].v.data() + r * n;
+        double ms = 0;
+        for (int64_t i = 0; i < n; ++i) ms += x[i] * x[i] / static_cast<double>(n);
+        for (int64_t i = 0; i < n; ++i) out.v[r * n + i] = h[1].v[i] * x[i] / std::sqrt(ms + eps);
+      }
+      return out;
+    };
+  };
+  add(cs, {"rms_norm", "5x13", {in({5, 13}), in({13})}, [](const Ts& t) { return rms_norm(t[0], t[1], 1e-6); }, rms_ref(1e-6)});
+  add(cs, {"rms_norm", "2x3x7_noncontig", {in({2, 3, 7}, Kind::real, true), in({7})},
+           [](const Ts& t) { return rms_norm(t[0], t[1], 1e-5); }, rms_ref(1e-5)});
   add(cs, {"layer_norm", "5x13_affine", {in({5, 13}), in({13}), in({13})},
            [](const Ts& t) { return layer_norm(t[0], t[1], t[2], 1e-5); }, ln_ref(1e-5)});
   add(cs, {"layer_norm", "2x3x7_noncontig_affine", {in({2, 3, 7}, Kind::real, true), in({7}), in({7})},
@@ -627,9 +645,9 @@ const std::vector<Case>& all_cases() {
 const std::vector<std::string>& required_ops() {
   static const std::vector<std::string> ops = {
       "add", "sub", "mul", "div", "add_scalar", "sub_scalar", "rsub_scalar", "mul_scalar", "div_scalar",
-      "rdiv_scalar", "neg", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "sigmoid", "relu", "gelu_erf",
+      "rdiv_scalar", "neg", "exp", "log", "sqrt", "rsqrt", "pow", "tanh", "sigmoid", "silu", "relu", "gelu_erf",
       "gelu_tanh", "where", "masked_fill", "clamp", "sum", "mean", "max", "argmax", "var", "matmul", "linear",
-      "softmax", "log_softmax", "layer_norm", "add_layer_norm", "bias_dropout_add_layer_norm", "bias_gelu", "linear_bias_gelu", "scaled_dot_product_attention", "dropout", "embedding", "cross_entropy",
+      "softmax", "log_softmax", "layer_norm", "rms_norm", "add_layer_norm", "bias_dropout_add_layer_norm", "bias_gelu", "linear_bias_gelu", "scaled_dot_product_attention", "dropout", "embedding", "cross_entropy",
       "binary_cross_entropy_with_logits", "mse_loss", "concat", "stack", "index_select", "index_scatter", "one_hot", "to_bf16",
       "to_f16", "permute", "transpose", "reshape", "slice", "select", "expand", "squeeze", "unsqueeze",
       "im2col", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm"};
