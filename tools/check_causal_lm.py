@@ -7,7 +7,8 @@ against transformers' AutoModelForCausalLM loading the same directory:
     error at most 1e-5 relative or 3 times transformers' own f32 error (30 layers of f32 round-off
     move a loss by ~1e-5 relative);
   - greedy generation: `ftrain generate` against transformers' generate(do_sample=False), token for
-    token, on a few prompts.
+    token, on a few prompts, and the logits of the first 4 steps (output_logits) within 1e-4
+    relative (of the largest).
 Usage: check_causal_lm.py FTRAIN MODEL_DIR DATA_FILE TEXT_COLUMN BLOCK_SIZE MAX_BLOCKS"""
 import csv
 import json
@@ -59,17 +60,29 @@ def main():
         subprocess.run([ftrain, "generate", "--model_name_or_path", model_dir, "--max_new_tokens", "24", "--quiet",
                         "--output_file", gen] + [a for p in PROMPTS for a in ("--prompt", p)], check=True)
         ours_gen = [json.loads(line)["tokens"] for line in open(gen)]
+        subprocess.run([ftrain, "generate", "--model_name_or_path", model_dir, "--max_new_tokens", "4", "--quiet",
+                        "--output_logits", "--output_file", gen] + [a for p in PROMPTS for a in ("--prompt", p)],
+                       check=True)
+        ours_logits = [torch.tensor(json.loads(line)["logits"]) for line in open(gen)]
     rel, hf_rel = abs(ours - exact) / exact, abs(hf_loss - exact) / exact
     print(f"eval loss on {len(blocks)} blocks of {block}: ftrain {ours:.7f}, transformers f32 {hf_loss:.7f}, "
           f"f64 {exact:.7f}; relative error ftrain {rel:.2e}, transformers f32 {hf_rel:.2e}")
     same = True
     eos = model.generation_config.eos_token_id
-    for p, g in zip(PROMPTS, ours_gen):
+    worst = 0.0
+    for p, g, lg in zip(PROMPTS, ours_gen, ours_logits):
         x = torch.tensor([tok.encode(p).ids])
         ref = model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=24, do_sample=False,
                              eos_token_id=eos, pad_token_id=eos)[0, x.shape[1]:].tolist()
         print(f"greedy {p!r}: {'same' if ref == g else 'DIFFERENT'} ({len(g)} tokens)")
         same &= ref == g
+        out = model.generate(x, attention_mask=torch.ones_like(x), max_new_tokens=4, do_sample=False,
+                             eos_token_id=eos, pad_token_id=eos, output_logits=True, return_dict_in_generate=True)
+        hf = torch.cat(out.logits, 0)
+        n = min(len(hf), len(lg))
+        worst = max(worst, ((lg[:n] - hf[:n]).abs().max() / hf[:n].abs().max()).item())
+    print(f"logits of the first generation steps: max relative difference {worst:.2e}")
+    same &= worst <= 1e-4
     ok = rel <= max(1e-5, 3 * hf_rel) and same
     print("OK" if ok else "MISMATCH")
     return 0 if ok else 1

@@ -59,9 +59,10 @@ echo "== tests (ASan + UBSan)"
 # The emulated-CUDA Trainer runs (whole training loops on the SIMT emulator, about 6 minutes under
 # ASan) are left to the release pass above, which runs them in all three schedules; the sanitizers
 # cover the emulator itself, the kernels and every parser through the other tests. cli.train_e2e
-# (the real MiniLM trained for minutes: 150 s under ASan, the longest test there) is left to the
-# release pass too: the Trainer runs under ASan in the unit tests, and cli.safety_e2e (corrupt
-# checkpoints and data, signals) and cli.image_e2e still run the CLI on real files here.
+# (the real MiniLM trained for minutes: 150 s under ASan, the longest test there) and the SmolLM2
+# runs (cli.causal_lm_e2e, SmolLM2.*: a 135M-parameter model) are left to the release pass too: the
+# Trainer and the causal LMs run under ASan in the unit and golden tests, and cli.safety_e2e
+# (corrupt checkpoints and data, signals) and cli.image_e2e still run the CLI on real files here.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs" -E '^(emu\.(Precisions/)?Trainer|dist\.|cli\.(dist|train|causal_lm)_e2e|SmolLM2\.)'
 # The multi-rank tests on the CPU (processes under mpirun, about 40 s here) with ASan and UBSan but

@@ -49,7 +49,8 @@ int64_t sample_token(std::vector<float> logits, const GenerationConfig& c, doubl
 }
 
 std::vector<int64_t> generate(const CausalLM& model, const std::vector<int64_t>& prompt, const GenerationConfig& c,
-                              Device device, const std::function<void(int64_t)>& on_token) {
+                              Device device, const std::function<void(int64_t)>& on_token,
+                              std::vector<std::vector<float>>* step_logits) {
   FT_CHECK(!prompt.empty(), "generate: the prompt has no tokens");
   FT_CHECK(static_cast<int64_t>(prompt.size()) < model.max_positions(), "generate: the prompt has ", prompt.size(),
            " tokens; the model's context is ", model.max_positions(), " positions");
@@ -65,6 +66,7 @@ std::vector<int64_t> generate(const CausalLM& model, const std::vector<int64_t>&
          static_cast<int64_t>(prompt.size() + out.size()) < model.max_positions()) {
     const Tensor logits = model.forward(input, Tensor(), &cache, nullptr, /*last_only=*/true);
     std::vector<float> row = logits.to(kCPU).to(DType::f32).to_vector<float>();
+    if (step_logits) step_logits->push_back(row);
     int64_t next;
     if (c.do_sample) {
       next = sample_token(std::move(row), c, rand({1}, DType::f32, &gen).item());

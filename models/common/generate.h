@@ -21,9 +21,11 @@ struct GenerationConfig {
   uint64_t seed = 42;
 };
 
-// The new tokens after `prompt`; on_token (when given) sees each as it is chosen.
+// The new tokens after `prompt`; on_token (when given) sees each as it is chosen; step_logits (when
+// given) receives each step's raw logits (transformers' output_logits).
 std::vector<int64_t> generate(const CausalLM& model, const std::vector<int64_t>& prompt, const GenerationConfig& config,
-                              Device device, const std::function<void(int64_t)>& on_token = {});
+                              Device device, const std::function<void(int64_t)>& on_token = {},
+                              std::vector<std::vector<float>>* step_logits = nullptr);
 
 // The logits warpers and the draw on one row of logits (for tests): the chosen token id; `u` in (0, 1].
 int64_t sample_token(std::vector<float> logits, const GenerationConfig& config, double u);

@@ -16,6 +16,7 @@
 #include "core/ops.h"
 #include "core/optim/optimizer.h"
 #include "models/common/causal_lm.h"
+#include "models/common/generate.h"
 #include "tests/common/test_util.h"
 #if defined(FT_CAUSAL_CUDA)
 #include "core/cuda/cuda_backend.h"
@@ -174,6 +175,57 @@ TEST(CausalLm, AnUnknownModelTypeAndAnOverlongInputAreClearErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("65 positions exceed n_positions 64"), std::string::npos) << e.what();
   }
+  std::remove(f.weights_path.c_str());
+}
+
+}  // namespace
+}  // namespace ft::models
+
+namespace ft::models {
+namespace {
+
+// The logits warpers in transformers' order, and the draw.
+TEST(Generate, SamplingWarpersKeepWhatTransformersKeeps) {
+  const std::vector<float> logits = {1.0f, 3.0f, 2.0f, 0.5f, 3.0f};
+  GenerationConfig c;
+  c.do_sample = true;
+  c.top_k = 1;  // ties at the k-th value are kept (transformers' >= kth rule): ids 1 and 4
+  for (double u : {0.01, 0.49, 0.51, 1.0}) {
+    const int64_t t = sample_token(logits, c, u);
+    EXPECT_TRUE(t == 1 || t == 4) << u;
+  }
+  EXPECT_EQ(sample_token(logits, c, 0.01), 1);
+  EXPECT_EQ(sample_token(logits, c, 1.0), 4);
+  c.top_k = 0;
+  c.top_p = 0.3;  // the two 3.0s hold 2 x 0.3383 of the mass: the smallest set above 0.3 is one of them
+  int kept[5] = {0, 0, 0, 0, 0};
+  for (int i = 1; i <= 100; ++i) ++kept[sample_token(logits, c, i / 100.0)];
+  EXPECT_EQ(kept[0] + kept[2] + kept[3], 0);
+  c.top_p = 1.0;
+  c.temperature = 1e-4;  // a temperature near 0 is greedy
+  EXPECT_EQ(sample_token({0.1f, 0.2f, 0.15f}, c, 0.999), 1);
+  // At temperature 1 the draw follows the softmax: u below p(0) picks token 0.
+  c.temperature = 1.0;
+  const std::vector<float> two = {0.0f, std::log(3.0f)};  // p = 0.25, 0.75
+  EXPECT_EQ(sample_token(two, c, 0.24), 0);
+  EXPECT_EQ(sample_token(two, c, 0.26), 1);
+}
+
+TEST(Generate, GreedyStopsAtEosAndIsReproducibleWhenSampling) {
+  Fixture f = load_fixture("llama_gqa_tied");
+  GenerationConfig c;
+  c.max_new_tokens = 12;
+  const std::vector<int64_t> prompt = {5, 17, 42};
+  const std::vector<int64_t> greedy = generate(*f.model, prompt, c, kDevice);
+  ASSERT_EQ(greedy.size(), 12u);
+  c.eos_token_ids = {greedy[3]};  // stop at the fourth token: it is kept, nothing after it
+  const std::vector<int64_t> stopped = generate(*f.model, prompt, c, kDevice);
+  const auto first = std::find(greedy.begin(), greedy.end(), greedy[3]);  // the first time it appears
+  EXPECT_EQ(stopped, std::vector<int64_t>(greedy.begin(), first + 1));
+  c.eos_token_ids.clear();
+  c.do_sample = true;
+  c.seed = 7;
+  EXPECT_EQ(generate(*f.model, prompt, c, kDevice), generate(*f.model, prompt, c, kDevice));
   std::remove(f.weights_path.c_str());
 }
 

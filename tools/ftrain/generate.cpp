@@ -2,7 +2,8 @@
 // generated. Greedy by default (transformers' do_sample=False), or --do_sample with --temperature,
 // --top_k, --top_p and --seed; stops at max_new_tokens or an EOS token (generation_config.json's
 // eos_token_id, else config.json's). Prompts: --prompt (repeatable) or --prompt_file (one per line);
-// --output_file writes {"prompt", "completion", "tokens"} lines (JSONL).
+// --output_file writes {"prompt", "completion", "tokens"} lines (JSONL), with --output_logits each
+// step's logits too.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -24,7 +25,7 @@ struct GenerateArgs {
   std::vector<std::string> prompts;
   models::GenerationConfig gen;
   int threads = 0;
-  bool quiet = false;
+  bool quiet = false, output_logits = false;
 };
 
 std::vector<int64_t> token_ids(const io::Json& v) {
@@ -70,6 +71,7 @@ int run_generate(const GenerateArgs& a, Device device) {
     std::string shown;
     // Streaming: after each token the decoded text's new part is printed, unless it ends inside a
     // multi-byte character (decoded as U+FFFD until its last byte arrives).
+    std::vector<std::vector<float>> logits;
     const std::vector<int64_t> tokens = models::generate(*model, ids, gc, device, [&](int64_t id) {
       out.push_back(id);
       const std::string text = tok.decode(out, true);
@@ -79,11 +81,12 @@ int run_generate(const GenerateArgs& a, Device device) {
       std::printf("%s", text.c_str() + shown.size());
       std::fflush(stdout);
       shown = text;
-    });
+    }, a.output_logits ? &logits : nullptr);
     const std::string completion = tok.decode(tokens, true);
     if (!a.quiet && completion.size() > shown.size() && completion.compare(0, shown.size(), shown) == 0)
       std::printf("%s", completion.c_str() + shown.size());
     results.push_back({{"prompt", prompts[i]}, {"completion", completion}, {"tokens", tokens}});
+    if (a.output_logits) results.back()["logits"] = logits;
   }
   if (!a.quiet) std::printf("\n");
   if (!a.output_file.empty())
@@ -113,6 +116,8 @@ void add_generate(CLI::App& app, DeviceResolver resolve) {
   cmd->add_option("--device", a->device, "auto, cpu or cuda:N");
   cmd->add_option("--threads", a->threads, "CPU threads (0: all cores)");
   cmd->add_flag("--quiet", a->quiet, "print nothing (with --output_file)");
+  cmd->add_flag("--output_logits", a->output_logits,
+                "with --output_file: each step's raw logits too (transformers' output_logits; large)");
   cmd->callback([a, resolve] {
     set_cpu_threads(a->threads);
     run_generate(*a, resolve(a->device));
