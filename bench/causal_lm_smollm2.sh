@@ -2,6 +2,7 @@
 # The README's longer causal-LM run: SmolLM2-135M-Instruct (converted by tools/fetch_data.sh) fine-tuned
 # on Reuters R8 training texts in blocks of 128 tokens, held-out perplexity on 64 blocks of the R8 test
 # texts before and after; prints the run's time and training tokens/s.
+# Then the HF Trainer on the same job (bench/causal_lm_peer.py) when the tools venv exists, and the ratio.
 # Usage: bash bench/causal_lm_smollm2.sh [STEPS] (default 60), from the repository root after a build.
 set -euo pipefail
 steps=${1:-60}
@@ -26,3 +27,15 @@ print(f"\nperplexity before {math.exp(before):.2f}, after {res['eval_perplexity'
       f"train {res['train_runtime']:.1f} s for {tokens} tokens = {tokens / res['train_runtime']:.1f} tokens/s; "
       f"wall {end - start:.1f} s")
 PY
+# Side by side: the HF Trainer on the same job when the tools venv exists (bench/causal_lm_peer.py).
+py=${FT_TOOLS_PYTHON:-$HOME/.venvs/ftrain-gen/bin/python}
+if [ -x "$py" ] && [ "${FT_SKIP_PEER:-0}" != 1 ]; then
+  "$py" bench/causal_lm_peer.py "$data/smollm2/hf" "$data" "$steps" 2>&1 | grep '^peer' | tee "$out/peer"
+  python3 - "$out/run" "$out/peer" "$steps" <<'PY'
+import json, re, sys
+res = json.load(open(f"{sys.argv[1]}/all_results.json"))
+peer = float(re.search(r"= ([0-9.]+) tokens/s", open(sys.argv[2]).read()).group(1))
+ours = int(sys.argv[3]) * 4 * 128 / res["train_runtime"]
+print(f"ftrain / HF Trainer train tokens/s: {ours / peer:.2f}x")
+PY
+fi

@@ -1,16 +1,11 @@
 #include "io/gguf.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <set>
 
 #include "core/error.h"
+#include "io/mapped_file.h"
 #include "kernels/common/half.h"
 
 namespace ft::io {
@@ -245,36 +240,12 @@ void dequantize_ggml(uint32_t type, const uint8_t* src, float* dst, int64_t n) {
   throw Error(cat("dequantize: ggml type ", ggml_type_name(type), " is not supported"));
 }
 
-GgufReader::GgufReader(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  FT_CHECK(fd_ >= 0, path, ": cannot open: ", std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd_);
-    throw Error(cat(path, ": not a regular file"));
-  }
-  size_ = static_cast<uint64_t>(st.st_size);
-  if (size_ > 0) {
-    void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-    if (m == MAP_FAILED) {
-      ::close(fd_);
-      throw Error(cat(path, ": cannot map: ", std::strerror(errno)));
-    }
-    map_ = static_cast<const uint8_t*>(m);
-  }
-  try {
-    layout_ = parse_gguf(map_, size_, path);
-  } catch (...) {
-    if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
-    ::close(fd_);
-    throw;
-  }
+GgufReader::GgufReader(const std::string& path) : path_(path), file_(std::make_unique<MappedFile>(path, "GGUF")) {
+  map_ = file_->data();
+  layout_ = parse_gguf(map_, file_->size(), path);
 }
 
-GgufReader::~GgufReader() {
-  if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
-  if (fd_ >= 0) ::close(fd_);
-}
+GgufReader::~GgufReader() = default;
 
 const GgufTensorInfo* GgufReader::find(const std::string& name) const {
   for (const GgufTensorInfo& t : layout_.tensors)

@@ -12,6 +12,7 @@
 // starts at the first multiple of general.alignment (32 by default) after the table.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,8 @@
 #include "io/config.h"
 
 namespace ft::io {
+
+class MappedFile;  // io/mapped_file.h
 
 // ggml tensor types by their numbers in the format.
 enum class GgmlType : uint32_t { f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q8_0 = 8, bf16 = 30 };
@@ -71,9 +74,8 @@ class GgufReader {
 
  private:
   std::string path_;
-  int fd_ = -1;
+  std::unique_ptr<MappedFile> file_;
   const uint8_t* map_ = nullptr;
-  uint64_t size_ = 0;
   GgufLayout layout_;
 };
 

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "io/atomic_file.h"
+#include "io/mapped_file.h"
 
 namespace ft::io {
 namespace {
@@ -161,36 +162,19 @@ SafetensorsLayout parse_safetensors(const uint8_t* data, uint64_t size, const st
   return out;
 }
 
-SafetensorsReader::SafetensorsReader(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  FT_CHECK(fd_ >= 0, path, ": cannot open safetensors file: ", std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd_);
-    throw Error(cat(path, ": not a regular file"));
-  }
-  size_ = static_cast<uint64_t>(st.st_size);
-  try {
-    FT_CHECK(size_ >= 8, path, ": file too small for a safetensors header (", size_, " bytes)");
-    void* m = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
-    FT_CHECK(m != MAP_FAILED, path, ": cannot map the file: ", std::strerror(errno));
-    map_ = static_cast<const uint8_t*>(m);
-    SafetensorsLayout layout = parse_safetensors(map_, size_, path);
-    header_bytes_ = layout.header_bytes;
-    tensors_ = std::move(layout.tensors);
-    metadata_ = std::move(layout.metadata);
-    for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
-  } catch (...) {
-    if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
-    ::close(fd_);
-    throw;
-  }
+SafetensorsReader::SafetensorsReader(const std::string& path)
+    : path_(path), file_(std::make_unique<MappedFile>(path, "safetensors")) {
+  map_ = file_->data();
+  size_ = file_->size();
+  FT_CHECK(size_ >= 8, path, ": file too small for a safetensors header (", size_, " bytes)");
+  SafetensorsLayout layout = parse_safetensors(map_, size_, path);
+  header_bytes_ = layout.header_bytes;
+  tensors_ = std::move(layout.tensors);
+  metadata_ = std::move(layout.metadata);
+  for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
 }
 
-SafetensorsReader::~SafetensorsReader() {
-  if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
-  if (fd_ >= 0) ::close(fd_);
-}
+SafetensorsReader::~SafetensorsReader() = default;
 
 const TensorInfo& SafetensorsReader::info(const std::string& name) const {
   auto it = index_.find(name);

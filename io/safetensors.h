@@ -10,12 +10,15 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/tensor.h"
 
 namespace ft::io {
+
+class MappedFile;  // io/mapped_file.h
 
 struct TensorInfo {
   std::string name;
@@ -53,7 +56,7 @@ class SafetensorsReader {
 
  private:
   std::string path_;
-  int fd_ = -1;
+  std::unique_ptr<MappedFile> file_;
   const uint8_t* map_ = nullptr;
   uint64_t size_ = 0, header_bytes_ = 0;
   std::vector<TensorInfo> tensors_;

@@ -10,6 +10,7 @@ Writes tests/golden/fixtures/smollm2_reference.safetensors. Run in the generator
 tools/fetch_data.sh."""
 import json
 import os
+import sys
 
 import torch
 from safetensors.torch import save_file
@@ -18,16 +19,8 @@ from transformers import AutoModelForCausalLM
 
 DATA = os.environ.get("FT_DATA_DIR", os.path.expanduser("~/.cache/ftrain/data"))
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROMPTS = [
-    "The capital of France is",
-    "Once upon a time, in a small village,",
-    "def fibonacci(n):",
-    "Reuters - Oil prices rose on Tuesday after",
-    "The quick brown fox jumps over the lazy dog.",
-    "In 2019, the company reported revenue of",
-    "Photosynthesis is the process by which",
-    "<|im_start|>user\nWhat is 2 + 2?<|im_end|>\n<|im_start|>assistant\n",
-]
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+from check_gguf_convert import PROMPTS  # noqa: E402  (the same 8 prompts)
 
 
 def main():

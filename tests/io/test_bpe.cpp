@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "io/csv.h"
 #include "io/tokenizer.h"
+#include "tests/io/parity.h"
 #include "tests/common/test_util.h"
 
 namespace ft::io {
@@ -21,34 +22,8 @@ namespace {
 using test::data_dir;
 using test::fnv1a64;
 
-struct Expected {
-  std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> rows;  // smollm2: per text
-  std::map<std::string, std::pair<int64_t, uint64_t>> all;                // gpt2: over the set
-  std::vector<nlohmann::json> cases;
-};
-
-const Expected& expected() {
-  static const Expected e = [] {
-    Expected x;
-    std::ifstream f(std::string(FT_FIXTURES_DIR) + "/bpe_parity.txt");
-    std::string line;
-    while (std::getline(f, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      if (line.rfind("case ", 0) == 0) {
-        x.cases.push_back(nlohmann::json::parse(line.substr(5)));
-        continue;
-      }
-      std::istringstream is(line);
-      std::string set, row, hash;
-      int64_t len;
-      is >> set >> row >> len >> hash;
-      if (row == "all")
-        x.all[set] = {len, std::stoull(hash, nullptr, 16)};
-      else
-        x.rows[set].emplace_back(len, std::stoull(hash, nullptr, 16));
-    }
-    return x;
-  }();
+const parity::Fixture& expected() {
+  static const parity::Fixture e = parity::read_fixture(std::string(FT_FIXTURES_DIR) + "/bpe_parity.txt");
   return e;
 }
 
@@ -73,43 +48,17 @@ const Tokenizer& tokenizer(const std::string& variant) {
   return variant == "gpt2" ? gpt2 : smol;
 }
 
-std::vector<std::string> set_texts(const char* file, const char* column, char delimiter, int header_rows) {
-  const Table t = read_delimited(data_dir() + "/" + file, {delimiter, false, header_rows});
-  const size_t col = t.column(column, file);
-  std::vector<std::string> texts;
-  for (const auto& r : t.rows) texts.push_back(r[col]);
-  return texts;
-}
-
-struct SetSpec {
-  const char* name;
-  const char* file;
-  const char* column;
-  char delimiter;
-  int header_rows;
-};
+using parity::SetSpec;
 
 class BpeParity : public ::testing::TestWithParam<SetSpec> {};
 
 TEST_P(BpeParity, EveryTextGivesThePyPiIds) {
   const SetSpec& s = GetParam();
-  const std::vector<std::string> texts = set_texts(s.file, s.column, s.delimiter, s.header_rows);
-  const auto& want = expected().rows.at(s.name);
-  ASSERT_EQ(texts.size(), want.size()) << s.name;
+  const std::vector<std::string> texts = parity::texts(s);
   const Tokenizer& tok = tokenizer("smollm2");
   EXPECT_STREQ(tok.model_type(), "BPE");
-  const std::vector<Encoding> got = tok.encode_batch(texts);
-  int mismatches = 0;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    if (static_cast<int64_t>(got[i].ids.size()) == want[i].first && fnv1a64(got[i].ids) == want[i].second) continue;
-    if (++mismatches <= 3) {
-      std::string pieces;
-      for (int64_t id : got[i].ids) pieces += tok.id_to_token(id) + " ";
-      ADD_FAILURE() << s.name << " row " << i << ": " << got[i].ids.size() << " ids (want " << want[i].first
-                    << ")\ntext: " << texts[i].substr(0, 300) << "\nours: " << pieces.substr(0, 600);
-    }
-  }
-  EXPECT_EQ(mismatches, 0) << "of " << texts.size() << " texts in " << s.name;
+  EXPECT_EQ(parity::mismatches(tok, texts, expected().rows.at(s.name), s.name), 0)
+      << "of " << texts.size() << " texts in " << s.name;
   // The GPT-2-style twin over the whole set.
   std::vector<int64_t> all;
   for (const Encoding& e : tokenizer("gpt2").encode_batch(texts)) all.insert(all.end(), e.ids.begin(), e.ids.end());
@@ -117,13 +66,7 @@ TEST_P(BpeParity, EveryTextGivesThePyPiIds) {
   EXPECT_EQ(fnv1a64(all), expected().all.at(s.name).second) << s.name << " (GPT-2 pre-tokenizer)";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Sets, BpeParity,
-    ::testing::Values(SetSpec{"rt", "rotten_tomatoes/rotten_tomatoes_corpus.csv", "text", ',', 1},
-                      SetSpec{"rt_full", "rotten_tomatoes/rotten_tomatoes_corpus_full.csv", "text", ',', 1},
-                      SetSpec{"r8_train", "reuters_r8/reuters-r8-train.tab", "Text", '\t', 3},
-                      SetSpec{"r8_test", "reuters_r8/reuters-r8-test.tab", "Text", '\t', 3}),
-    [](const ::testing::TestParamInfo<SetSpec>& i) { return std::string(i.param.name); });
+INSTANTIATE_TEST_SUITE_P(Sets, BpeParity, ::testing::ValuesIn(parity::sets()), parity::set_name);
 
 TEST(Bpe, EdgeCasesAndDecodingMatchThePyPiPackage) {
   ASSERT_FALSE(expected().cases.empty());

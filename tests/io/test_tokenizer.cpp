@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "io/csv.h"
 #include "io/tokenizer.h"
+#include "tests/io/parity.h"
 
 namespace ft::io {
 namespace {
@@ -21,30 +22,8 @@ using test::data_dir;
 using test::fnv1a64;
 
 
-struct Expected {
-  std::map<std::string, std::vector<std::pair<int64_t, uint64_t>>> sets;  // set -> (length, hash) per row
-  std::vector<nlohmann::json> cases;
-};
-
-const Expected& expected() {
-  static const Expected e = [] {
-    Expected x;
-    std::ifstream f(std::string(FT_FIXTURES_DIR) + "/tokenizer_parity.txt");
-    std::string line;
-    while (std::getline(f, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      if (line.rfind("case ", 0) == 0) {
-        x.cases.push_back(nlohmann::json::parse(line.substr(5)));
-        continue;
-      }
-      std::istringstream is(line);
-      std::string set, hash;
-      int64_t row, len;
-      is >> set >> row >> len >> hash;
-      x.sets[set].emplace_back(len, std::stoull(hash, nullptr, 16));
-    }
-    return x;
-  }();
+const parity::Fixture& expected() {
+  static const parity::Fixture e = parity::read_fixture(std::string(FT_FIXTURES_DIR) + "/tokenizer_parity.txt");
   return e;
 }
 
@@ -55,46 +34,18 @@ Tokenizer minilm_untruncated() {
   return t;
 }
 
-struct SetSpec {
-  const char* name;
-  const char* file;
-  const char* column;
-  char delimiter;
-  int header_rows;
-};
+using parity::SetSpec;
 
 class TokenizerParity : public ::testing::TestWithParam<SetSpec> {};
 
 TEST_P(TokenizerParity, EveryTextGivesThePyPiIds) {
   const SetSpec& s = GetParam();
-  const Table t = read_delimited(data_dir() + "/" + s.file, {s.delimiter, false, s.header_rows});
-  const size_t col = t.column(s.column, s.file);
-  std::vector<std::string> texts;
-  for (const auto& r : t.rows) texts.push_back(r[col]);
-  const auto& want = expected().sets.at(s.name);
-  ASSERT_EQ(texts.size(), want.size()) << s.name;
-  const Tokenizer tok = minilm_untruncated();
-  const std::vector<Encoding> got = tok.encode_batch(texts);
-  int mismatches = 0;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    if (static_cast<int64_t>(got[i].ids.size()) == want[i].first && fnv1a64(got[i].ids) == want[i].second) continue;
-    if (++mismatches <= 3) {
-      std::string pieces;
-      for (int64_t id : got[i].ids) pieces += tok.id_to_token(id) + " ";
-      ADD_FAILURE() << s.name << " row " << i << ": " << got[i].ids.size() << " ids (want " << want[i].first
-                    << ")\ntext: " << texts[i].substr(0, 300) << "\nours: " << pieces.substr(0, 600);
-    }
-  }
-  EXPECT_EQ(mismatches, 0) << "of " << texts.size() << " texts in " << s.name;
+  const std::vector<std::string> texts = parity::texts(s);
+  EXPECT_EQ(parity::mismatches(minilm_untruncated(), texts, expected().rows.at(s.name), s.name), 0)
+      << "of " << texts.size() << " texts in " << s.name;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Sets, TokenizerParity,
-    ::testing::Values(SetSpec{"rt", "rotten_tomatoes/rotten_tomatoes_corpus.csv", "text", ',', 1},
-                      SetSpec{"rt_full", "rotten_tomatoes/rotten_tomatoes_corpus_full.csv", "text", ',', 1},
-                      SetSpec{"r8_train", "reuters_r8/reuters-r8-train.tab", "Text", '\t', 3},
-                      SetSpec{"r8_test", "reuters_r8/reuters-r8-test.tab", "Text", '\t', 3}),
-    [](const ::testing::TestParamInfo<SetSpec>& i) { return std::string(i.param.name); });
+INSTANTIATE_TEST_SUITE_P(Sets, TokenizerParity, ::testing::ValuesIn(parity::sets()), parity::set_name);
 
 TEST(Tokenizer, EdgeCasesMatchThePyPiPackage) {
   ASSERT_FALSE(expected().cases.empty());
