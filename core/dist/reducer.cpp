@@ -5,8 +5,7 @@
 
 namespace ft::dist {
 
-GradientReducer::GradientReducer(const std::vector<Tensor>& params, Group& group, int64_t bucket_bytes)
-    : group_(group) {
+GradientReducer::GradientReducer(const std::vector<Tensor>& params, Group& group, int64_t bucket_bytes) {
   FT_CHECK(!params.empty(), "GradientReducer: no parameters");
   const Device dev = params.front().device();
   comm_ = &group.communicator(dev);

@@ -51,8 +51,7 @@ class GradientReducer {
   void copy_in(Slot& s);
   void launch_ready();
 
-  Group& group_;
-  Communicator* comm_ = nullptr;
+  Communicator* comm_ = nullptr;  // the group's, for the parameters' device
   std::vector<Slot> slots_;
   std::vector<Bucket> buckets_;
   size_t next_launch_ = 0;
