@@ -59,12 +59,9 @@ Tensor causal_lm_loss(const Tensor& logits, const Tensor& labels) {
 std::string load_causal_lm(CausalLM& model, const io::SafetensorsReader& file) {
   LoadReport r = load_weights(model, file, model.load_rules());
   // A file that stores the tied head too (some do) holds nothing the model lacks.
-  const bool tied = !model.state_dict().empty() && [&] {
-    for (auto& [n, t] : model.named_parameters())
-      if (ends_with(n, "lm_head.weight")) return false;
-    return true;
-  }();
-  if (tied) std::erase(r.unexpected, std::string("lm_head.weight"));
+  bool has_head = false;
+  for (auto& [n, t] : model.named_parameters()) has_head = has_head || n == "lm_head.weight";
+  if (!has_head) std::erase(r.unexpected, std::string("lm_head.weight"));
   std::string msg;
   if (!r.unexpected.empty())
     msg += "Some weights of the checkpoint were not used: [" + name_list(r.unexpected, 10) + "]\n";

@@ -21,20 +21,11 @@
 namespace ft::cli {
 namespace {
 
-Device device() {
-#if defined(FT_TRAINER_CUDA)
-  EXPECT_TRUE(install_cuda_backend());
-  return Device(DeviceType::cuda, 0);
-#else
-  return kCPU;
-#endif
-}
-
 TEST(Serve, AnswersAsPredictDoesAndStopsOnSigterm) {
   const std::string ws = make_workspace("serve", 0.0);
   TrainArgs t = tiny_args(ws, "trained");
   t.max_steps = 3;
-  ASSERT_EQ(run_train(t, device()), 0);
+  ASSERT_EQ(run_train(t, trainer_device()), 0);
   const std::vector<std::string> texts = {"the film was good and very great", "the film was awful a plot",
                                           "the film was dull", "great fun", ""};
   {
@@ -48,7 +39,7 @@ TEST(Serve, AnswersAsPredictDoesAndStopsOnSigterm) {
   p.output_file = ws + "/pred.jsonl";
   p.max_seq_length = t.max_seq_length;
   p.quiet = true;
-  ASSERT_EQ(run_predict(p, device()), 0);
+  ASSERT_EQ(run_predict(p, trainer_device()), 0);
   std::vector<io::Json> expected;
   std::ifstream in(p.output_file);
   for (std::string line; std::getline(in, line);) expected.push_back(io::Json::parse(line));
@@ -58,7 +49,7 @@ TEST(Serve, AnswersAsPredictDoesAndStopsOnSigterm) {
   s.port = 0;
   std::promise<int> port;
   std::future<int> rc = std::async(std::launch::async, [&] {
-    return serve_model(s, device(), [&](int at) { port.set_value(at); });
+    return serve_model(s, trainer_device(), [&](int at) { port.set_value(at); });
   });
   httplib::Client client("127.0.0.1", port.get_future().get());
   io::Json body = {{"inputs", texts}};

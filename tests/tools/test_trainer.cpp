@@ -29,15 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Device device() {
-#if defined(FT_TRAINER_CUDA)
-  EXPECT_TRUE(install_cuda_backend());
-  return Device(DeviceType::cuda, 0);
-#else
-  return kCPU;
-#endif
-}
-
 // In f32, --bf16 and --fp16 (the loss scaler's state included: both runs' final scaler.json agree).
 class TrainerResume : public ::testing::TestWithParam<std::string> {};
 
@@ -54,7 +45,7 @@ TEST_P(TrainerResume, ResumeContinuesBitForBit) {
   a.save_strategy = "steps";
   a.save_steps = 7;
   a.warmup_steps = 2;
-  ASSERT_EQ(run_train(a, device()), 0);
+  ASSERT_EQ(run_train(a, trainer_device()), 0);
   ASSERT_TRUE(fs::exists(a.output_dir + "/checkpoint-7/optimizer.safetensors"));
 
   TrainArgs b = a;
@@ -62,7 +53,7 @@ TEST_P(TrainerResume, ResumeContinuesBitForBit) {
   fs::create_directories(b.output_dir);
   fs::copy(a.output_dir + "/checkpoint-7", b.output_dir + "/checkpoint-7", fs::copy_options::recursive);
   b.resume_from_checkpoint = "latest";
-  ASSERT_EQ(run_train(b, device()), 0);
+  ASSERT_EQ(run_train(b, trainer_device()), 0);
 
   const auto wa = weights(a.output_dir), wb = weights(b.output_dir), w7 = weights(a.output_dir + "/checkpoint-7");
   ASSERT_EQ(wa.size(), wb.size());
@@ -101,7 +92,7 @@ TEST(Trainer, AccumulatedMicroBatchesMatchOneLargeBatch) {
     a.learning_rate = 1e-2;
     a.adam_epsilon = 1.0;  // update ~ lr * m / (sqrt(v) + 1): proportional to the gradient's size
     a.max_grad_norm = 0;   // no clipping, which would rescale both alike
-    EXPECT_EQ(run_train(a, device()), 0);
+    EXPECT_EQ(run_train(a, trainer_device()), 0);
     return weights(a.output_dir);
   };
   const auto one = run("one", 8, 1), four = run("accum4", 2, 4), sum_wrong = run("accum4_b4", 4, 4);
@@ -155,7 +146,7 @@ TEST_P(TrainerSyncs, ACudaStepWaitsOnTheHostOnce) {
     a.max_steps = steps;
     a.logging_steps = 1;
     const cuda::SyncCounts before = cuda::sync_counts();
-    EXPECT_EQ(run_train(a, device()), 0);
+    EXPECT_EQ(run_train(a, trainer_device()), 0);
     const cuda::SyncCounts after = cuda::sync_counts();
     return std::make_pair(after.waits() - before.waits(), after.host_to_device - before.host_to_device);
   };
@@ -182,7 +173,7 @@ TEST(Trainer, AnOutOfRangeTokenIdStopsTheRunNamingIt) {
   a.save_strategy = "steps";
   a.save_steps = 1;
   try {
-    run_train(a, device());
+    run_train(a, trainer_device());
     FAIL() << "expected an error";
   } catch (const Error& e) {
     const std::string m = e.what();
@@ -201,7 +192,7 @@ TEST(Trainer, TheLoggedLearningRateIsTheOneTheStepApplied) {
   a.max_steps = 4;
   a.warmup_steps = 2;
   a.logging_steps = 1;
-  ASSERT_EQ(run_train(a, device()), 0);
+  ASSERT_EQ(run_train(a, trainer_device()), 0);
   std::vector<double> logged;
   std::ifstream f(a.output_dir + "/metrics.jsonl");
   for (std::string line; std::getline(f, line);) {
@@ -222,7 +213,7 @@ TEST(Trainer, FreezeAndCheckpointRotation) {
   a.save_strategy = "steps";
   a.save_steps = 2;
   a.save_total_limit = 2;
-  ASSERT_EQ(run_train(a, device()), 0);
+  ASSERT_EQ(run_train(a, trainer_device()), 0);
   const auto after = weights(a.output_dir);
   const io::SafetensorsFile init = io::read_safetensors(ws + "/model/model.safetensors");
   for (auto& [name, t] : after) {
@@ -238,7 +229,7 @@ TEST(Trainer, FreezeAndCheckpointRotation) {
   a.freeze = {"no_such_parameter"};
   a.overwrite_output_dir = true;
   try {
-    run_train(a, device());
+    run_train(a, trainer_device());
     ADD_FAILURE() << "a --freeze pattern that matches nothing was accepted";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("matches no parameter"), std::string::npos) << e.what();

@@ -13,8 +13,21 @@
 #include "io/safetensors.h"
 #include "models/bert/bert.h"
 #include "tools/ftrain/args.h"
+#if defined(FT_TRAINER_CUDA)
+#include "core/cuda/cuda_backend.h"
+#endif
 
 namespace ft::cli {
+
+// The device the Trainer tests run on: the emulated CUDA device in the FT_TRAINER_CUDA build.
+inline Device trainer_device() {
+#if defined(FT_TRAINER_CUDA)
+  FT_CHECK(install_cuda_backend(), "the CUDA backend did not start");
+  return Device(DeviceType::cuda, 0);
+#else
+  return kCPU;
+#endif
+}
 
 inline const std::vector<std::string> kWords = {"good", "great", "fun", "moving", "bad", "awful", "boring", "dull",
                                          "the", "film", "plot", "acting", "was", "and", "very", "a"};

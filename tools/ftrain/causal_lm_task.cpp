@@ -46,31 +46,31 @@ class CausalLmTask : public Task {
              model_->max_positions(), " positions (", dir, "/config.json)");
     pad_id_ = model_->pad_token_id() >= 0 ? model_->pad_token_id() : std::max<int64_t>(0, model_->eos_token_id());
     if (cmd == Command::train) {
-      std::vector<std::vector<Example>> parts = read(a.train_file);
-      train_ = std::move(parts[0]);
+      std::vector<Example> texts = read(a.train_file);
       if (!a.validation_file.empty()) {
-        eval_ = read(a.validation_file)[0];
+        eval_ = finish(read(a.validation_file), a.validation_file);
       } else if (a.eval_strategy != "no" || a.load_best_model_at_end) {
         // A seeded split of the texts (before grouping), as run_clm's validation_split_percentage.
         Generator g(a.seed);
-        const size_t n = train_texts_.size(), held = static_cast<size_t>(std::ceil(n * a.validation_split_percentage / 100.0));
+        const size_t n = texts.size(), held = static_cast<size_t>(std::ceil(n * a.validation_split_percentage / 100.0));
         const std::vector<float> u = rand({static_cast<int64_t>(n)}, DType::f32, &g).to_vector<float>();
         std::vector<size_t> order(n);
         for (size_t i = 0; i < n; ++i) order[i] = i;
         std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) { return u[x] < u[y]; });
-        std::vector<Example> tr, ev;
         std::vector<bool> is_eval(n, false);
         for (size_t i = 0; i < held && i < n; ++i) is_eval[order[i]] = true;
-        for (size_t i = 0; i < n; ++i) (is_eval[i] ? ev : tr).push_back(std::move(train_texts_[i]));
-        train_ = finish(std::move(tr), a.train_file);
-        eval_ = finish(std::move(ev), a.train_file + " (validation split)");
+        std::vector<Example> kept, held_out;
+        for (size_t i = 0; i < n; ++i) (is_eval[i] ? held_out : kept).push_back(std::move(texts[i]));
+        texts = std::move(kept);
+        eval_ = finish(std::move(held_out), a.train_file + " (validation split)");
         log += cat("validation: ", held, " texts held out of ", a.train_file, " (--validation_split_percentage ",
                    a.validation_split_percentage, ")\n");
       }
+      train_ = finish(std::move(texts), a.train_file);
       if (a.max_train_samples >= 0 && a.max_train_samples < static_cast<int64_t>(train_.size()))
         train_.resize(static_cast<size_t>(a.max_train_samples));
     } else {
-      eval_ = read(a.validation_file)[0];
+      eval_ = finish(read(a.validation_file), a.validation_file);
     }
     if (a.max_eval_samples >= 0 && a.max_eval_samples < static_cast<int64_t>(eval_.size()))
       eval_.resize(static_cast<size_t>(a.max_eval_samples));
@@ -128,10 +128,9 @@ class CausalLmTask : public Task {
  private:
   const std::vector<Example>& data(Split s) const { return s == Split::train ? train_ : s == Split::eval ? eval_ : test_; }
 
-  // The file's texts, tokenized: plain text (.txt: one example per line), CSV/TSV/JSONL (the text
-  // column), or JSONL with prompt and completion fields. Returns the split's examples, grouped (or
-  // not) by finish(); train_texts_ keeps the ungrouped texts for a validation split.
-  std::vector<std::vector<Example>> read(const std::string& path) {
+  // The file's texts, tokenized (finish() groups them): plain text (.txt: one example per line),
+  // CSV/TSV/JSONL (the text column), or JSONL with prompt and completion fields.
+  std::vector<Example> read(const std::string& path) {
     FT_CHECK(!path.empty(), "a data file is required");
     std::vector<Example> texts;
     const std::string ext = std::filesystem::path(path).extension().string();
@@ -178,8 +177,7 @@ class CausalLmTask : public Task {
       for (const io::TextExample& x : d.examples) texts.push_back(text_example(x.text));
     }
     FT_CHECK(!texts.empty(), path, ": no texts");
-    train_texts_ = texts;
-    return {finish(std::move(texts), path)};
+    return texts;
   }
 
   Example text_example(const std::string& s) const {
@@ -225,7 +223,7 @@ class CausalLmTask : public Task {
   std::string tokenizer_dir_;
   int64_t block_ = 1024, pad_id_ = 0;
   bool group_ = true;
-  std::vector<Example> train_, eval_, test_, train_texts_;
+  std::vector<Example> train_, eval_, test_;
   std::vector<std::string> no_labels_;
 };
 
