@@ -38,6 +38,8 @@ void fits_in_memory(const std::string& where, double params) {
            memory / 1e9, " GB of memory");
 }
 
+}  // namespace
+
 LabelConfig labels_from(const Json& j, const std::string& where) {
   LabelConfig l;
   if (auto it = j.find("id2label"); it != j.end() && it->is_object()) {
@@ -78,8 +80,6 @@ void labels_to(const LabelConfig& l, Json& j) {
   }
   if (!l.problem_type.empty()) j["problem_type"] = l.problem_type;
 }
-
-}  // namespace
 
 Json read_json(const std::string& path) {
   std::ifstream f(path);

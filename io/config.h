@@ -40,6 +40,9 @@ struct LabelConfig {
   int64_t num_labels = 2;    // from id2label when present, else num_labels, else 2
   std::string problem_type;  // "", "regression", "single_label_classification", "multi_label_classification"
 };
+// The label fields of a config.json (id2label, label2id, num_labels, problem_type); errors name `where`.
+LabelConfig labels_from(const Json& j, const std::string& where);
+void labels_to(const LabelConfig& l, Json& j);
 
 struct BertConfig {
   Json raw;  // everything in the file

@@ -6,14 +6,42 @@
 
 namespace ft::nn {
 
+// A Linear may carry a LoRA adapter (PEFT's lora.Linear, attached in place rather than by replacing
+// the module: the model's typed members, its fused paths and the base parameter names stay as they
+// are). With one, every forward adds lora_B(lora_A(dropout(x))) * scaling to x W^T + b; the adapter's
+// parameters are the children lora_A ([r, in]) and lora_B ([out, r]), so they are named
+// "<path>.lora_A.weight" and "<path>.lora_B.weight" as in PEFT's adapter files.
 class Linear : public Module {
  public:
   // weight and bias ~ U(-1/sqrt(in), 1/sqrt(in)) as torch.nn.Linear.
   Linear(int64_t in_features, int64_t out_features, bool bias = true, Generator* gen = nullptr,
          DType dtype = DType::f32);
   std::string type_name() const override { return "Linear"; }
-  Tensor forward(const Tensor& x) const { return linear(x, weight, bias); }
+  // x W^T + b, plus the adapter's update; gen draws the adapter's dropout when training.
+  Tensor forward(const Tensor& x, Generator* gen = nullptr) const;
+  // x W^T plus the adapter's update, without the bias: for fused ops that add the bias in their tail
+  // (bias + dropout + residual + LayerNorm).
+  Tensor forward_no_bias(const Tensor& x, Generator* gen = nullptr) const;
+  // gelu(forward(x)): one fused GEMM + bias + GELU without an adapter; with one, the GEMM plus the
+  // update, then the fused bias + GELU.
+  Tensor forward_bias_gelu(const Tensor& x, GeluApprox approx, Generator* gen = nullptr) const;
+
+  // LoRA as PEFT initialises it (init_lora_weights=True): lora_A ~ kaiming_uniform(a=sqrt(5)), which is
+  // U(-1/sqrt(in), 1/sqrt(in)), lora_B = 0, in the weight's dtype and on its device. dropout applies
+  // to the adapter's input only, in training.
+  void add_lora(int64_t r, double scaling, double dropout, Generator* gen = nullptr);
+  // Folds the adapter into the weight (W += scaling * B A, PEFT's merge_and_unload) and removes it.
+  void merge_lora();
+  bool has_lora() const { return lora_A != nullptr; }
+  // The adapter's term for input x: lora_B(lora_A(dropout(x))) * scaling.
+  Tensor lora_update(const Tensor& x, Generator* gen) const;
+
   Tensor weight, bias;
+  std::shared_ptr<Linear> lora_A, lora_B;
+  double lora_scaling = 0, lora_dropout = 0;
+  // When defined, the adapter's dropout keeps the elements where this 0/1 mask (x's element count) is
+  // 1 instead of drawing: how a test feeds another implementation's masks.
+  Tensor lora_dropout_mask;
 };
 
 class Embedding : public Module {

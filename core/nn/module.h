@@ -23,6 +23,7 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> state_dict() const;
   // This module and every submodule, with dotted paths ("" for this one).
   std::vector<std::pair<std::string, const Module*>> named_modules() const;
+  std::vector<std::pair<std::string, Module*>> named_modules();
   // The parameter with this dotted name; throws ft::Error naming it when absent.
   Tensor parameter(const std::string& dotted_name) const;
 
@@ -45,6 +46,7 @@ class Module {
     children_.emplace_back(name, m);
     return m;
   }
+  void unregister_module(const std::string& name);
 
  private:
   void collect(const std::string& prefix, bool buffers, std::vector<std::pair<std::string, Tensor>>& out) const;

@@ -37,7 +37,7 @@ Tensor BertLayer::forward(const Tensor& h, const TokenRows& tokens, Generator* g
   auto split = [&](const Tensor& x) {
     return tokens.to_grid(x).view({b, t, heads, head_dim}).permute({0, 2, 1, 3});
   };
-  const Tensor q = split(query->forward(h)), k = split(key->forward(h)), v = split(value->forward(h));
+  const Tensor q = split(query->forward(h, gen)), k = split(key->forward(h, gen)), v = split(value->forward(h, gen));
   // softmax(q k^T / sqrt(d) + mask) v, fused where the backend has the kernel (dropout included). Its
   // output is laid out as [b, t, heads, d], so merging the heads is a view.
   Tensor ctx = tokens.from_grid(scaled_dot_product_attention(q, k, v, tokens.additive_mask, attn_probs_dropout->p,
@@ -45,14 +45,15 @@ Tensor BertLayer::forward(const Tensor& h, const TokenRows& tokens, Generator* g
                                     .permute({0, 2, 1, 3})
                                     .reshape({b * t, heads * head_dim}));
   // Each sublayer's tail, LayerNorm(dropout(x W^T + b) + residual), and the intermediate GELU take
-  // their bias inside the fused ops (core/ops/fused.cpp): the GEMMs run without one.
+  // their bias inside the fused ops (core/ops/fused.cpp): the GEMMs run without one (a LoRA adapter's
+  // update is added to the GEMM's output, before the fused tail).
   const double p = hidden_dropout->p;
   const bool training = hidden_dropout->is_training();
-  Tensor a = bias_dropout_add_layer_norm(linear(ctx, attn_out->weight), attn_out->bias, h, attn_norm->weight,
+  Tensor a = bias_dropout_add_layer_norm(attn_out->forward_no_bias(ctx, gen), attn_out->bias, h, attn_norm->weight,
                                          attn_norm->bias, attn_norm->eps, p, training, gen);
   // One cuBLASLt call on CUDA for the tanh GELU; a bias-free GEMM and the fused bias + GELU otherwise.
-  Tensor inter = linear_bias_gelu(a, intermediate->weight, intermediate->bias, act);
-  return bias_dropout_add_layer_norm(linear(inter, output->weight), output->bias, a, out_norm->weight, out_norm->bias,
+  Tensor inter = intermediate->forward_bias_gelu(a, act, gen);
+  return bias_dropout_add_layer_norm(output->forward_no_bias(inter, gen), output->bias, a, out_norm->weight, out_norm->bias,
                                      out_norm->eps, p, training, gen);
 }
 
@@ -120,7 +121,7 @@ BertOutputs BertModel::forward(const Tensor& ids, const Tensor& type_ids, const 
                              .view({b, 1, 1, t});
   for (const auto& layer : layers) h = layer->forward(h, tokens, gen);
   Tensor first = tokens.rows.defined() ? index_select(h, 0, tokens.first_rows) : h.view({b, t, hidden}).select(1, 0);
-  Tensor pooled = tanh(pooler->forward(first));
+  Tensor pooled = tanh(pooler->forward(first, gen));
   return {tokens.to_grid(h).view({b, t, hidden}), pooled};
 }
 

@@ -41,7 +41,7 @@ Tensor Gpt2LMHeadModel::forward(const Tensor& ids, const Tensor& attention_mask,
   const Tensor mask = causal_mask(attention_mask, b, t, past, x.device());
   for (size_t l = 0; l < h.size(); ++l) {
     const Gpt2Block& B = *h[l];
-    const Tensor qkv = B.c_attn->forward(B.ln_1->forward(x));  // [b, t, 3e]: q, k, v
+    const Tensor qkv = B.c_attn->forward(B.ln_1->forward(x), gen);  // [b, t, 3e]: q, k, v
     auto heads = [&](int64_t part) { return qkv.slice(-1, part * e, (part + 1) * e).view({b, t, nh, hd}).permute({0, 2, 1, 3}); };
     Tensor q = heads(0), k = heads(1), v = heads(2);
     if (cache) {
@@ -53,8 +53,8 @@ Tensor Gpt2LMHeadModel::forward(const Tensor& ids, const Tensor& attention_mask,
       cache->v[l] = v.detach();
     }
     const Tensor a = scaled_dot_product_attention(q, k, v, mask, config_.attn_pdrop, training, gen);
-    x = add(x, dropout(B.attn_proj->forward(a.permute({0, 2, 1, 3}).reshape({b, t, e})), config_.resid_pdrop, training, gen));
-    const Tensor m = B.mlp_proj->forward(gelu(B.c_fc->forward(B.ln_2->forward(x)), act));
+    x = add(x, dropout(B.attn_proj->forward(a.permute({0, 2, 1, 3}).reshape({b, t, e}), gen), config_.resid_pdrop, training, gen));
+    const Tensor m = B.mlp_proj->forward(gelu(B.c_fc->forward(B.ln_2->forward(x), gen), act), gen);
     x = add(x, dropout(m, config_.resid_pdrop, training, gen));
   }
   if (last_only) x = x.slice(1, t - 1, t);

@@ -83,7 +83,7 @@ Tensor LlamaForCausalLM::forward(const Tensor& ids, const Tensor& attention_mask
     const LlamaDecoderLayer& L = *layers[l];
     const Tensor x = L.input_layernorm->forward(h);
     auto heads = [&](const Tensor& y, int64_t n) { return y.view({b, t, n, hd}).permute({0, 2, 1, 3}); };
-    Tensor q = heads(L.q_proj->forward(x), nh), k = heads(L.k_proj->forward(x), nkv), v = heads(L.v_proj->forward(x), nkv);
+    Tensor q = heads(L.q_proj->forward(x, gen), nh), k = heads(L.k_proj->forward(x, gen), nkv), v = heads(L.v_proj->forward(x, gen), nkv);
     q = apply_rotary(q, cos.to(q.dtype()), sin.to(q.dtype()));
     k = apply_rotary(k, cos.to(k.dtype()), sin.to(k.dtype()));
     if (cache) {
@@ -96,9 +96,9 @@ Tensor LlamaForCausalLM::forward(const Tensor& ids, const Tensor& attention_mask
     }
     const Tensor a = scaled_dot_product_attention(q, repeat_kv(k, nh / nkv), repeat_kv(v, nh / nkv), mask,
                                                   config_.attention_dropout, training, gen);
-    h = add(h, L.o_proj->forward(a.permute({0, 2, 1, 3}).reshape({b, t, nh * hd})));
+    h = add(h, L.o_proj->forward(a.permute({0, 2, 1, 3}).reshape({b, t, nh * hd}), gen));
     const Tensor y = L.post_attention_layernorm->forward(h);
-    h = add(h, L.down_proj->forward(mul(silu(L.gate_proj->forward(y)), L.up_proj->forward(y))));
+    h = add(h, L.down_proj->forward(mul(silu(L.gate_proj->forward(y, gen)), L.up_proj->forward(y, gen)), gen));
   }
   if (last_only) h = h.slice(1, t - 1, t);
   h = norm->forward(h);

@@ -129,6 +129,21 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
     app->add_flag("--skip_nonfinite_loss", a.skip_nonfinite_loss,
                   "skip a step whose loss is NaN or infinite instead of stopping")->group(opt);
 
+    const std::string lo = "LoRA (PEFT)";
+    app->add_flag("--use_peft", a.use_peft, "train LoRA adapters instead of the whole model (saved as a PEFT adapter)")
+        ->group(lo);
+    app->add_option("--lora_r", a.lora_r, "LoRA rank")->group(lo);
+    app->add_option("--lora_alpha", a.lora_alpha, "LoRA alpha: the update is scaled by alpha / r")->group(lo);
+    app->add_option("--lora_dropout", a.lora_dropout, "dropout on the adapters' input")->group(lo);
+    app->add_option("--lora_target_modules", a.lora_target_modules,
+                    "linear layers to adapt: names (query, q_proj, ...), or all-linear (default: PEFT's for the model "
+                    "type)")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->delimiter(',')->group(lo);
+    app->add_option("--lora_modules_to_save", a.lora_modules_to_save,
+                    "modules trained fully and saved with the adapter (a classifier's head always is)")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)->delimiter(',')->group(lo);
+    app->add_flag("--use_rslora", a.use_rslora, "rank-stabilised LoRA: scale by alpha / sqrt(r)")->group(lo);
+
     const std::string ev = "Evaluation and checkpoints";
     app->add_option("--eval_strategy", a.eval_strategy)->check(CLI::IsMember(kStrategies))->group(ev);
     app->add_option("--eval_steps", a.eval_steps, "default: logging_steps")->group(ev);
@@ -149,6 +164,10 @@ void add_options(CLI::App* app, TrainArgs& a, Command cmd) {
     app->add_option("--resume_from_checkpoint", a.resume_from_checkpoint,
                     "a checkpoint directory, or 'latest' in output_dir")->group(ev);
   }
+  app->add_option("--adapter", a.adapter,
+                  train ? "a PEFT adapter directory to continue training (on --model_name_or_path, its base)"
+                        : "a PEFT adapter directory applied on --model_name_or_path (its base model)")
+      ->group(md);
   const std::string run = "Run";
   app->add_option("--config", a.config, "YAML or JSON file of options (keys are the option names); flags win")
       ->group(run);
@@ -255,6 +274,9 @@ void validate(const TrainArgs& a, Command cmd) {
   FT_CHECK(a.device == "auto" || a.device == "cpu" || a.device.rfind("cuda", 0) == 0, "--device '", a.device,
            "' is not one of auto, cpu, cuda:N");
   if (cmd != Command::train) return;
+  FT_CHECK(a.lora_r > 0, "--lora_r: `r` should be a positive integer value but the value passed is ", a.lora_r);
+  FT_CHECK(std::isfinite(a.lora_alpha) && a.lora_alpha > 0, "--lora_alpha must be positive, got ", a.lora_alpha);
+  FT_CHECK(a.lora_dropout >= 0 && a.lora_dropout < 1, "--lora_dropout must be in [0, 1), got ", a.lora_dropout);
   positive(a.per_device_train_batch_size, "per_device_train_batch_size");
   positive(a.gradient_accumulation_steps, "gradient_accumulation_steps");
   positive(a.logging_steps, "logging_steps");
@@ -345,6 +367,9 @@ io::Json TrainArgs::to_json() const {
   j["group_by_length"] = group_by_length, j["max_image_pixels"] = max_image_pixels;
   j["skip_malformed_rows"] = skip_malformed_rows, j["bf16"] = bf16, j["fp16"] = fp16;
   j["save_dtype"] = save_dtype;
+  j["use_peft"] = use_peft, j["lora_r"] = lora_r, j["lora_alpha"] = lora_alpha, j["lora_dropout"] = lora_dropout;
+  j["lora_target_modules"] = lora_target_modules, j["lora_modules_to_save"] = lora_modules_to_save;
+  j["use_rslora"] = use_rslora, j["adapter"] = adapter;
   return j;
 }
 

@@ -41,6 +41,13 @@ struct TrainArgs {
   double warmup_ratio = 0.0;
   int64_t warmup_steps = 0;
   std::vector<std::string> freeze;  // regular expressions over parameter names
+  // LoRA (PEFT's LoraConfig under TRL's option names; models/common/lora.h)
+  bool use_peft = false, use_rslora = false;
+  int64_t lora_r = 8;
+  double lora_alpha = 16, lora_dropout = 0.05;
+  std::vector<std::string> lora_target_modules;  // empty: PEFT's default for the model type
+  std::vector<std::string> lora_modules_to_save;
+  std::string adapter;  // a PEFT adapter directory on top of model_name_or_path
   // Evaluation, checkpoints, best model
   std::string eval_strategy = "no", save_strategy = "steps";
   int64_t eval_steps = -1, save_steps = 500, save_total_limit = -1, logging_steps = 500;

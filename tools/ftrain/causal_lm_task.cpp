@@ -36,6 +36,8 @@ class CausalLmTask : public Task {
     Generator init(a.seed);
     model_ = models::make_causal_lm(config, dir + "/config.json", &init);
     log += models::load_causal_lm(*model_, io::SafetensorsReader(dir + "/model.safetensors"));
+    lora = apply_peft(a, cmd, *model_, config.value("model_type", std::string()), "CAUSAL_LM", &init, log);
+    lora_base_dir = dir;
     model_->to(device_);
     tokenizer_ = io::Tokenizer::from_path(dir);
     tokenizer_.set_truncation(std::nullopt);
@@ -111,10 +113,10 @@ class CausalLmTask : public Task {
   Tensor loss(const Tensor& logits, const Batch& b, double) override {
     return models::causal_lm_loss(logits, b.labels.to(device_));
   }
-  void save(const std::string& dir, DType dtype) const override {
+  void save_model(const std::string& dir, DType dtype) const override {
     models::save_causal_lm(*model_, dir, tokenizer_dir_, dtype);
   }
-  void load_weights_from(const std::string& dir) override {
+  void load_model_weights(const std::string& dir) override {
     const std::string msg = models::load_causal_lm(*model_, io::SafetensorsReader(dir + "/model.safetensors"));
     FT_CHECK(msg.empty(), dir, ": the checkpoint does not fit the model: ", msg);
   }

@@ -178,7 +178,7 @@ void Trainer::load_checkpoint(const std::string& dir) {
            saved_world == 1 ? " process" : " ranks", " and this run has ", group_->size(),
            "; resume with the same number of ranks (mpirun -np ", saved_world,
            "): the data order and the dropout streams are per rank");
-  for (const std::string& f : {std::string("trainer_state.json"), std::string("model.safetensors"),
+  for (const std::string& f : {std::string("trainer_state.json"), task_.weights_file(),
                                std::string("optimizer.safetensors"), std::string("scheduler.json"), rng_state_file()})
     FT_CHECK(fs::exists(dir + "/" + f), dir, ": not a complete ftrain checkpoint (no ", f, ")");
   task_.load_weights_from(dir);

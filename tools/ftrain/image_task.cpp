@@ -110,11 +110,11 @@ class ImageClassification : public Task {
     if (label_smoothing > 0) return cross_entropy(logits, y, -100, label_smoothing);
     return model_->loss(logits, y);
   }
-  void save(const std::string& dir, DType dtype) const override {
+  void save_model(const std::string& dir, DType dtype) const override {
     models::save_pretrained(*model_, dir, preprocessor_dir_, dtype);
     if (preprocessor_dir_.empty()) write_preprocessor(dir);
   }
-  void load_weights_from(const std::string& dir) override {
+  void load_model_weights(const std::string& dir) override {
     const models::ResNetLoadReport r = models::load_weights(*model_, io::SafetensorsReader(dir + "/model.safetensors"));
     FT_CHECK(r.missing.empty() && r.mismatched.empty(), dir, ": the checkpoint does not fit the model:\n", r.message);
   }

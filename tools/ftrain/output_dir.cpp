@@ -28,7 +28,8 @@ namespace {
 // preprocessor file is left beside a model of another kind.
 const std::vector<std::string> kModelFiles = {"config.json", "model.safetensors", "tokenizer.json", "vocab.txt",
                                               "tokenizer_config.json", "special_tokens_map.json",
-                                              "preprocessor_config.json"};
+                                              "preprocessor_config.json", "generation_config.json",
+                                              "adapter_config.json", "adapter_model.safetensors", "labels.json"};
 
 bool is_checkpoint_name(const std::string& n, bool incomplete) {
   const std::string prefix = "checkpoint-", suffix = incomplete ? ".tmp" : "";

@@ -31,6 +31,9 @@ std::unique_ptr<Task> make_task(const TrainArgs& args, Command cmd, Device devic
                " gives a folder of images: give the text as --train_file / --validation_file / --test_file (CSV, TSV "
                "or JSONL with a '", args.text_column_name, "' column)");
   }
+  FT_CHECK(task != "image-classification" || (args.adapter.empty() && !(cmd == Command::train && args.use_peft)),
+           "LoRA (", args.adapter.empty() ? "--use_peft" : "--adapter", "): model_type resnet is not supported (bert, "
+           "llama and gpt2 are)");
   std::string log;
   std::unique_ptr<Task> t = task == "image-classification" ? make_image_classification(args, cmd, device, log)
                             : task == "causal-lm"          ? make_causal_lm_task(args, cmd, device, log)

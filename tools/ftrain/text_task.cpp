@@ -70,6 +70,15 @@ class TextClassification : public Task {
       // The fine-tuned model's labels define the ids; a label outside them is an error naming the row.
       // The model is loaded first, so that a directory without a trained head says so before any
       // label of the data is compared with labels the model does not have.
+      // An adapter's classifier was trained with its own labels (labels.json), not the base's.
+      std::vector<std::string> adapter_labels;
+      std::string adapter_problem;
+      if (!a.adapter.empty() && read_adapter_labels(a.adapter, adapter_labels, adapter_problem)) {
+        config.labels = io::LabelConfig{};
+        for (size_t i = 0; i < adapter_labels.size(); ++i) config.labels.id2label[static_cast<int64_t>(i)] = adapter_labels[i];
+        config.labels.num_labels = adapter_problem == "regression" ? 1 : static_cast<int64_t>(adapter_labels.size());
+        config.labels.problem_type = adapter_problem;
+      }
       problem_type_ = config.labels.problem_type.empty() ? "single_label_classification" : config.labels.problem_type;
       for (auto& [id, name] : config.labels.id2label) label_names_.push_back(name);
       build_model(config, cmd, log);
@@ -120,11 +129,11 @@ class TextClassification : public Task {
     return model_->loss(logits, y);
   }
 
-  void save(const std::string& dir, DType dtype) const override {
+  void save_model(const std::string& dir, DType dtype) const override {
     models::save_pretrained(*model_, dir, tokenizer_dir_, dtype);
   }
 
-  void load_weights_from(const std::string& dir) override {
+  void load_model_weights(const std::string& dir) override {
     const models::LoadReport r = models::load_weights(*model_, io::SafetensorsReader(dir + "/model.safetensors"));
     FT_CHECK(r.missing.empty(), dir, ": the checkpoint lacks ", r.missing.size(), " tensors");
   }
@@ -161,14 +170,24 @@ class TextClassification : public Task {
     model_ = std::make_unique<models::BertForSequenceClassification>(config, &init);
     const io::SafetensorsReader file(dir + "/model.safetensors");
     const models::LoadReport report = models::load_weights(*model_, file);
+    if (cmd == Command::train) log += models::init_missing(*model_, report, config.initializer_range, &init);
+    // LoRA: new adapters (the head initialised above trains fully), or an adapter directory's, which
+    // may bring the classifier the base lacks.
+    lora = apply_peft(args_, cmd, *model_, "bert", "SEQ_CLS", &init, log);
+    lora_base_dir = dir;
+    std::vector<std::string> missing;
+    const std::map<std::string, Tensor> from_adapter =
+        lora && !args_.adapter.empty() ? models::adapter_state(*model_, *lora) : std::map<std::string, Tensor>();
+    for (const std::string& m : report.missing)
+      if (!from_adapter.count("base_model.model." + m)) missing.push_back(m);
     if (cmd != Command::train)
-      FT_CHECK(report.missing.empty(), dir, ": the checkpoint lacks ", report.missing.size(), " of the model's tensors (",
-               name_list(report.missing), "): it is not a fine-tuned classifier (a pretrained encoder has no trained "
-               "classification head); evaluate or predict with a directory that ftrain train saved");
+      FT_CHECK(missing.empty(), dir, ": the checkpoint lacks ", missing.size(), " of the model's tensors (",
+               name_list(missing), "): it is not a fine-tuned classifier (a pretrained encoder has no trained "
+               "classification head); evaluate or predict with a directory that ftrain train saved",
+               args_.adapter.empty() ? " (or give the adapter trained on it with --adapter)" : "");
     FT_CHECK(cmd == Command::train || problem_type_ == "regression" || !label_names_.empty(), dir,
              "/config.json: the model has no id2label, so its classes have no names: use a directory that ftrain "
              "train (or transformers) saved");
-    log += models::init_missing(*model_, report, config.initializer_range, &init);
     model_->to(device_);
   }
 

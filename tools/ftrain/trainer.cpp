@@ -214,10 +214,12 @@ Trainer::Trainer(const TrainArgs& a, Task& task, Reporter& reporter)
   std::vector<std::string> names;
   for (auto& [name, p] : named) names.push_back(name);
   const std::vector<bool> frozen = frozen_parameters(a.freeze, names);
+  // Parameters the task froze (a LoRA model's base) stay frozen; --freeze freezes more.
   for (size_t i = 0; i < named.size(); ++i) {
     Tensor t = named[i].second;
-    t.requires_grad_(!frozen[i]);
-    if (!frozen[i]) trainable_.push_back(t), trainable_names_.push_back(names[i]);
+    const bool train = t.requires_grad() && !frozen[i];
+    t.requires_grad_(train);
+    if (train) trainable_.push_back(t), trainable_names_.push_back(names[i]);
   }
   FT_CHECK(!trainable_.empty(), "--freeze leaves no parameter to train");
   // --zero 1 (ZeRO stage 1): each trainable tensor belongs to one rank, which alone keeps its AdamW

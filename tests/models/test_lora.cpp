@@ -1,0 +1,296 @@
+// LoRA goldens (tests/golden/gen_lora_tiny.py, PEFT 0.21.2 on transformers 5.23.0, evaluated in f64):
+// a tiny BERT classifier and a tiny Llama, each with PEFT's adapter file loaded onto the base weights
+// (adapter_model.safetensors and adapter_config.json as save_pretrained wrote them): logits, loss and
+// every trainable gradient (adapters and the modules to save) within 1e-5 relative of the f64 truth
+// (or twice PyTorch's own f32 error), with dropout off, and on with PEFT's masks fed to ftrain's
+// adapters; merge_and_unload's weights; ftrain's own adapter file equal to PEFT's; the errors for a
+// target that matches nothing, an adapter for another base and r <= 0. On the CPU (ft_lora) and on
+// the SIMT-emulated CUDA device (ft_lora_emu).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "core/nn/layers.h"
+#include "core/ops.h"
+#include "io/safetensors.h"
+#include "models/bert/bert.h"
+#include "models/common/causal_lm.h"
+#include "models/common/lora.h"
+#include "tests/common/test_util.h"
+#if defined(FT_LORA_CUDA)
+#include "core/cuda/cuda_backend.h"
+#endif
+
+namespace ft::models {
+namespace {
+
+namespace fs = std::filesystem;
+using test::rel_error;
+
+#if defined(FT_LORA_CUDA)
+const Device kDevice(DeviceType::cuda, 0);
+#else
+const Device kDevice = kCPU;
+#endif
+
+struct Case {
+  io::SafetensorsFile fx;
+  io::Json config, adapter_config;
+  std::vector<std::string> targeted;
+  std::shared_ptr<nn::Module> model;
+  std::shared_ptr<BertForSequenceClassification> bert;  // one of these two
+  std::shared_ptr<CausalLM> lm;
+  std::string dir;  // a temporary directory with the base weights and PEFT's adapter files
+  bool bert_case() const { return bert != nullptr; }
+};
+
+std::string temp_dir(const std::string& name) {
+  const std::string d = ::testing::TempDir() + "ft_lora_" + name + "_" + std::to_string(::getpid());
+  fs::create_directories(d + "/adapter");
+  return d;
+}
+
+// The fixture's base model loaded from its weights, and PEFT's adapter directory written back out.
+Case load_case(const std::string& name, bool with_adapter = true) {
+#if defined(FT_LORA_CUDA)
+  EXPECT_TRUE(install_cuda_backend());
+#endif
+  Case c;
+  c.fx = io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/lora_" + name + ".safetensors");
+  c.config = io::Json::parse(c.fx.metadata.at("config"));
+  c.adapter_config = io::Json::parse(c.fx.metadata.at("adapter_config"));
+  for (const auto& t : io::Json::parse(c.fx.metadata.at("targeted"))) c.targeted.push_back(t.get<std::string>());
+  c.dir = temp_dir(name);
+  std::map<std::string, Tensor> base, adapter;
+  for (auto& [n, t] : c.fx.tensors) {
+    if (n.rfind("w.", 0) == 0) base[n.substr(2)] = t.to(DType::f32);
+    if (n.rfind("a.", 0) == 0) adapter[n.substr(2)] = t;
+  }
+  io::write_safetensors(c.dir + "/model.safetensors", base);
+  io::write_safetensors(c.dir + "/adapter/adapter_model.safetensors", adapter, {{"format", "pt"}});
+  io::write_json(c.dir + "/adapter/adapter_config.json", c.adapter_config);
+  const io::SafetensorsReader file(c.dir + "/model.safetensors");
+  if (c.config.value("model_type", "") == "bert") {
+    c.bert = std::make_shared<BertForSequenceClassification>(io::BertConfig::from_json(c.config, name));
+    EXPECT_TRUE(load_weights(*c.bert, file).missing.empty());
+    c.model = c.bert;
+  } else {
+    c.lm = make_causal_lm(c.config, name);
+    EXPECT_EQ(load_causal_lm(*c.lm, file), "");
+    c.model = c.lm;
+  }
+  if (with_adapter) load_adapter(*c.model, c.dir + "/adapter");
+  c.model->to(kDevice);
+  return c;
+}
+
+nn::Linear& linear_at(nn::Module& m, const std::string& path) {
+  for (auto& [p, mod] : m.named_modules())
+    if (p == path) return dynamic_cast<nn::Linear&>(*mod);
+  throw Error(cat("no module ", path));
+}
+
+std::pair<Tensor, Tensor> forward(Case& c) {
+  const auto& fx = c.fx.tensors;
+  const Tensor ids = fx.at("input_ids").to(kDevice), mask = fx.at("attention_mask");
+  if (c.bert_case()) {
+    const Tensor logits = c.bert->logits(ids, fx.at("token_type_ids").to(kDevice), mask);
+    return {logits, c.bert->loss(logits, fx.at("labels").to(kDevice))};
+  }
+  const Tensor logits = c.lm->forward(ids, mask);
+  return {logits, causal_lm_loss(logits, fx.at("labels").to(kDevice))};
+}
+
+// The logits where they are defined: every row of a classifier's, the attended positions of an LM's.
+Tensor defined_logits(const Case& c, const Tensor& logits) {
+  const Tensor l = logits.to(kCPU).to(DType::f64);
+  return c.bert_case() ? l : mul(l, c.fx.tensors.at("attention_mask").to(DType::f64).unsqueeze(2));
+}
+
+class LoraGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LoraGolden, LogitsLossAndEveryAdapterGradientMatchPeft) {
+  const std::string name = GetParam();
+  Case c = load_case(name);
+  const auto& fx = c.fx.tensors;
+  const bool dropout = name.find("dropout") != std::string::npos;
+  c.model->train(dropout);
+  int fed = 0;
+  if (dropout)
+    for (const std::string& t : c.targeted) {
+      linear_at(*c.model, t).lora_dropout_mask = fx.at("mask." + t).to(DType::f32);
+      ++fed;
+    }
+  EXPECT_EQ(fed, dropout ? static_cast<int>(c.targeted.size()) : 0);
+  auto [logits, loss] = forward(c);
+  const double le = rel_error(defined_logits(c, logits), defined_logits(c, fx.at("logits")));
+  const double lo = rel_error(loss.to(kCPU), fx.at("loss"));
+  std::printf("[golden] lora %s logits %.3e loss %.3e\n", name.c_str(), le, lo);
+  EXPECT_LE(le, 1e-5);
+  EXPECT_LE(lo, 1e-5);
+  loss.backward();
+  int checked = 0;
+  double worst = 0;
+  for (auto& [pname, p] : c.model->named_parameters()) {
+    if (!p.requires_grad()) {
+      EXPECT_FALSE(p.grad().defined()) << pname << " is frozen and must get no gradient";
+      EXPECT_FALSE(fx.count("grad." + pname)) << pname << " trains in PEFT";
+      continue;
+    }
+    ASSERT_TRUE(fx.count("grad." + pname)) << pname << " trains in ftrain but not in PEFT";
+    ASSERT_TRUE(p.grad().defined()) << pname;
+    const Tensor& want = fx.at("grad." + pname);
+    const double torch_f32 = rel_error(fx.at("grad32." + pname), want), e = rel_error(p.grad().to(kCPU), want);
+    worst = std::max(worst, e);
+    EXPECT_LE(e, std::max(1e-5, 2 * torch_f32)) << "grad." << pname << " (PyTorch f32: " << torch_f32 << ")";
+    ++checked;
+  }
+  size_t want_count = 0;
+  for (auto& [n, t] : fx) want_count += n.rfind("grad.", 0) == 0;
+  EXPECT_EQ(static_cast<size_t>(checked), want_count);
+  std::printf("[golden] lora %s %d gradients, worst relative error %.3e\n", name.c_str(), checked, worst);
+  fs::remove_all(c.dir);
+}
+
+TEST_P(LoraGolden, SavedAdapterEqualsPeftsFile) {
+  const std::string name = GetParam();
+  Case c = load_case(name);
+  const LoraConfig cfg = read_adapter_config(c.dir + "/adapter");
+  save_adapter(*c.model, cfg, c.dir + "/ours");
+  const io::SafetensorsFile ours = io::read_safetensors(c.dir + "/ours/adapter_model.safetensors");
+  size_t peft_count = 0;
+  for (auto& [n, t] : c.fx.tensors) {
+    if (n.rfind("a.", 0) != 0) continue;
+    ++peft_count;
+    ASSERT_TRUE(ours.tensors.count(n.substr(2))) << n.substr(2);
+    EXPECT_EQ(rel_error(ours.tensors.at(n.substr(2)), t), 0.0) << n.substr(2);
+  }
+  EXPECT_EQ(ours.tensors.size(), peft_count);
+  const LoraConfig back = read_adapter_config(c.dir + "/ours");
+  EXPECT_EQ(back.r, cfg.r);
+  EXPECT_EQ(back.scaling(), cfg.scaling());
+  EXPECT_EQ(back.target_modules, cfg.target_modules);
+  EXPECT_EQ(back.modules_to_save, cfg.modules_to_save);
+  fs::remove_all(c.dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Peft, LoraGolden,
+                         ::testing::Values("bert_all_linear", "bert_dropout_rslora", "llama_all_linear", "llama_dropout"));
+
+class LoraMerge : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LoraMerge, MergedWeightsEqualMergeAndUnload) {
+  const std::string name = GetParam();
+  Case c = load_case(name);
+  c.model->eval();
+  NoGradGuard ng;
+  const Tensor before = defined_logits(c, forward(c).first);
+  merge_lora(*c.model);
+  for (auto& [path, m] : c.model->named_modules()) EXPECT_EQ(path.find("lora_"), std::string::npos) << path;
+  double worst = 0;
+  for (const std::string& t : c.targeted) {
+    const double e = rel_error(c.model->parameter(t + ".weight").to(kCPU), c.fx.tensors.at("merged." + t + ".weight"));
+    worst = std::max(worst, e);
+    EXPECT_LE(e, 1e-6) << t;
+  }
+  const Tensor after = defined_logits(c, forward(c).first);
+  std::printf("[golden] lora merge %s: weights %.3e, logits moved %.3e\n", name.c_str(), worst, rel_error(after, before));
+  EXPECT_LE(rel_error(after, before), 1e-5);
+  EXPECT_LE(rel_error(after, defined_logits(c, c.fx.tensors.at("logits"))), 1e-5);
+  fs::remove_all(c.dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Peft, LoraMerge, ::testing::Values("bert_all_linear", "llama_all_linear"));
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Lora, ATargetThatMatchesNothingIsNamed) {
+  Case c = load_case("bert_all_linear", false);
+  LoraConfig cfg;
+  cfg.target_modules = {"q_proj"};
+  cfg.task_type = "SEQ_CLS";
+  const std::string e = error_of([&] { add_lora(*c.model, cfg); });
+  EXPECT_NE(e.find("target modules [q_proj] not found in the base model"), std::string::npos) << e;
+  EXPECT_NE(e.find("bert.encoder.layer.0.attention.self.query"), std::string::npos) << e;
+  cfg.target_modules = {"query"};
+  cfg.modules_to_save = {"clasifier"};
+  const std::string e2 = error_of([&] { add_lora(*c.model, cfg); });
+  EXPECT_NE(e2.find("modules_to_save 'clasifier' matches no module"), std::string::npos) << e2;
+  fs::remove_all(c.dir);
+}
+
+TEST(Lora, AnAdapterForAnotherBaseNamesTheShapes) {
+  Case c = load_case("bert_all_linear", false);
+  io::Json wider = c.config;
+  wider["hidden_size"] = 48;
+  wider["num_attention_heads"] = 4;
+  BertForSequenceClassification other(io::BertConfig::from_json(wider, "wider"));
+  const std::string e = error_of([&] { load_adapter(other, c.dir + "/adapter"); });
+  EXPECT_NE(e.find("has shape [4, 32] and the model's"), std::string::npos) << e;
+  EXPECT_NE(e.find("[4, 48]"), std::string::npos) << e;
+  EXPECT_NE(e.find("another base model"), std::string::npos) << e;
+  fs::remove_all(c.dir);
+}
+
+TEST(Lora, RankMustBePositive) {
+  Case c = load_case("llama_dropout", false);
+  LoraConfig cfg;
+  cfg.r = 0;
+  cfg.target_modules = {"q_proj"};
+  EXPECT_NE(error_of([&] { add_lora(*c.model, cfg); }).find("`r` should be a positive integer"), std::string::npos);
+  io::Json j = c.adapter_config;
+  j["r"] = -2;
+  EXPECT_NE(error_of([&] { LoraConfig::from_json(j, "adapter_config.json"); }).find("'r' should be a positive integer"),
+            std::string::npos);
+  j = c.adapter_config;
+  j["use_dora"] = true;
+  EXPECT_NE(error_of([&] { LoraConfig::from_json(j, "adapter_config.json"); }).find("DoRA"), std::string::npos);
+  fs::remove_all(c.dir);
+}
+
+TEST(Lora, PeftInitialisationAndFreezing) {
+  Case c = load_case("llama_dropout", false);
+  LoraConfig cfg;
+  cfg.r = 8;
+  cfg.lora_alpha = 16;
+  cfg.target_modules = {"all-linear"};
+  cfg.task_type = "CAUSAL_LM";
+  Generator gen(5);
+  const std::vector<std::string> targeted = add_lora(*c.model, cfg, &gen);
+  EXPECT_EQ(targeted.size(), 14u);  // 7 per layer; the tied head is no Linear
+  EXPECT_EQ(cfg.target_modules, targeted);  // all-linear is saved as the paths, as PEFT does
+  const nn::Linear& q = linear_at(*c.model, "model.layers.0.self_attn.q_proj");
+  EXPECT_EQ(q.lora_scaling, 2.0);
+  const std::vector<float> b = q.lora_B->weight.to(kCPU).to_vector<float>();
+  EXPECT_TRUE(std::all_of(b.begin(), b.end(), [](float v) { return v == 0.0f; }));
+  // kaiming_uniform(a=sqrt(5)) on [r, in]: U(-1/sqrt(in), 1/sqrt(in)).
+  const std::vector<float> a = q.lora_A->weight.to(kCPU).to_vector<float>();
+  const float bound = 1.0f / std::sqrt(32.0f);
+  float lo = 0, hi = 0;
+  for (float v : a) lo = std::min(lo, v), hi = std::max(hi, v);
+  EXPECT_LE(hi, bound);
+  EXPECT_GE(lo, -bound);
+  EXPECT_GT(hi - lo, bound);  // spread over the range, not a constant
+  const auto [trainable, all] = trainable_parameter_counts(*c.model);
+  int64_t want = 0;
+  for (auto& [n, p] : c.model->named_parameters())
+    if (n.find(".lora_") != std::string::npos) want += p.numel();
+  EXPECT_EQ(trainable, want);
+  EXPECT_GT(all, trainable);
+  cfg.use_rslora = true;
+  EXPECT_DOUBLE_EQ(cfg.scaling(), 16.0 / std::sqrt(8.0));
+  fs::remove_all(c.dir);
+}
+
+}  // namespace
+}  // namespace ft::models
