@@ -24,6 +24,7 @@ using RunFn = int (*)(const TrainArgs& args, Device device);
 
 void add_inspect(CLI::App& app);
 void add_convert(CLI::App& app);  // convert.cpp
+void add_merge(CLI::App& app);    // merge.cpp
 void add_generate(CLI::App& app, DeviceResolver resolve);  // generate.cpp
 // A subcommand taking the options of `cmd`: --config applied, --threads set, the device resolved, `run`.
 void add_command(CLI::App& app, const char* name, const char* help, Command cmd, RunFn run, DeviceResolver resolve);

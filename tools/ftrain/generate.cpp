@@ -15,13 +15,14 @@
 #include "io/tokenizer.h"
 #include "models/common/causal_lm.h"
 #include "models/common/generate.h"
+#include "models/common/lora.h"
 #include "tools/ftrain/commands.h"
 
 namespace ft::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model_name_or_path, prompt_file, output_file, device = "auto";
+  std::string model_name_or_path, adapter, prompt_file, output_file, device = "auto";
   std::vector<std::string> prompts;
   models::GenerationConfig gen;
   int threads = 0;
@@ -44,6 +45,7 @@ int run_generate(const GenerateArgs& a, Device device) {
   std::shared_ptr<models::CausalLM> model = models::make_causal_lm(config, dir + "/config.json");
   const std::string warn = models::load_causal_lm(*model, io::SafetensorsReader(dir + "/model.safetensors"));
   if (!warn.empty()) std::fprintf(stderr, "%s", warn.c_str());
+  if (!a.adapter.empty()) models::load_adapter(*model, a.adapter);  // the adapter's update, on top of the base
   model->to(device);
   model->eval();
   io::Tokenizer tok = io::Tokenizer::from_path(dir);
@@ -104,6 +106,7 @@ void add_generate(CLI::App& app, DeviceResolver resolve) {
   cmd->option_defaults()->always_capture_default();
   cmd->add_option("--model_name_or_path", a->model_name_or_path, "model directory (config.json, model.safetensors, tokenizer)")
       ->required();
+  cmd->add_option("--adapter", a->adapter, "a PEFT LoRA adapter directory applied on the model (its base)");
   cmd->add_option("--prompt", a->prompts, "a prompt (repeatable)");
   cmd->add_option("--prompt_file", a->prompt_file, "prompts, one per line");
   cmd->add_option("--output_file", a->output_file, "write prompt/completion/tokens as JSON lines");

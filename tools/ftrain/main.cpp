@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
                        Command::serve, ft::cli::run_serve, resolve_device);
   ft::cli::add_inspect(app);
   ft::cli::add_convert(app);
+  ft::cli::add_merge(app);
   ft::cli::add_generate(app, resolve_device);
   int status = 0;
   try {
