@@ -3,7 +3,7 @@
 
   bert:   the Hugging Face Trainer fine-tuning all-MiniLM-L6-v2 on Rotten Tomatoes train.csv (dynamic
           padding, no group_by_length, f32 on the CPU, or bf16=True with --bf16), the Trainer's own
-          train_samples_per_second.
+          train_samples_per_second; with --lora_r, PEFT's LoRA (SEQ_CLS, PEFT's default targets).
   resnet: transformers' ResNetForImageClassification with configs/resnet18-cifar10, a plain PyTorch loop
           (AdamW, cross-entropy) on random 32x32 tensors: no data loader, so this is PyTorch's best case.
 
@@ -33,6 +33,10 @@ def bert(a):
              "attention_mask": enc["attention_mask"][i], "labels": label2id[r["label"]]} for i, r in enumerate(rows)]
     model = AutoModelForSequenceClassification.from_pretrained(
         a.model, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id=label2id)
+    if a.lora_r > 0:  # PEFT's LoRA with the SEQ_CLS task type (the classifier trains fully)
+        from peft import LoraConfig, TaskType, get_peft_model
+        model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=a.lora_r, lora_alpha=a.lora_alpha,
+                                                 lora_dropout=a.lora_dropout))
     args = TrainingArguments(output_dir=a.output_dir, per_device_train_batch_size=a.batch_size,
                              learning_rate=a.learning_rate, max_steps=a.steps, use_cpu=True, seed=42,
                              report_to="none", save_strategy="no", eval_strategy="no", logging_steps=20,
@@ -82,6 +86,9 @@ def main():
     p.add_argument("--learning_rate", type=float, default=1e-4)
     p.add_argument("--image_size", type=int, default=32)
     p.add_argument("--bf16", action="store_true", help="bert: the Trainer's bf16=True (autocast on the CPU)")
+    p.add_argument("--lora_r", type=int, default=0, help="bert: PEFT LoRA of this rank (0: full fine-tune)")
+    p.add_argument("--lora_alpha", type=float, default=16)
+    p.add_argument("--lora_dropout", type=float, default=0.05)
     a = p.parse_args()
     sps = bert(a) if a.job == "bert" else resnet(a)
     print(json.dumps({"job": a.job, "samples_per_second": round(sps, 2)}))
