@@ -84,14 +84,16 @@ if [ "$job" = clm ] || [ "$job" = all ]; then
        --eval_strategy steps --eval_steps "$clm_steps" --eval_on_start)
   c_lora=$(ftrain_run clm_lora "${clm[@]}" "${lora[@]}" --learning_rate 1e-3)
   c_full=$(ftrain_run clm_full "${clm[@]}" --learning_rate 1e-4)
-  ppl() {
-    "$py" - "$tmp/$1.log" "$tmp/$1/all_results.json" <<'PY'
+  ppl() {  # perplexity before -> after, and training tokens/s over train_runtime
+    "$py" - "$tmp/$1.log" "$tmp/$1/all_results.json" "$clm_steps" <<'PY'
 import json, math, re, sys
 before = float(re.search(r"evaluation before training\s+eval_loss\s+([0-9.]+)", open(sys.argv[1]).read()).group(1))
-print(f"perplexity {math.exp(before):.2f} -> {json.load(open(sys.argv[2]))['eval_perplexity']:.2f}")
+res = json.load(open(sys.argv[2]))
+print(f"perplexity {math.exp(before):.2f} -> {res['eval_perplexity']:.2f}, "
+      f"{int(sys.argv[3]) * 4 * 128 / res['train_runtime']:.1f} tokens/s")
 PY
   }
-  echo "clm, $clm_steps steps of 4 x 128 tokens (x 512 for tokens/s), held-out perplexity on 64 blocks:"
+  echo "clm, $clm_steps steps of 4 x 128-token blocks (samples are blocks), held-out perplexity on 64 blocks:"
   line "  ftrain LoRA (lr 1e-3)" "$c_lora" "$(ppl clm_lora)"
   line "  ftrain full fine-tune (lr 1e-4)" "$c_full" "$(ppl clm_full)"
 fi

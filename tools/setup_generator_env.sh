@@ -16,4 +16,7 @@ fi
 # GGUF: transformers' GGUF loader (tools/check_gguf_convert.py) and the writer of the tiny GGUF
 # fixtures (tests/golden/gen_gguf_tiny.py); tokenizers for the BPE parity fixtures.
 "$venv/bin/pip" install -q gguf==0.19.0 tokenizers==0.23.3
+# PEFT: the LoRA goldens (tests/golden/gen_lora_tiny.py), tools/check_peft.py and the LoRA benchmark's
+# peer (bench/lora_train.sh).
+"$venv/bin/pip" install -q peft==0.21.2
 echo "generator environment ready: $venv/bin/python tests/golden/gen_core_golden.py"

@@ -231,8 +231,10 @@ void load_adapter_weights(nn::Module& model, const std::string& dir) {
            name_list(absent, 4), ")");
 }
 
-LoraConfig load_adapter(nn::Module& model, const std::string& dir) {
+LoraConfig load_adapter(nn::Module& model, const std::string& dir, const std::string& task_type) {
   LoraConfig c = read_adapter_config(dir);
+  FT_CHECK(task_type.empty() || c.task_type.empty() || c.task_type == task_type, dir, ": its task_type is ",
+           c.task_type, " and the base is a ", task_type, " model");
   Generator gen(0);  // drawn, then overwritten by the file
   add_lora(model, c, &gen);
   load_adapter_weights(model, dir);

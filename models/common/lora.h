@@ -63,8 +63,9 @@ LoraConfig read_adapter_config(const std::string& dir);
 // both shapes; a tensor the model has no place for, or an adapter tensor the file lacks, is named too.
 void load_adapter_weights(nn::Module& model, const std::string& dir);
 // add_lora with dir's config (dropout kept for training, adapters drawn then overwritten), then
-// load_adapter_weights. Returns the config.
-LoraConfig load_adapter(nn::Module& model, const std::string& dir);
+// load_adapter_weights. Returns the config. With task_type given ("SEQ_CLS", "CAUSAL_LM"), an adapter
+// of another task type is an error naming both.
+LoraConfig load_adapter(nn::Module& model, const std::string& dir, const std::string& task_type = "");
 // Folds every adapter into its base weight (merge_and_unload); the model is then a plain model.
 void merge_lora(nn::Module& model);
 // Parameters that train, and all of them (PEFT's print_trainable_parameters).

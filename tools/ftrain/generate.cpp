@@ -45,7 +45,7 @@ int run_generate(const GenerateArgs& a, Device device) {
   std::shared_ptr<models::CausalLM> model = models::make_causal_lm(config, dir + "/config.json");
   const std::string warn = models::load_causal_lm(*model, io::SafetensorsReader(dir + "/model.safetensors"));
   if (!warn.empty()) std::fprintf(stderr, "%s", warn.c_str());
-  if (!a.adapter.empty()) models::load_adapter(*model, a.adapter);  // the adapter's update, on top of the base
+  if (!a.adapter.empty()) models::load_adapter(*model, a.adapter, "CAUSAL_LM");  // the adapter's update on the base
   model->to(device);
   model->eval();
   io::Tokenizer tok = io::Tokenizer::from_path(dir);

@@ -62,7 +62,7 @@ int run_merge(const MergeArgs& a) {
     c.labels = adapter_labels(a, c.labels);
     models::BertForSequenceClassification model(c);
     const models::LoadReport r = models::load_weights(model, base_file);
-    const models::LoraConfig loaded = models::load_adapter(model, a.adapter);
+    const models::LoraConfig loaded = models::load_adapter(model, a.adapter, "SEQ_CLS");
     const std::map<std::string, Tensor> from_adapter = models::adapter_state(model, loaded);
     for (const std::string& m : r.missing)
       FT_CHECK(from_adapter.count("base_model.model." + m), a.base, ": the base lacks ", m,
@@ -74,7 +74,7 @@ int run_merge(const MergeArgs& a) {
     std::shared_ptr<models::CausalLM> model = models::make_causal_lm(config, config_path);
     const std::string warn = models::load_causal_lm(*model, base_file);
     FT_CHECK(warn.empty(), a.base, ": ", warn);
-    const models::LoraConfig loaded = models::load_adapter(*model, a.adapter);
+    const models::LoraConfig loaded = models::load_adapter(*model, a.adapter, "CAUSAL_LM");
     models::merge_lora(*model);
     publish_model(a.output_dir,
                   [&](const std::string& staging) { models::save_causal_lm(*model, staging, a.base, dtype); });

@@ -26,6 +26,7 @@ std::optional<models::LoraConfig> apply_peft(const TrainArgs& a, Command cmd, nn
              a.lora_r, ": give --lora_r ", c.r, " (or leave out --use_peft to continue the adapter as it was saved)");
     FT_CHECK(c.task_type.empty() || c.task_type == task_type, "--adapter ", a.adapter, ": its task_type is ",
              c.task_type, " and ", a.model_name_or_path, " is a ", task_type, " model");
+    // Continuing to train: the adapter's dropout as saved (PEFT's is_trainable=True load).
     const std::vector<std::string> targeted = models::add_lora(model, c, gen);
     models::load_adapter_weights(model, a.adapter);
     log += cat("adapter ", a.adapter, ": LoRA r ", c.r, ", alpha ", c.lora_alpha, " on ", targeted.size(),
