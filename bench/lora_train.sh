@@ -6,12 +6,14 @@
 #        128, dynamic padding, lr 1e-3, LoRA r 8 / alpha 16 / dropout 0.05 on query and value (PEFT's
 #        default for BERT), classifier trained fully; FT_BENCH_STEPS (60) steps: ftrain train --use_peft
 #        vs PEFT + the HF Trainer, and the full fine-tune of both (lr 1e-4) for the memory comparison.
+#   bert_bf16: the bert LoRA job in mixed precision (ftrain --bf16, whose LoRA keeps the frozen linear
+#        weights in bf16, vs the Trainer's bf16=True), and ftrain's full fine-tune --bf16.
 #   bert_accuracy: one epoch of each (LoRA lr 1e-3, full lr 1e-4, --group_by_length), accuracy on the
 #        2,000 test reviews.
 #   clm: SmolLM2-135M-Instruct on Reuters R8 in 128-token blocks, batch 4, FT_BENCH_CLM_STEPS (60) steps,
 #        LoRA (q_proj/v_proj, lr 1e-3) vs the full fine-tune (lr 1e-4): held-out perplexity on 64 blocks
 #        before and after, tokens/s and peak memory.
-# Usage: bash bench/lora_train.sh [bert|bert_accuracy|clm|all]   (env: FT_BENCH_THREADS=2, FT_GEN_VENV)
+# Usage: bash bench/lora_train.sh [bert|bert_bf16|bert_accuracy|clm|all]   (env: FT_BENCH_THREADS=2, FT_GEN_VENV)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 job="${1:-all}"
@@ -66,6 +68,17 @@ if [ "$job" = bert ] || [ "$job" = all ]; then
   line "  ftrain full fine-tune" "$ft_full"
   line "  HF Trainer full fine-tune" "$hf_full"
   echo "bert LoRA: ftrain / PEFT + HF Trainer = $(ratio "$ft_lora" "$hf_lora"); ftrain LoRA / ftrain full = $(ratio "$ft_lora" "$ft_full")"
+fi
+if [ "$job" = bert_bf16 ] || [ "$job" = all ]; then
+  ft_lora=$(ftrain_run ft_lora_bf16 "${minilm[@]}" "${lora[@]}" --max_steps "$steps" --learning_rate 1e-3 --eval_strategy no --bf16)
+  hf_lora=$(peer_run hf_lora_bf16 --model "$data/minilm" --train_file "$data/rotten_tomatoes/train.csv" --steps "$steps" \
+    --batch_size 32 --max_seq_length 128 --learning_rate 1e-3 --lora_r 8 --lora_alpha 16 --lora_dropout 0.05 --bf16)
+  ft_full=$(ftrain_run ft_full_bf16 "${minilm[@]}" --max_steps "$steps" --learning_rate 1e-4 --eval_strategy no --bf16)
+  echo "bert_bf16 (--bf16 / bf16=True), $steps steps of 32:"
+  line "  ftrain LoRA, base weights in bf16" "$ft_lora"
+  line "  PEFT + HF Trainer LoRA" "$hf_lora"
+  line "  ftrain full fine-tune" "$ft_full"
+  echo "bert_bf16 LoRA: ftrain / PEFT + HF Trainer = $(ratio "$ft_lora" "$hf_lora")"
 fi
 if [ "$job" = bert_accuracy ] || [ "$job" = all ]; then
   acc() { sed -n 's/^ *eval_accuracy *//p' "$tmp/$1.log" | tail -1; }

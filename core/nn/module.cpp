@@ -73,7 +73,6 @@ Tensor Module::parameter(const std::string& dotted_name) const {
   throw Error(cat(type_name(), ": no parameter named '", dotted_name, "'"));
 }
 
-namespace {
 void replace_data(const Tensor& p, const Tensor& data) {
   TensorImpl& impl = *p.impl();
   impl.storage = data.impl()->storage;
@@ -83,7 +82,6 @@ void replace_data(const Tensor& p, const Tensor& data) {
   impl.dtype = data.dtype();
   impl.grad = nullptr;
 }
-}  // namespace
 
 void Module::to(Device device) {
   for (auto& [name, p] : state_dict()) replace_data(p, p.detach().contiguous().to(device));

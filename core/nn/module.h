@@ -55,4 +55,9 @@ class Module {
   bool training_ = true;
 };
 
+// Replaces a parameter's (or buffer's) data in place with `data`'s (its storage, shape, strides and
+// dtype), keeping the tensor's identity, so the handles modules and optimizers hold see the new data;
+// its gradient is dropped. What Module::to does for every tensor.
+void replace_data(const Tensor& p, const Tensor& data);
+
 }  // namespace ft::nn

@@ -249,6 +249,18 @@ void merge_lora(nn::Module& model) {
   for (auto& [name, p] : model.named_parameters()) p.requires_grad_(true);
 }
 
+int64_t store_frozen_linear_weights(nn::Module& model, DType dtype) {
+  FT_CHECK(dtype == DType::bf16 || dtype == DType::f16, "LoRA: frozen weights are stored in bf16 or f16, not ", dtype);
+  int64_t saved = 0;
+  for (auto& [path, m] : model.named_modules()) {
+    auto* l = dynamic_cast<nn::Linear*>(m);
+    if (!l || l->weight.requires_grad() || l->weight.dtype() == dtype) continue;
+    saved += l->weight.numel() * static_cast<int64_t>(dtype_size(l->weight.dtype()) - dtype_size(dtype));
+    nn::replace_data(l->weight, l->weight.detach().to(dtype).contiguous());
+  }
+  return saved;
+}
+
 std::pair<int64_t, int64_t> trainable_parameter_counts(const nn::Module& model) {
   int64_t trainable = 0, all = 0;
   for (auto& [name, p] : model.named_parameters()) {

@@ -53,9 +53,13 @@ Tensor Gpt2LMHeadModel::forward(const Tensor& ids, const Tensor& attention_mask,
       cache->v[l] = v.detach();
     }
     const Tensor a = scaled_dot_product_attention(q, k, v, mask, config_.attn_pdrop, training, gen);
-    x = add(x, dropout(B.attn_proj->forward(a.permute({0, 2, 1, 3}).reshape({b, t, e}), gen), config_.resid_pdrop, training, gen));
+    // The residual stream keeps its dtype (under autocast the projections are bf16/f16, added in f32
+    // as PyTorch's type promotion does).
+    x = add(x, dropout(B.attn_proj->forward(a.permute({0, 2, 1, 3}).reshape({b, t, e}), gen), config_.resid_pdrop,
+                       training, gen)
+                   .to(x.dtype()));
     const Tensor m = B.mlp_proj->forward(gelu(B.c_fc->forward(B.ln_2->forward(x), gen), act), gen);
-    x = add(x, dropout(m, config_.resid_pdrop, training, gen));
+    x = add(x, dropout(m, config_.resid_pdrop, training, gen).to(x.dtype()));
   }
   if (last_only) x = x.slice(1, t - 1, t);
   return linear(ln_f->forward(x), wte->weight);

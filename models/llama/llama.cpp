@@ -96,9 +96,12 @@ Tensor LlamaForCausalLM::forward(const Tensor& ids, const Tensor& attention_mask
     }
     const Tensor a = scaled_dot_product_attention(q, repeat_kv(k, nh / nkv), repeat_kv(v, nh / nkv), mask,
                                                   config_.attention_dropout, training, gen);
-    h = add(h, L.o_proj->forward(a.permute({0, 2, 1, 3}).reshape({b, t, nh * hd}), gen));
+    // The residual stream keeps its dtype: under autocast the projections come out in bf16/f16 and
+    // are added to the f32 stream in f32, as PyTorch's type promotion does in transformers' Llama.
+    h = add(h, L.o_proj->forward(a.permute({0, 2, 1, 3}).reshape({b, t, nh * hd}), gen).to(h.dtype()));
     const Tensor y = L.post_attention_layernorm->forward(h);
-    h = add(h, L.down_proj->forward(mul(silu(L.gate_proj->forward(y, gen)), L.up_proj->forward(y, gen)), gen));
+    h = add(h, L.down_proj->forward(mul(silu(L.gate_proj->forward(y, gen)), L.up_proj->forward(y, gen)), gen)
+                   .to(h.dtype()));
   }
   if (last_only) h = h.slice(1, t - 1, t);
   h = norm->forward(h);

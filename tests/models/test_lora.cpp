@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "core/autocast.h"
 #include "core/nn/layers.h"
 #include "core/ops.h"
 #include "io/safetensors.h"
@@ -290,6 +291,40 @@ TEST(Lora, PeftInitialisationAndFreezing) {
   cfg.use_rslora = true;
   EXPECT_DOUBLE_EQ(cfg.scaling(), 16.0 / std::sqrt(8.0));
   fs::remove_all(c.dir);
+}
+
+// Under autocast every GEMM casts the frozen weights to bf16; storing them in bf16 changes nothing
+// but the memory: logits and every adapter gradient are bit-identical.
+TEST(Lora, FrozenWeightsStoredInBf16GiveTheAutocastResults) {
+  for (const std::string name : {"bert_all_linear", "llama_dropout"}) {
+    Case a = load_case(name), b = load_case(name);
+    EXPECT_GT(store_frozen_linear_weights(*b.model, DType::bf16), 0) << name;
+    auto run = [](Case& c) {
+      c.model->eval();  // no dropout draws: the two runs see the same computation
+      autocast::Guard g(DType::bf16);
+      auto [logits, loss] = forward(c);
+      loss.backward();
+      return logits.to(kCPU).to(DType::f32);
+    };
+    const Tensor la = run(a), lb = run(b);
+    EXPECT_EQ(rel_error(lb, la), 0.0) << name;
+    const auto pa = a.model->named_parameters(), pb = b.model->named_parameters();
+    ASSERT_EQ(pa.size(), pb.size());
+    int frozen_bf16 = 0, compared = 0;
+    for (size_t i = 0; i < pa.size(); ++i) {
+      const Tensor& p = pb[i].second;
+      if (!p.requires_grad()) {
+        frozen_bf16 += p.dtype() == DType::bf16;
+        continue;
+      }
+      EXPECT_EQ(p.dtype(), DType::f32) << pb[i].first << ": adapters and heads stay f32";
+      EXPECT_EQ(rel_error(p.grad().to(kCPU), pa[i].second.grad().to(kCPU)), 0.0) << pb[i].first;
+      ++compared;
+    }
+    EXPECT_GT(frozen_bf16, 0);
+    EXPECT_GT(compared, 0);
+    fs::remove_all(a.dir);
+  }
 }
 
 }  // namespace
