@@ -1,12 +1,15 @@
-// Helpers shared by tests: where the fetched data lives, and the relative error used by goldens.
+// Helpers shared by tests: where the fetched data lives, the relative error used by goldens, and the
+// message of the ft::Error a call throws.
 #pragma once
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "core/tensor.h"
 
 namespace ft::test {
@@ -36,6 +39,16 @@ inline double rel_error(const Tensor& got, const Tensor& want) {
     scale = std::max(scale, std::abs(w[i]));
   }
   return scale > 0 ? diff / scale : diff;
+}
+
+// The message of the ft::Error that f throws, or "no error".
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "no error";
 }
 
 }  // namespace ft::test

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "core/ops.h"
+#include "tests/common/test_util.h"
 
 namespace ft {
 namespace {
@@ -141,14 +142,7 @@ class FakeDeviceAllocator : public Allocator {
   void copy(void* dst, const void* src, size_t n, CopyKind k) override { default_cpu_allocator().copy(dst, src, n, k); }
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(Errors, ShapeDtypeAndDeviceMismatchesNameTheOpAndOperands) {
   EXPECT_EQ(error_of([] { add(ones({2, 3}), ones({4})); }),

@@ -14,6 +14,7 @@
 #include "io/gguf.h"
 #include "io/safetensors.h"
 #include "models/llama/convert_gguf.h"
+#include "tests/common/test_util.h"
 
 namespace ft {
 namespace {
@@ -31,14 +32,7 @@ std::string temp_dir(const char* name) {
   return d;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(Gguf, ReadsTheLayoutAndMetadata) {
   const io::GgufReader r(kTiny);

@@ -28,6 +28,7 @@ namespace ft::models {
 namespace {
 
 namespace fs = std::filesystem;
+using test::error_of;
 using test::rel_error;
 
 #if defined(FT_LORA_CUDA)
@@ -204,16 +205,6 @@ TEST_P(LoraMerge, MergedWeightsEqualMergeAndUnload) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Peft, LoraMerge, ::testing::Values("bert_all_linear", "llama_all_linear"));
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 TEST(Lora, ATargetThatMatchesNothingIsNamed) {
   Case c = load_case("bert_all_linear", false);

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "tools/ftrain/output_dir.h"
 #include "tools/ftrain/trainer.h"
+#include "tests/common/test_util.h"
 
 namespace ft::cli {
 namespace {
@@ -29,14 +30,7 @@ std::string slurp(const std::string& p) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using test::error_of;
 
 TEST(OutputDir, ASecondLockIsRefusedNamingTheHolder) {
   const std::string d = fresh_dir("lock");
