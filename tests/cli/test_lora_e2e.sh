@@ -76,6 +76,26 @@ grep -q '"label":"\(fresh\|rotten\)"' "$tmp/pred.jsonl" || fail "predictions do 
 python3 -c "import json,sys; e=json.load(open('$tmp/eval_merged/eval_results.json'))['eval_accuracy']; sys.exit(0 if e == $acc else 1)" ||
   fail "the merged model's accuracy differs from the adapter's ($acc)"
 echo "MiniLM LoRA: accuracy $acc on 64 reviews (train, eval --adapter and the merged model alike)"
+# serve --adapter answers as predict --adapter does
+"$ftrain" serve --model_name_or_path "$minilm" --adapter "$tmp/a" --port 0 > "$tmp/serve.log" 2>&1 &
+server=$!
+python3 - "$tmp/serve.log" "$tmp/pred.jsonl" "$tmp/a" <<'PY' || { kill $server; cat "$tmp/serve.log"; fail "serve --adapter"; }
+import json, re, sys, time, urllib.request
+for _ in range(300):
+    m = re.search(r"listening on http://[0-9.]+:([0-9]+)", open(sys.argv[1]).read())
+    if m: break
+    time.sleep(0.1)
+url = f"http://127.0.0.1:{m.group(1)}"
+row = json.loads(open(sys.argv[2]).readline())
+req = urllib.request.Request(url + "/predict", data=json.dumps({"inputs": row["text"]}).encode(),
+                             headers={"Content-Type": "application/json"})
+got = {x["label"]: x["score"] for x in json.load(urllib.request.urlopen(req))}
+assert all(abs(got[k] - v) < 1e-5 for k, v in row["probabilities"].items()), (got, row["probabilities"])
+info = json.load(urllib.request.urlopen(url + "/info"))
+assert info["adapter"] == sys.argv[3] and info["labels"] == ["fresh", "rotten"], info
+print("serve --adapter: the scores of predict --adapter")
+PY
+kill -TERM $server; wait $server || fail "serve exited $? on SIGTERM"
 
 # ---- SmolLM2: 2 steps of 2 x 32-token blocks, generate --adapter, merge
 "$ftrain" train --model_name_or_path "$smollm" --train_file "$r8/reuters-r8-train.tab" --text_column_name Text \

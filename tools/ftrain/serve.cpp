@@ -393,6 +393,7 @@ class Server {
     io::Json labels = io::Json::array();
     for (const std::string& l : task_.label_names()) labels.push_back(l);
     return io::Json{{"model_id", a_.model_name_or_path},
+                    {"adapter", a_.adapter.empty() ? io::Json(nullptr) : io::Json(a_.adapter)},
                     {"task", images_ ? "image-classification" : "text-classification"},
                     {"problem_type", task_.problem_type()},
                     {"labels", labels},
