@@ -20,6 +20,7 @@ Each fixture (tests/golden/fixtures/lora_<name>.safetensors) holds:
   inputs, labels, logits, loss,
   grad.<name>     every trainable parameter's gradient under ftrain's names (<path>.lora_A.weight,
                   classifier.weight), grad32.<name> PyTorch's own f32 gradients,
+  step1.<name>    every trainable parameter after one torch.optim.AdamW step (lr 1e-2, weight decay 0.01),
   merged.<name>   merge_and_unload's weights of every adapted module (eval cases).
 Run in the generator venv."""
 import copy
@@ -159,6 +160,13 @@ def main():
         trainable = [(n, p) for n, p in pm.named_parameters() if p.requires_grad]
         for n, p in trainable:
             fx["grad." + ours(n)] = p.grad.detach().clone()
+        # One AdamW step on the trainable tensors (lr 1e-2, weight decay 0.01 on all: the test's setting).
+        before = {n: p.detach().clone() for n, p in trainable}
+        torch.optim.AdamW([p for _, p in trainable], lr=1e-2, weight_decay=0.01).step()
+        with torch.no_grad():
+            for n, p in trainable:
+                fx["step1." + ours(n)] = p.detach().clone()
+                p.copy_(before[n])
         pm32 = copy.deepcopy(pm).float()  # the same masks
         pm32.zero_grad()
         run(pm32, inputs, labels)

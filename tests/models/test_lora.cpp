@@ -2,8 +2,9 @@
 // a tiny BERT classifier and a tiny Llama, each with PEFT's adapter file loaded onto the base weights
 // (adapter_model.safetensors and adapter_config.json as save_pretrained wrote them): logits, loss and
 // every trainable gradient (adapters and the modules to save) within 1e-5 relative of the f64 truth
-// (or twice PyTorch's own f32 error), with dropout off, and on with PEFT's masks fed to ftrain's
-// adapters; merge_and_unload's weights; ftrain's own adapter file equal to PEFT's; the errors for a
+// (or twice PyTorch's own f32 error) and the tensors after one AdamW step, with dropout off, and on
+// with PEFT's masks fed to ftrain's adapters; merge_and_unload's weights; the fused paths kept with
+// adapters present; bf16-stored frozen weights; ftrain's own adapter file equal to PEFT's; the errors for a
 // target that matches nothing, an adapter for another base and r <= 0. On the CPU (ft_lora) and on
 // the SIMT-emulated CUDA device (ft_lora_emu).
 #include <gtest/gtest.h>
@@ -11,10 +12,12 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "core/autocast.h"
 #include "core/nn/layers.h"
 #include "core/ops.h"
+#include "core/optim/optimizer.h"
 #include "io/safetensors.h"
 #include "models/bert/bert.h"
 #include "models/common/causal_lm.h"
@@ -153,6 +156,23 @@ TEST_P(LoraGolden, LogitsLossAndEveryAdapterGradientMatchPeft) {
   for (auto& [n, t] : fx) want_count += n.rfind("grad.", 0) == 0;
   EXPECT_EQ(static_cast<size_t>(checked), want_count);
   std::printf("[golden] lora %s %d gradients, worst relative error %.3e\n", name.c_str(), checked, worst);
+  // One AdamW step on what trains (as the generator's torch.optim.AdamW step): the updated adapters
+  // and head. Adam's first step moves each element by about lr, so this checks the update's sign and
+  // size and the decoupled decay, within 1e-5 of each tensor's largest element.
+  optim::ParamGroup g;
+  g.lr = 1e-2;
+  g.weight_decay = 0.01;
+  for (auto& [pname, p] : c.model->named_parameters())
+    if (p.requires_grad()) g.params.push_back(p), g.names.push_back(pname);
+  optim::AdamW opt({g});
+  opt.step();
+  double worst_step = 0;
+  for (size_t i = 0; i < g.params.size(); ++i) {
+    const double e = rel_error(g.params[i].to(kCPU), fx.at("step1." + g.names[i]));
+    worst_step = std::max(worst_step, e);
+    EXPECT_LE(e, 1e-5) << "step1." << g.names[i];
+  }
+  std::printf("[golden] lora %s after one AdamW step: worst relative error %.3e\n", name.c_str(), worst_step);
   fs::remove_all(c.dir);
 }
 
@@ -282,6 +302,49 @@ TEST(Lora, PeftInitialisationAndFreezing) {
   cfg.use_rslora = true;
   EXPECT_DOUBLE_EQ(cfg.scaling(), 16.0 / std::sqrt(8.0));
   fs::remove_all(c.dir);
+}
+
+// The autograd nodes a loss was computed through, by op name.
+std::map<std::string, int> graph_ops(const Tensor& loss) {
+  std::map<std::string, int> ops;
+  std::vector<const Node*> todo{loss.grad_fn().get()};
+  std::set<const Node*> seen;
+  while (!todo.empty()) {
+    const Node* n = todo.back();
+    todo.pop_back();
+    if (!n || !seen.insert(n).second) continue;
+    ++ops[n->name()];
+    for (const Edge& e : n->edges()) todo.push_back(e.node.get());
+  }
+  return ops;
+}
+
+// Adapters on every linear layer of BERT (attention projections, attention output, intermediate,
+// output, pooler) add their own GEMMs, scaling and sum and nothing else: the fused attention, the
+// fused bias + dropout + residual + LayerNorm tails and the fused bias + GELU run as many times as
+// without adapters, and no composite takes their place. (All parameters require gradients here, so
+// both graphs are whole.)
+TEST(Lora, AdaptersKeepTheFusedPaths) {
+  Case base = load_case("bert_all_linear", false), adapted = load_case("bert_all_linear");
+  for (Case* c : {&base, &adapted}) {
+    c->model->eval();
+    for (auto& [n, p] : c->model->named_parameters()) p.requires_grad_(true);
+  }
+  const std::map<std::string, int> without = graph_ops(forward(base).second), with = graph_ops(forward(adapted).second);
+  const int adapters = static_cast<int>(adapted.targeted.size());
+  ASSERT_EQ(adapters, 13);
+  for (const char* fused : {"scaled_dot_product_attention", "bias_dropout_add_layer_norm", "bias_gelu"})
+    EXPECT_GT(without.count(fused) ? without.at(fused) : 0, 0) << fused << " is not in the base graph";
+  std::set<std::string> names;
+  for (auto& [n, k] : without) names.insert(n);
+  for (auto& [n, k] : with) names.insert(n);
+  for (const std::string& n : names) {
+    const int a = without.count(n) ? without.at(n) : 0, b = with.count(n) ? with.at(n) : 0;
+    // Each adapter: two GEMMs (lora_A, lora_B), the scaling, and the sum with the base GEMM's output.
+    const int extra = n == "linear" ? 2 * adapters : n == "mul_scalar" || n == "add" ? adapters : 0;
+    EXPECT_EQ(b - a, extra) << n << ": " << a << " nodes without adapters, " << b << " with";
+  }
+  fs::remove_all(base.dir);
 }
 
 // Under autocast every GEMM casts the frozen weights to bf16; storing them in bf16 changes nothing
