@@ -8,7 +8,9 @@
     use_rslora, in train mode with every other dropout at 0, on an unpadded batch;
   - llama_all_linear: a tiny LlamaForCausalLM (2 layers, hidden 32, 4 heads / 2 key-value heads, tied
     embeddings) with CAUSAL_LM LoRA on all-linear (r 4, alpha 16), right-padded batch, eval mode;
-  - llama_dropout: q_proj/v_proj (PEFT's default), r 8, alpha 16, lora_dropout 0.1, train mode.
+  - llama_dropout: q_proj/v_proj (PEFT's default), r 8, alpha 16, lora_dropout 0.1, train mode;
+  - gpt2_all_linear: a tiny GPT2LMHeadModel (2 layers, n_embd 32) with all-linear on its Conv1D layers
+    (c_attn, attn.c_proj, c_fc, mlp.c_proj; fan_in_fan_out), r 4, alpha 8, eval mode.
 With dropout, each adapter's dropout is replaced by one that draws its 0/1 mask once and keeps it
 (mask.<module path> in the fixture): the test feeds the same masks to ftrain. PEFT's lora_B is zero at
 initialisation, which would leave lora_A without a gradient, so every lora_B is redrawn N(0, 0.3)
@@ -31,7 +33,8 @@ import tempfile
 import torch
 from peft import LoraConfig, TaskType, get_peft_model
 from safetensors.torch import load_file, save_file
-from transformers import BertConfig, BertForSequenceClassification, LlamaConfig, LlamaForCausalLM
+from transformers import (BertConfig, BertForSequenceClassification, GPT2Config, GPT2LMHeadModel, LlamaConfig,
+                          LlamaForCausalLM)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -67,6 +70,13 @@ def llama():
     return cfg
 
 
+def gpt2():
+    cfg = GPT2Config(vocab_size=97, n_embd=32, n_layer=2, n_head=4, n_positions=64, resid_pdrop=0.0, embd_pdrop=0.0,
+                     attn_pdrop=0.0, bos_token_id=1, eos_token_id=2)
+    cfg._attn_implementation = "eager"
+    return cfg
+
+
 CASES = {
     "bert_all_linear": (BertForSequenceClassification, bert, dict(
         task_type=TaskType.SEQ_CLS, r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear"), False),
@@ -77,6 +87,9 @@ CASES = {
         task_type=TaskType.CAUSAL_LM, r=4, lora_alpha=16, lora_dropout=0.0, target_modules="all-linear"), False),
     "llama_dropout": (LlamaForCausalLM, llama, dict(
         task_type=TaskType.CAUSAL_LM, r=8, lora_alpha=16, lora_dropout=0.1), True),
+    "gpt2_all_linear": (GPT2LMHeadModel, gpt2, dict(
+        task_type=TaskType.CAUSAL_LM, r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear",
+        fan_in_fan_out=True), False),
 }
 
 
@@ -104,7 +117,7 @@ def main():
         spread = 0.2 if cls is BertForSequenceClassification else 0.3
         with torch.no_grad():
             for n, p in base.named_parameters():
-                if "norm" in n.lower():
+                if "norm" in n.lower() or ".ln_" in n:
                     p.add_(torch.randn_like(p) * 0.1)
                 else:
                     p.normal_(0, spread if p.dim() == 2 else 0.1)
@@ -128,6 +141,8 @@ def main():
             with open(os.path.join(d, "adapter_config.json")) as f:
                 adapter_config = json.load(f)
         adapter_config["base_model_name_or_path"] = None
+        if isinstance(adapter_config["target_modules"], list):  # a set in PEFT: its order follows the hash seed
+            adapter_config["target_modules"] = sorted(adapter_config["target_modules"])
         pm = pm.double()
         pm.train(dropout)
         if cls is BertForSequenceClassification:
