@@ -8,7 +8,7 @@
 #        vs PEFT + the HF Trainer, and the full fine-tune of both (lr 1e-4) for the memory comparison.
 #   bert_bf16: the bert LoRA job in mixed precision (ftrain --bf16, whose LoRA keeps the frozen linear
 #        weights in bf16, vs the Trainer's bf16=True), and ftrain's full fine-tune --bf16.
-#   bert_accuracy: one epoch of each (LoRA lr 1e-3, full lr 1e-4, --group_by_length), accuracy on the
+#   bert_accuracy: one epoch of each (LoRA lr 2e-3, full lr 1e-4, --group_by_length), accuracy on the
 #        2,000 test reviews.
 #   clm: SmolLM2-135M-Instruct on Reuters R8 in 128-token blocks, batch 4, FT_BENCH_CLM_STEPS (60) steps,
 #        LoRA (q_proj/v_proj, lr 1e-3) vs the full fine-tune (lr 1e-4): held-out perplexity on 64 blocks
@@ -84,10 +84,10 @@ if [ "$job" = bert_accuracy ] || [ "$job" = all ]; then
   acc() { sed -n 's/^ *eval_accuracy *//p' "$tmp/$1.log" | tail -1; }
   common=("${minilm[@]}" --validation_file "$data/rotten_tomatoes/test.csv" --num_train_epochs 1 --group_by_length
           --eval_strategy epoch)
-  a_lora=$(ftrain_run acc_lora "${common[@]}" "${lora[@]}" --learning_rate 1e-3)
+  a_lora=$(ftrain_run acc_lora "${common[@]}" "${lora[@]}" --learning_rate 2e-3)
   a_full=$(ftrain_run acc_full "${common[@]}" --learning_rate 1e-4)
   echo "bert_accuracy, 1 epoch (336 steps of 32), accuracy on the 2,000 test reviews:"
-  line "  ftrain LoRA (lr 1e-3)" "$a_lora" "accuracy $(acc acc_lora)"
+  line "  ftrain LoRA (lr 2e-3)" "$a_lora" "accuracy $(acc acc_lora)"
   line "  ftrain full fine-tune (lr 1e-4)" "$a_full" "accuracy $(acc acc_full)"
 fi
 if [ "$job" = clm ] || [ "$job" = all ]; then

@@ -1,11 +1,14 @@
 // Helpers shared by tests: where the fetched data lives, the relative error used by goldens, and the
 // message of the ft::Error a call throws.
 #pragma once
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -39,6 +42,23 @@ inline double rel_error(const Tensor& got, const Tensor& want) {
     scale = std::max(scale, std::abs(w[i]));
   }
   return scale > 0 ? diff / scale : diff;
+}
+
+// A gradient against a golden fixture's f64 truth fx["grad." + name]: within 1e-5 relative, or twice
+// PyTorch's own f32 error (fx["grad32." + name]) where the problem's conditioning makes that larger.
+// Returns the relative error.
+inline double expect_golden_gradient(const std::map<std::string, Tensor>& fx, const std::string& name, const Tensor& got) {
+  const Tensor& want = fx.at("grad." + name);
+  const double torch_f32 = rel_error(fx.at("grad32." + name), want), e = rel_error(got, want);
+  EXPECT_LE(e, std::max(1e-5, 2 * torch_f32)) << "grad." << name << " (PyTorch f32: " << torch_f32 << ")";
+  return e;
+}
+
+// The number of gradients a golden fixture holds (its grad.* tensors).
+inline size_t golden_gradient_count(const std::map<std::string, Tensor>& fx) {
+  size_t n = 0;
+  for (auto& [name, t] : fx) n += name.rfind("grad.", 0) == 0;
+  return n;
 }
 
 // The message of the ft::Error that f throws, or "no error".

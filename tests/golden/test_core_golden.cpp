@@ -11,9 +11,7 @@
 #include "core/ops.h"
 #include "core/optim/lr_schedule.h"
 #include "io/safetensors.h"
-#if defined(FT_GOLDEN_CUDA)
-#include "core/cuda/cuda_backend.h"
-#endif
+#include "tests/common/test_device.h"
 
 namespace ft {
 namespace {
@@ -21,11 +19,7 @@ namespace {
 using test::rel_error;
 
 // The device the model trains on: the CPU, or the CUDA backend (SIMT-emulated in ft_golden_emu).
-#if defined(FT_GOLDEN_CUDA)
-const Device kDevice(DeviceType::cuda, 0);
-#else
-const Device kDevice = kCPU;
-#endif
+const Device kDevice = test::kTestDevice;
 
 struct Composite : nn::Module {
   Composite()
@@ -55,9 +49,7 @@ class CoreGolden : public ::testing::Test {
  protected:
   void SetUp() override {
     fx = io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/core_composite.safetensors");
-#if defined(FT_GOLDEN_CUDA)
-    ASSERT_TRUE(install_cuda_backend());
-#endif
+    ASSERT_TRUE(test::use_test_device());
     NoGradGuard ng;
     for (auto& [name, p] : model.named_parameters()) {
       ASSERT_TRUE(fx.tensors.count("init." + name)) << name;
@@ -113,7 +105,7 @@ TEST_F(CoreGolden, FiveAdamWStepsWithWarmupAndClippingMatchPyTorch) {
   }
 }
 
-#if defined(FT_GOLDEN_CUDA)
+#if defined(FT_TEST_CUDA)
 // The same model in bf16 on the CUDA backend (parameters, activations and gradients in bf16; the
 // kernels accumulate in f32) against the f32 PyTorch fixture. bf16 keeps 8 significant bits, so each
 // stored value is off by up to 2^-9 relative and the error compounds through five layers and their

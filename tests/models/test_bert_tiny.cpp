@@ -14,21 +14,15 @@
 #include "core/optim/grad_scaler.h"
 #include "core/optim/optimizer.h"
 #include "models/bert/bert.h"
-#if defined(FT_BERT_CUDA)
 #include "core/backend.h"
-#include "core/cuda/cuda_backend.h"
-#endif
+#include "tests/common/test_device.h"
 
 namespace ft::models {
 namespace {
 
 using test::rel_error;
 
-#if defined(FT_BERT_CUDA)
-const Device kDevice(DeviceType::cuda, 0);
-#else
-const Device kDevice = kCPU;
-#endif
+const Device kDevice = test::kTestDevice;
 
 // The goldens' tiny configuration (gen_bert_tiny.py): 2 layers, hidden 32, 4 heads, FFN 37, vocab 99;
 // the gelu_new fixture: hidden_act gelu_new and FFN 40 (one cuBLASLt GELU epilogue on CUDA).
@@ -43,9 +37,7 @@ io::BertConfig tiny_config(int64_t num_labels, const std::string& problem_type =
 class BertTinyGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(BertTinyGolden, LogitsLossAndEveryGradientMatchTransformers) {
-#if defined(FT_BERT_CUDA)
-  ASSERT_TRUE(install_cuda_backend());
-#endif
+  ASSERT_TRUE(test::use_test_device());
   const std::string fixture = GetParam();
   const bool gelu_new = fixture == "gelu_new";
   const std::string ptype = gelu_new ? "single_label_classification" : fixture;
@@ -91,10 +83,7 @@ TEST_P(BertTinyGolden, LogitsLossAndEveryGradientMatchTransformers) {
     }
     // Within 1e-5 of the f64 truth, or, where f32 arithmetic cannot get that close (a bias gradient
     // summing a few nearly cancelling rows), within twice PyTorch's own f32 error on the same tensor.
-    const double torch_f32 = rel_error(fx.tensors.at("grad32." + name), want);
-    const double e = rel_error(p.grad(), want);
-    worst = std::max(worst, e);
-    EXPECT_LE(e, std::max(1e-5, 2 * torch_f32)) << "grad." << name << " (PyTorch f32: " << torch_f32 << ")";
+    worst = std::max(worst, test::expect_golden_gradient(fx.tensors, name, p.grad().to(kCPU)));
     ++checked;
   }
   std::printf("[golden] %s %d gradients, worst relative error %.3e\n", fixture.c_str(), checked, worst);
@@ -106,9 +95,7 @@ TEST_P(BertTinyGolden, LogitsLossAndEveryGradientMatchTransformers) {
 // is exactly zero in exact arithmetic (softmax ignores a constant added to a row of scores), so they
 // must only be finite.
 TEST(BertTraining, OneAdamWStepMovesEveryTrainableParameter) {
-#if defined(FT_BERT_CUDA)
-  ASSERT_TRUE(install_cuda_backend());
-#endif
+  ASSERT_TRUE(test::use_test_device());
   Generator gen(11);
   BertForSequenceClassification model(tiny_config(3), &gen);
   model.to(kDevice);
@@ -149,7 +136,7 @@ TEST(BertTraining, OneAdamWStepMovesEveryTrainableParameter) {
   }
 }
 
-#if defined(FT_BERT_CUDA)
+#if defined(FT_TEST_CUDA)
 // Training with dropout on the emulated device: the flash-attention kernel (and every other dropout
 // site) draws the CPU's masks from the same generator, so loss, logits and every gradient equal the
 // CPU run's to f32 round-off. A different mask anywhere would move them by far more than 1e-5.
@@ -201,9 +188,7 @@ TEST(BertDropout, CudaFlashAttentionDrawsTheCpuMasks) {
 // gradient match the all-positions path; padding positions of last_hidden_state are zero. A batch
 // whose position 0 is padding (left padding) is computed at every position, bit for bit.
 TEST(BertTokens, AttendedRowsMatchEveryPositionAndGradient) {
-#if defined(FT_BERT_CUDA)
-  ASSERT_TRUE(install_cuda_backend());
-#endif
+  ASSERT_TRUE(test::use_test_device());
   Generator gen(3);
   BertModel model(tiny_config(3), &gen);
   model.to(kDevice);
@@ -261,9 +246,7 @@ TEST(BertTokens, AttendedRowsMatchEveryPositionAndGradient) {
 class BertAutocast : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(BertAutocast, FiveAdamWStepsMatchTorchAutocast) {
-#if defined(FT_BERT_CUDA)
-  ASSERT_TRUE(install_cuda_backend());
-#endif
+  ASSERT_TRUE(test::use_test_device());
   const std::string low_name = GetParam();
   const DType low = low_name == "bf16" ? DType::bf16 : DType::f16;
   const io::SafetensorsFile fx =

@@ -18,20 +18,14 @@
 #include "models/common/causal_lm.h"
 #include "models/common/generate.h"
 #include "tests/common/test_util.h"
-#if defined(FT_CAUSAL_CUDA)
-#include "core/cuda/cuda_backend.h"
-#endif
+#include "tests/common/test_device.h"
 
 namespace ft::models {
 namespace {
 
 using test::rel_error;
 
-#if defined(FT_CAUSAL_CUDA)
-const Device kDevice(DeviceType::cuda, 0);
-#else
-const Device kDevice = kCPU;
-#endif
+const Device kDevice = test::kTestDevice;
 
 struct Fixture {
   io::SafetensorsFile fx;
@@ -42,9 +36,7 @@ struct Fixture {
 // The fixture's model, built from its config.json and loaded from a checkpoint of its weights
 // (names and layouts as transformers saves them).
 Fixture load_fixture(const std::string& name) {
-#if defined(FT_CAUSAL_CUDA)
-  EXPECT_TRUE(install_cuda_backend());
-#endif
+  EXPECT_TRUE(test::use_test_device());
   Fixture f;
   f.fx = io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/causal_" + name + ".safetensors");
   const io::Json config = io::Json::parse(f.fx.metadata.at("config"));
@@ -89,16 +81,10 @@ TEST_P(CausalLmGolden, LogitsLossAndEveryGradientMatchTransformers) {
     bool transposed = false;
     for (const std::string& s : rules.transposed) transposed = transposed || ends_with(pname, s);
     const Tensor g = transposed ? p.grad().to(kCPU).transpose(0, 1).contiguous() : p.grad();
-    const Tensor& want = fx.at("grad." + pname);
-    const double torch_f32 = rel_error(fx.at("grad32." + pname), want);
-    const double e = rel_error(g, want);
-    worst = std::max(worst, e);
-    EXPECT_LE(e, std::max(1e-5, 2 * torch_f32)) << "grad." << pname << " (PyTorch f32: " << torch_f32 << ")";
+    worst = std::max(worst, test::expect_golden_gradient(fx, pname, g));
     ++checked;
   }
-  size_t want_count = 0;
-  for (auto& [n, t] : fx) want_count += n.rfind("grad.", 0) == 0;
-  EXPECT_EQ(static_cast<size_t>(checked), want_count);
+  EXPECT_EQ(static_cast<size_t>(checked), test::golden_gradient_count(fx));
   std::printf("[golden] %s %d gradients, worst relative error %.3e\n", name.c_str(), checked, worst);
   std::remove(f.weights_path.c_str());
 }

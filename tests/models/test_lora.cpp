@@ -23,9 +23,7 @@
 #include "models/common/causal_lm.h"
 #include "models/common/lora.h"
 #include "tests/common/test_util.h"
-#if defined(FT_LORA_CUDA)
-#include "core/cuda/cuda_backend.h"
-#endif
+#include "tests/common/test_device.h"
 
 namespace ft::models {
 namespace {
@@ -34,11 +32,7 @@ namespace fs = std::filesystem;
 using test::error_of;
 using test::rel_error;
 
-#if defined(FT_LORA_CUDA)
-const Device kDevice(DeviceType::cuda, 0);
-#else
-const Device kDevice = kCPU;
-#endif
+const Device kDevice = test::kTestDevice;
 
 struct Case {
   io::SafetensorsFile fx;
@@ -59,9 +53,7 @@ std::string temp_dir(const std::string& name) {
 
 // The fixture's base model loaded from its weights, and PEFT's adapter directory written back out.
 Case load_case(const std::string& name, bool with_adapter = true) {
-#if defined(FT_LORA_CUDA)
-  EXPECT_TRUE(install_cuda_backend());
-#endif
+  EXPECT_TRUE(test::use_test_device());
   Case c;
   c.fx = io::read_safetensors(std::string(FT_FIXTURES_DIR) + "/lora_" + name + ".safetensors");
   c.config = io::Json::parse(c.fx.metadata.at("config"));
@@ -146,15 +138,10 @@ TEST_P(LoraGolden, LogitsLossAndEveryAdapterGradientMatchPeft) {
     }
     ASSERT_TRUE(fx.count("grad." + pname)) << pname << " trains in ftrain but not in PEFT";
     ASSERT_TRUE(p.grad().defined()) << pname;
-    const Tensor& want = fx.at("grad." + pname);
-    const double torch_f32 = rel_error(fx.at("grad32." + pname), want), e = rel_error(p.grad().to(kCPU), want);
-    worst = std::max(worst, e);
-    EXPECT_LE(e, std::max(1e-5, 2 * torch_f32)) << "grad." << pname << " (PyTorch f32: " << torch_f32 << ")";
+    worst = std::max(worst, test::expect_golden_gradient(fx, pname, p.grad().to(kCPU)));
     ++checked;
   }
-  size_t want_count = 0;
-  for (auto& [n, t] : fx) want_count += n.rfind("grad.", 0) == 0;
-  EXPECT_EQ(static_cast<size_t>(checked), want_count);
+  EXPECT_EQ(static_cast<size_t>(checked), test::golden_gradient_count(fx));
   std::printf("[golden] lora %s %d gradients, worst relative error %.3e\n", name.c_str(), checked, worst);
   // One AdamW step on what trains (as the generator's torch.optim.AdamW step): the updated adapters
   // and head. Adam's first step moves each element by about lr, so this checks the update's sign and
@@ -339,7 +326,14 @@ TEST(Lora, AdaptersKeepTheFusedPaths) {
   const std::map<std::string, int> without = graph_ops(forward(base).second), with = graph_ops(forward(adapted).second);
   const int adapters = static_cast<int>(adapted.targeted.size());
   ASSERT_EQ(adapters, 13);
-  for (const char* fused : {"scaled_dot_product_attention", "bias_dropout_add_layer_norm", "bias_gelu"})
+  // The CUDA backend runs bias + GELU and bias + dropout + residual + LayerNorm as their composites
+  // (README, status table): there only attention is a fused node, and the counts below cover the rest.
+#if defined(FT_TEST_CUDA)
+  const std::vector<const char*> fused_ops = {"scaled_dot_product_attention"};
+#else
+  const std::vector<const char*> fused_ops = {"scaled_dot_product_attention", "bias_dropout_add_layer_norm", "bias_gelu"};
+#endif
+  for (const char* fused : fused_ops)
     EXPECT_GT(without.count(fused) ? without.at(fused) : 0, 0) << fused << " is not in the base graph";
   std::set<std::string> names;
   for (auto& [n, k] : without) names.insert(n);

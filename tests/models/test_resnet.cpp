@@ -3,7 +3,7 @@
 // statistics, on a 3x3x32x32 batch: eval-mode logits and loss; train-mode logits, loss, every
 // parameter gradient and the BatchNorm running statistics after the step; the same checkpoint under
 // timm names; a classifier of another size reported as transformers reports it. On the CPU and
-// (FT_RESNET_CUDA) the emulated CUDA device.
+// (FT_TEST_CUDA) the emulated CUDA device.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,18 +13,12 @@
 #include "io/safetensors.h"
 #include "models/resnet/resnet.h"
 #include "tests/common/test_util.h"
-#if defined(FT_RESNET_CUDA)
-#include "core/cuda/cuda_backend.h"
-#endif
+#include "tests/common/test_device.h"
 
 namespace ft::models {
 namespace {
 
-#if defined(FT_RESNET_CUDA)
-const Device kDevice(DeviceType::cuda, 0);
-#else
-const Device kDevice = kCPU;
-#endif
+const Device kDevice = test::kTestDevice;
 
 struct Fixture {
   io::SafetensorsFile fx;
@@ -53,9 +47,7 @@ Fixture load_fixture(const std::string& name) {
 class ResNetGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(ResNetGolden, MatchesTransformers) {
-#if defined(FT_RESNET_CUDA)
-  ASSERT_TRUE(install_cuda_backend());
-#endif
+  ASSERT_TRUE(test::use_test_device());
   const Fixture f = load_fixture(GetParam());
   ResNetForImageClassification model(f.config);
   const ResNetLoadReport report = load_weights(model, io::SafetensorsReader(f.hf_path));

@@ -170,7 +170,9 @@ class TextClassification : public Task {
     model_ = std::make_unique<models::BertForSequenceClassification>(config, &init);
     const io::SafetensorsReader file(dir + "/model.safetensors");
     const models::LoadReport report = models::load_weights(*model_, file);
-    if (cmd == Command::train) log += models::init_missing(*model_, report, config.initializer_range, &init);
+    // (With --adapter outside training the adapter brings the head: nothing is initialised.)
+    if (cmd == Command::train || args_.adapter.empty())
+      log += models::init_missing(*model_, report, config.initializer_range, &init);
     // LoRA: new adapters (the head initialised above trains fully), or an adapter directory's, which
     // may bring the classifier the base lacks.
     lora = apply_peft(args_, cmd, *model_, "bert", "SEQ_CLS", &init, log);
