@@ -3,7 +3,7 @@
 # real SmolLM2-135M-Instruct with Reuters R8:
 # - the output directory and checkpoints hold PEFT's adapter files (and the tokenizer, and the head's
 #   labels), no base weights; resuming from a checkpoint gives the same adapter, byte for byte, as the
-#   uninterrupted run;
+#   uninterrupted run; load_best_model_at_end ends with the best checkpoint's adapter;
 # - eval / predict --adapter on the base, ftrain merge, and the merged directory evaluating the same;
 #   generate --adapter and merge for the causal LM;
 # - with the tools venv, tools/check_peft.py: PEFT's PeftModel.from_pretrained loads both adapters with
@@ -58,6 +58,14 @@ mkdir -p "$tmp/b" && cp -r "$tmp/a/checkpoint-3" "$tmp/b/"
   { cat "$tmp/b.log"; fail "resume exited $?"; }
 grep -q "resumed from .*checkpoint-3 at step 3" "$tmp/b.log" || fail "did not resume: $(head -5 "$tmp/b.log")"
 cmp -s "$tmp/a/adapter_model.safetensors" "$tmp/b/adapter_model.safetensors" || fail "the resumed run's adapter differs"
+
+# ---- load_best_model_at_end: the final adapter is the best checkpoint's
+"$ftrain" train "${args[@]}" --output_dir "$tmp/best" --save_steps 2 --eval_steps 2 --load_best_model_at_end \
+  > "$tmp/best.log" 2>&1 || { cat "$tmp/best.log"; fail "train --load_best_model_at_end exited $?"; }
+best=$(sed -n 's/^loaded the best model from \([^ ]*\) .*/\1/p' "$tmp/best.log")
+[ -n "$best" ] && [ -f "$best/adapter_model.safetensors" ] || fail "no best checkpoint loaded: $(tail -3 "$tmp/best.log")"
+cmp -s "$tmp/best/adapter_model.safetensors" "$best/adapter_model.safetensors" ||
+  fail "the final adapter is not the best checkpoint's ($best)"
 
 # ---- eval / predict with --adapter on the base, merge, and the merged model
 acc=$(python3 -c "import json;print(json.load(open('$tmp/a/eval_results.json'))['eval_accuracy'])")
