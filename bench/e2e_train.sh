@@ -15,18 +15,8 @@ job="${1:-all}"
 threads="${FT_BENCH_THREADS:-2}"
 bert_steps="${FT_BENCH_BERT_STEPS:-60}"
 resnet_steps="${FT_BENCH_RESNET_STEPS:-60}"
-py="${FT_GEN_VENV:-$HOME/.venvs/ftrain-gen}/bin/python"
-data="${FT_DATA_DIR:-$HOME/.cache/ftrain/data}"
 cifar="${FT_SHARED_DIR:-$(pwd)/../shared}/data/cifar10"
-[ -x "$py" ] || { echo "e2e_train: no $py (run tools/setup_generator_env.sh)" >&2; exit 1; }
-"$py" -c "import torch, transformers" || { echo "e2e_train: $py lacks torch or transformers" >&2; exit 1; }
-bash tools/build_ftrain.sh >/dev/null
-bash tools/fetch_data.sh >/dev/null
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-
-cpu="$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-echo "machine: $cpu, $(nproc) cores; $threads threads; torch $("$py" -c 'import torch; print(torch.__version__)'), transformers $("$py" -c 'import transformers; print(transformers.__version__)')"
+source bench/peer_env.sh e2e_train torch transformers
 
 ftrain_sps() {  # the train_samples_per_second of an ftrain train run's summary
   ./build/tools/ftrain train --output_dir "$tmp/ft" --overwrite_output_dir --threads "$threads" --seed 42 \

@@ -20,16 +20,7 @@ job="${1:-all}"
 threads="${FT_BENCH_THREADS:-2}"
 steps="${FT_BENCH_STEPS:-60}"
 clm_steps="${FT_BENCH_CLM_STEPS:-60}"
-py="${FT_GEN_VENV:-$HOME/.venvs/ftrain-gen}/bin/python"
-data="${FT_DATA_DIR:-$HOME/.cache/ftrain/data}"
-[ -x "$py" ] || { echo "lora_train: no $py (run tools/setup_generator_env.sh)" >&2; exit 1; }
-"$py" -c "import torch, transformers, peft" || { echo "lora_train: $py lacks torch, transformers or peft" >&2; exit 1; }
-bash tools/build_ftrain.sh >/dev/null
-bash tools/fetch_data.sh >/dev/null
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-cpu="$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-echo "machine: $cpu, $(nproc) cores; $threads threads; torch $("$py" -c 'import torch; print(torch.__version__)'), transformers $("$py" -c 'import transformers; print(transformers.__version__)'), peft $("$py" -c 'import peft; print(peft.__version__)')"
+source bench/peer_env.sh lora_train torch transformers peft
 
 peak_mb() { sed -n 's/^\s*Maximum resident set size (kbytes): *//p' "$1" | awk '{printf "%.0f", $1 / 1024}'; }
 # ftrain NAME ARGS...: a training run; prints "samples/s peak_MB"

@@ -61,15 +61,17 @@ echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -G Ninja -DFT_SANITIZE=ON -DFT_CUDA=OFF -DFT_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-asan -j "$jobs"
 echo "== tests (ASan + UBSan)"
-# The emulated-CUDA Trainer runs (whole training loops on the SIMT emulator, about 6 minutes under
-# ASan) are left to the release pass above, which runs them in the fixed and random schedules; the sanitizers
-# cover the emulator itself, the kernels and every parser through the other tests. cli.train_e2e
-# (the real MiniLM trained for minutes: 150 s under ASan, the longest test there) and the SmolLM2
-# runs (cli.causal_lm_e2e, cli.lora_e2e, SmolLM2.*: a 135M-parameter model) are left to the release pass too: the
-# Trainer and the causal LMs run under ASan in the unit and golden tests, and cli.safety_e2e
-# (corrupt checkpoints and data, signals) and cli.image_e2e still run the CLI on real files here.
+# The emulated-CUDA Trainer runs and the emulated autocast training goldens (emu.LowPrecision/):
+# whole training loops on the SIMT emulator, about 6 minutes and 35 s under ASan, are left to the
+# release pass above, which runs them in the fixed and random schedules; the sanitizers cover the
+# emulator itself, the kernels (the emulated op table in every dtype) and every parser through the
+# other tests. cli.train_e2e (the real MiniLM trained for minutes: 150 s under ASan, the longest test
+# there) and the SmolLM2 runs (cli.causal_lm_e2e, cli.lora_e2e, SmolLM2.*: a 135M-parameter model)
+# are left to the release pass too: the Trainer and the causal LMs run under ASan in the unit and
+# golden tests, and cli.safety_e2e (corrupt checkpoints and data, signals) and cli.image_e2e still
+# run the CLI on real files here.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -j "$jobs" -E '^(emu\.(Precisions/)?Trainer|dist\.|cli\.(dist|train|causal_lm|lora)_e2e|SmolLM2\.)'
+  ctest --test-dir build-asan --output-on-failure -j "$jobs" -E '^(emu\.(Precisions/)?Trainer|emu\.LowPrecision/|dist\.|cli\.(dist|train|causal_lm|lora)_e2e|SmolLM2\.)'
 # The multi-rank tests on the CPU (processes under mpirun, about 40 s here) with ASan and UBSan but
 # without leak checking: OpenMPI keeps what MPI_Init allocates until exit, in components it loads and
 # unloads (stacks LeakSanitizer cannot attribute, so no suppression file can name them). dist.emu (90 s

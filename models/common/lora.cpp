@@ -129,6 +129,12 @@ std::vector<std::string> add_lora(nn::Module& model, LoraConfig& c, Generator* g
     for (const char* head : {"classifier", "score"})
       if (std::find(c.modules_to_save.begin(), c.modules_to_save.end(), head) == c.modules_to_save.end())
         c.modules_to_save.push_back(head);
+  for (const std::string& m : c.modules_to_save) {
+    if (c.task_type == "SEQ_CLS" && (m == "classifier" || m == "score")) continue;  // PEFT's defaults, either may be absent
+    bool found = false;
+    for (auto& [path, mod] : model.named_modules()) found = found || (!path.empty() && name_matches(path, m));
+    FT_CHECK(found, "LoRA: modules_to_save '", m, "' matches no module of the model");
+  }
   std::vector<std::pair<std::string, nn::Linear*>> linears;
   for (auto& [path, m] : model.named_modules())
     if (auto* l = dynamic_cast<nn::Linear*>(m); l && !path.empty() && !name_matches(path, "lora_A") &&
@@ -154,12 +160,6 @@ std::vector<std::string> add_lora(nn::Module& model, LoraConfig& c, Generator* g
     l->add_lora(c.r, c.scaling(), c.lora_dropout, gen);
     targeted.push_back(path);
   }
-  for (const std::string& m : c.modules_to_save) {
-    if (c.task_type == "SEQ_CLS" && (m == "classifier" || m == "score")) continue;  // PEFT's defaults, either may be absent
-    bool found = false;
-    for (auto& [path, mod] : model.named_modules()) found = found || (!path.empty() && name_matches(path, m));
-    FT_CHECK(found, "LoRA: modules_to_save '", m, "' matches no module of the model");
-  }
   if (targeted.empty()) {
     std::vector<std::string> some;
     for (size_t i = 0; i < linears.size() && some.size() < 4; ++i) some.push_back(linears[i].first);
@@ -170,20 +170,18 @@ std::vector<std::string> add_lora(nn::Module& model, LoraConfig& c, Generator* g
                     name_list(some, 4), ")"));
   }
   if (all_linear) c.target_modules = targeted;
-  for (auto& [name, p] : model.named_parameters()) {
-    const std::string module = name.substr(0, name.rfind('.'));
-    p.requires_grad_(is_adapter_param(name) || saved_module(module, c.modules_to_save));
-  }
+  for (auto& [name, p] : model.named_parameters()) p.requires_grad_(in_adapter_file(name, c));
   return targeted;
+}
+
+bool in_adapter_file(const std::string& name, const LoraConfig& c) {
+  return is_adapter_param(name) || saved_module(name.substr(0, name.rfind('.')), c.modules_to_save);
 }
 
 std::map<std::string, Tensor> adapter_state(const nn::Module& model, const LoraConfig& c, DType dtype) {
   std::map<std::string, Tensor> out;
-  for (auto& [name, p] : model.named_parameters()) {
-    const std::string module = name.substr(0, name.rfind('.'));
-    if (is_adapter_param(name) || saved_module(module, c.modules_to_save))
-      out[kPrefix + name] = p.detach().to(kCPU).to(dtype).contiguous();
-  }
+  for (auto& [name, p] : model.named_parameters())
+    if (in_adapter_file(name, c)) out[kPrefix + name] = p.detach().to(kCPU).to(dtype).contiguous();
   return out;
 }
 

@@ -52,6 +52,9 @@ std::vector<std::string> default_lora_targets(const std::string& model_type);
 // error in PEFT's words, naming the targets and a few of the model's Linear paths.
 std::vector<std::string> add_lora(nn::Module& model, LoraConfig& c, Generator* gen = nullptr);
 
+// Whether a parameter (by its dotted name) belongs in the adapter file: an adapter's lora_A/lora_B or a
+// parameter of a module to save.
+bool in_adapter_file(const std::string& param_name, const LoraConfig& c);
 // The adapter file's tensors under PEFT's names (CPU, floating tensors as dtype).
 std::map<std::string, Tensor> adapter_state(const nn::Module& model, const LoraConfig& c, DType dtype = DType::f32);
 // Writes adapter_config.json and adapter_model.safetensors into dir (created), each atomically.

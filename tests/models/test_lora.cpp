@@ -300,14 +300,14 @@ TEST(Lora, PeftInitialisationAndFreezing) {
 // The autograd nodes a loss was computed through, by op name.
 std::map<std::string, int> graph_ops(const Tensor& loss) {
   std::map<std::string, int> ops;
-  std::vector<const Node*> todo{loss.grad_fn().get()};
+  std::vector<const Node*> stack{loss.grad_fn().get()};
   std::set<const Node*> seen;
-  while (!todo.empty()) {
-    const Node* n = todo.back();
-    todo.pop_back();
+  while (!stack.empty()) {
+    const Node* n = stack.back();
+    stack.pop_back();
     if (!n || !seen.insert(n).second) continue;
     ++ops[n->name()];
-    for (const Edge& e : n->edges()) todo.push_back(e.node.get());
+    for (const Edge& e : n->edges()) stack.push_back(e.node.get());
   }
   return ops;
 }

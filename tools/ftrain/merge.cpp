@@ -63,10 +63,8 @@ int run_merge(const MergeArgs& a) {
     models::BertForSequenceClassification model(c);
     const models::LoadReport r = models::load_weights(model, base_file);
     const models::LoraConfig loaded = models::load_adapter(model, a.adapter, "SEQ_CLS");
-    const std::map<std::string, Tensor> from_adapter = models::adapter_state(model, loaded);
     for (const std::string& m : r.missing)
-      FT_CHECK(from_adapter.count("base_model.model." + m), a.base, ": the base lacks ", m,
-               " and the adapter does not bring it");
+      FT_CHECK(models::in_adapter_file(m, loaded), a.base, ": the base lacks ", m, " and the adapter does not bring it");
     models::merge_lora(model);
     publish_model(a.output_dir, [&](const std::string& staging) { models::save_pretrained(model, staging, a.base, dtype); });
     targets = name_list(loaded.target_modules, 4);

@@ -21,16 +21,13 @@ std::optional<models::LoraConfig> apply_peft(const TrainArgs& a, Command cmd, nn
            "' is not supported (bert, llama and gpt2 are)");
   models::LoraConfig c;
   if (!a.adapter.empty()) {
-    c = models::read_adapter_config(a.adapter);
-    FT_CHECK(!train_new || a.lora_r == c.r, "--adapter ", a.adapter, " has r ", c.r, " and --use_peft asks for --lora_r ",
-             a.lora_r, ": give --lora_r ", c.r, " (or leave out --use_peft to continue the adapter as it was saved)");
-    FT_CHECK(c.task_type.empty() || c.task_type == task_type, "--adapter ", a.adapter, ": its task_type is ",
-             c.task_type, " and ", a.model_name_or_path, " is a ", task_type, " model");
-    // Continuing to train: the adapter's dropout as saved (PEFT's is_trainable=True load).
-    const std::vector<std::string> targeted = models::add_lora(model, c, gen);
-    models::load_adapter_weights(model, a.adapter);
-    log += cat("adapter ", a.adapter, ": LoRA r ", c.r, ", alpha ", c.lora_alpha, " on ", targeted.size(),
-               " linear layers\n");
+    const int64_t r = models::read_adapter_config(a.adapter).r;
+    FT_CHECK(!train_new || a.lora_r == r, "--adapter ", a.adapter, " has r ", r, " and --use_peft asks for --lora_r ",
+             a.lora_r, ": give --lora_r ", r, " (or leave out --use_peft to continue the adapter as it was saved)");
+    // Training continues the adapter as saved (its dropout too: PEFT's is_trainable=True load).
+    c = models::load_adapter(model, a.adapter, task_type);
+    log += cat("adapter ", a.adapter, ": LoRA r ", c.r, ", alpha ", c.lora_alpha, " on ", name_list(c.target_modules, 4),
+               "\n");
   } else {
     c.r = a.lora_r;
     c.lora_alpha = a.lora_alpha;

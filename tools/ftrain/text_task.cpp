@@ -177,11 +177,9 @@ class TextClassification : public Task {
     // may bring the classifier the base lacks.
     lora = apply_peft(args_, cmd, *model_, "bert", "SEQ_CLS", &init, log);
     lora_base_dir = dir;
-    std::vector<std::string> missing;
-    const std::map<std::string, Tensor> from_adapter =
-        lora && !args_.adapter.empty() ? models::adapter_state(*model_, *lora) : std::map<std::string, Tensor>();
+    std::vector<std::string> missing;  // what neither the base nor an adapter directory brought
     for (const std::string& m : report.missing)
-      if (!from_adapter.count("base_model.model." + m)) missing.push_back(m);
+      if (!(lora && !args_.adapter.empty() && models::in_adapter_file(m, *lora))) missing.push_back(m);
     if (cmd != Command::train)
       FT_CHECK(missing.empty(), dir, ": the checkpoint lacks ", missing.size(), " of the model's tensors (",
                name_list(missing), "): it is not a fine-tuned classifier (a pretrained encoder has no trained "
